@@ -1,0 +1,366 @@
+"""Invert CLIP: find images whose embedding matches a text, with the paper's recipe.
+
+The knobs come first (`Recipe`, defaults = the public code's), then the loop, top to bottom:
+targets, images, per-image random draws, then per step: resolution schedule, augmented copies,
+embedding, loss terms, backward, per-image gradient clipping, Adam, clamp, history.
+
+Every prompt x every seed is one image of one batch. Each image has its own loss, its own
+gradient-norm clip and its own generator (seeded by its seed) for its initial noise and its
+augmentation draws, so an image does not depend on what else shares its batch: a batch can be
+split or cached per (prompt, seed) without changing any result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import objective
+from .errors import ClipinvError
+from .transform import AffineResample, ColorJitter, ColorShift, GaussianNoise, Normalize
+
+TERMS = ("loss", "distance", "tv", "l1")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every knob of an inversion. The defaults are the paper's public code (invert.py)."""
+
+    steps: int = 3400                        # optimisation steps
+    lr: float = 0.1                          # Adam learning rate (constant: the code's scheduler never steps)
+    resolution_schedule: tuple = ((0, 64), (900, 128), (1800, 224))  # (from step, image side)
+    reset_optimizer_on_resize: bool = True   # a fresh Adam at each resolution change
+    n_augments: int = 13                     # augmented copies per image per step ("batch_size" in the code)
+    affine_p: float = 0.5                    # probability a copy gets the random affine
+    rotate_degrees: float = 30.0             # rotation in [-d, d]
+    translate: float = 0.1                   # translation in [-t, t] x image side
+    scale_range: tuple = (0.7, 1.2)          # scale factor range
+    jitter_px: float = 0.0                   # roll jitter at the first resolution (doubles with it); code's --jitter: 32
+    color_shift_mean: float = 0.0            # ColorShift mu ~ U[-m, m] (code's --cg_mean)
+    color_shift_log_std: float = 0.0         # ColorShift sigma = exp(U[-s, s]) (code's --cg_std)
+    color_jitter: float = 0.0                # brightness/contrast/saturation strength (the demo: 0.1-0.4)
+    noise_std: float = 0.0                   # additive Gaussian pixel noise on the copies
+    tv_weight: float = 0.005                 # total variation weight (the code's TV)
+    l1_weight: float = 0.0                   # L1 norm weight
+    grad_clip: float = 1.0                   # max gradient L2 norm, per image
+    precision: str = "fp32"                  # "fp32" or "bf16" (autocast of the encoder; image and Adam stay fp32)
+    compile: bool = False                    # torch.compile the image encoder
+    progress_every: int = 50                 # steps between progress-bar loss readouts and finiteness checks
+
+    def __post_init__(self):
+        object.__setattr__(self, "resolution_schedule", tuple(tuple(int(v) for v in s) for s in self.resolution_schedule))
+        object.__setattr__(self, "scale_range", tuple(float(v) for v in self.scale_range))
+        self.validate()
+
+    def replace(self, **changes) -> "Recipe":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ClipinvError(f"unknown recipe knob(s) {sorted(unknown)}: see `clipinv invert --help`")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self):
+        if int(self.steps) != self.steps or self.steps <= 0:
+            raise ClipinvError(f"steps must be a positive whole number, got {self.steps}")
+        for name in ("lr", "tv_weight", "l1_weight", "grad_clip", "affine_p", "rotate_degrees", "translate",
+                     "jitter_px", "color_shift_mean", "color_shift_log_std", "color_jitter", "noise_std"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ClipinvError(f"recipe {name} must be a finite number, got {v!r}")
+            if v < 0:
+                raise ClipinvError(f"recipe {name} must be >= 0, got {v}")
+        if self.lr <= 0:
+            raise ClipinvError(f"lr must be > 0, got {self.lr}")
+        if int(self.n_augments) != self.n_augments or self.n_augments < 1:
+            raise ClipinvError(f"n_augments must be a whole number >= 1, got {self.n_augments}")
+        sched = self.resolution_schedule
+        if not sched or sched[0][0] != 0:
+            raise ClipinvError(f"resolution_schedule must start at step 0, got {sched}")
+        for at, side in sched:
+            if side <= 0:
+                raise ClipinvError(f"image size must be > 0, got {side} in resolution_schedule {sched}")
+        if [s for s, _ in sched] != sorted({s for s, _ in sched}):
+            raise ClipinvError(f"resolution_schedule steps must increase, got {sched}")
+        if self.scale_range[0] <= 0 or self.scale_range[0] > self.scale_range[1]:
+            raise ClipinvError(f"scale_range must be 0 < low <= high, got {self.scale_range}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ClipinvError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.progress_every < 1:
+            raise ClipinvError(f"progress_every must be >= 1, got {self.progress_every}")
+
+
+def resolution_at(recipe: Recipe, step: int) -> int:
+    return [side for at, side in recipe.resolution_schedule if at <= step][-1]
+
+
+@dataclass
+class Inversion:
+    """Images [P, S, 3, H, W] in [0, 1], final cosine similarity [P, S] to each target (first model,
+    no augmentation), per-step history of each loss term {term: [P, S, steps]}, and a record."""
+
+    images: torch.Tensor
+    similarity: torch.Tensor
+    history: dict
+    prompts: list
+    seeds: list
+    record: dict = field(default_factory=dict)
+
+    def image(self, p: int = 0, s: int = 0):
+        from .io import to_pil
+
+        return to_pil(self.images[p, s])
+
+
+def _seeds(seeds) -> list[int]:
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ClipinvError(f"seeds must be >= 1 (how many) or a list of seed values, got {seeds}")
+        return list(range(seeds))
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ClipinvError(f"seeds must be a count or a non-empty list of whole numbers >= 0, got {seeds}")
+    return seeds
+
+
+_COMPILED = {}
+
+
+def _image_encoder(bundle, recipe: Recipe):
+    if not recipe.compile:
+        return bundle.model.encode_image
+    key = id(bundle.model)
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(bundle.model.encode_image)
+    return _COMPILED[key]
+
+
+def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, truncate=False, desc="inverting"):
+    """The loop. prompts[i], seeds[i] describe image i. Returns images [B,3,H,W] (cpu),
+    similarity [B] (cpu) and history [B, steps, len(TERMS)] (cpu)."""
+    n, steps, copies = len(prompts), recipe.steps, recipe.n_augments
+    dev_type = device.type
+
+    # targets: per model, features [B, K, D] and weights [B, K]
+    uniq = list(dict.fromkeys(prompts))
+    targets = []
+    for b in bundles:
+        feats, weights = objective.target_features(b, uniq, truncate=truncate)
+        index = torch.tensor([uniq.index(p) for p in prompts], device=feats.device)
+        targets.append((feats[index].to(device), weights[index].to(device)))
+
+    # the pipeline from the image to each model's input
+    side0 = recipe.resolution_schedule[0][1]
+    resample = [AffineResample(b.image_size, recipe.rotate_degrees, recipe.translate, recipe.scale_range,
+                               recipe.affine_p, recipe.jitter_px) for b in bundles]
+    color_shift = ColorShift(recipe.color_shift_mean, recipe.color_shift_log_std)
+    color_jitter = ColorJitter(recipe.color_jitter)
+    noise = GaussianNoise(recipe.noise_std)
+    normalize = [Normalize(b.mean, b.std).to(device) for b in bundles]
+    encoders = [_image_encoder(b, recipe) for b in bundles]
+    n_draws = AffineResample.n_draws + ColorShift.n_draws + ColorJitter.n_draws
+
+    # each image's own generator: initial noise now, augmentation draws in chunks of steps
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
+    noise_gen = torch.Generator(device=device).manual_seed(int(sum(seeds)) + 1) if recipe.noise_std else None
+    chunk = 100
+
+    def draws(step):
+        k = min(chunk, steps - step)
+        u = torch.stack([torch.rand(k, copies, n_draws, generator=g) for g in gens], dim=1)
+        return u.to(device, non_blocking=True)  # [k, B, copies, n_draws]
+
+    history = torch.zeros(steps, n, len(TERMS), device=device)
+    schedule = dict(recipe.resolution_schedule)
+    checked = 0
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    x.requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=recipe.lr)
+    for step in range(steps):
+        if step in schedule and schedule[step] != x.shape[-1]:
+            side = schedule[step]
+            for b, r in zip(bundles, resample):
+                r.jitter = recipe.jitter_px * side / side0
+            x = F.interpolate(x.detach(), size=(side, side), mode="bicubic", align_corners=False).requires_grad_(True)
+            if recipe.reset_optimizer_on_resize:
+                opt = torch.optim.Adam([x], lr=recipe.lr)
+            else:
+                state = opt.state.pop(opt.param_groups[0]["params"][0], {})
+                opt.param_groups[0]["params"] = [x]
+                if state:
+                    opt.state[x] = {k: (F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)
+                                        if torch.is_tensor(v) and v.dim() == 4 else v) for k, v in state.items()}
+        if step % chunk == 0:
+            u_chunk = draws(step)
+        u = u_chunk[step % chunk].reshape(n * copies, n_draws)
+        u_aff, u_cs, u_cj = u.split([AffineResample.n_draws, ColorShift.n_draws, ColorJitter.n_draws], dim=1)
+
+        copies_x = x.repeat_interleave(copies, dim=0)  # image-major: copies of image i are rows i*C..i*C+C-1
+        dist = 0.0
+        for r, norm, enc, (t_feat, t_w) in zip(resample, normalize, encoders, targets):
+            a = noise(color_jitter(color_shift(r(copies_x, u_aff), u_cs), u_cj), noise_gen)
+            with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+                f = enc(norm(a))
+            f = f.float()
+            f = f / f.norm(dim=-1, keepdim=True)
+            dist = dist + objective.distance(f.view(n, copies, -1), t_feat, t_w) / len(bundles)
+        tv = objective.total_variation(x)
+        l1 = objective.l1(x)
+        loss = dist + recipe.tv_weight * tv + recipe.l1_weight * l1
+        loss.sum().backward()
+
+        with torch.no_grad():
+            g = x.grad
+            norms = g.flatten(1).norm(dim=1)
+            g.mul_((recipe.grad_clip / (norms + 1e-6)).clamp(max=1.0).view(-1, 1, 1, 1))
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            x.clamp_(0, 1)
+            history[step] = torch.stack([loss, dist, tv, l1], dim=1)
+        bar.update(1)
+        if (step + 1) % recipe.progress_every == 0 or step + 1 == steps:
+            window = history[checked: step + 1]
+            if not torch.isfinite(window).all():  # one sync every progress_every steps, none per step
+                bad = (~torch.isfinite(window)).nonzero()[0].tolist()
+                raise ClipinvError(
+                    f"optimisation diverged at step {checked + bad[0]}: the {TERMS[bad[2]]} term became "
+                    f"{window[bad[0], bad[1], bad[2]].item()} for prompt {str(prompts[bad[1]])!r} seed "
+                    f"{seeds[bad[1]]}: lower lr or the regulariser weights"
+                )
+            checked = step + 1
+            bar.set_postfix(loss=f"{history[step, :, 0].mean().item():.4f}", side=x.shape[-1], refresh=False)
+    bar.close()
+
+    with torch.no_grad():
+        sims = final_similarity(bundles[0], x.detach(), targets[0])
+    return x.detach().cpu(), sims.cpu(), history.transpose(0, 1).cpu()
+
+
+@torch.no_grad()
+def final_similarity(bundle, images: torch.Tensor, target) -> torch.Tensor:
+    """Cosine similarity of each image (no augmentation) to the positive part of its target."""
+    feats, weights = target
+    direction = (feats * weights.clamp(min=0)[..., None]).sum(dim=1)
+    direction = direction / direction.norm(dim=-1, keepdim=True)
+    return (bundle.encode_image(images) * direction).sum(dim=-1)
+
+
+def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None, cache=True,
+           progress=True, truncate=False, batch_size=None) -> Inversion:
+    """Invert every prompt with every seed, in batches.
+
+    model:   a ModelBundle (`load_model`), or a list of them (an ensemble, averaged with weight 1/N).
+    prompts: a string, a `Prompt` (blends and negative prompts), or a list of them.
+    seeds:   an int n for seeds 0..n-1, or a list of seed values.
+    recipe:  a `Recipe`; default the model's own (`toy` models carry one) or the paper's.
+    cache:   True (the default cache), False, or a `ResultCache`/directory.
+    batch_size: images per batch (default: all on CPU; on a GPU as many as fit, see `auto_batch_size`).
+    """
+    from . import __version__
+    from .cache import ResultCache, default_cache
+
+    bundles = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not bundles:
+        raise ClipinvError("no model given: pass load_model(...) or a list of them")
+    if isinstance(prompts, (str, objective.Prompt)):
+        prompts = [prompts]
+    prompts = [objective.as_prompt(p) for p in prompts]
+    if not prompts:
+        raise ClipinvError("no prompts given: pass at least one prompt")
+    seeds = _seeds(seeds)
+    recipe = recipe or bundles[0].default_recipe or Recipe()
+    if not isinstance(recipe, Recipe):
+        raise ClipinvError(f"recipe must be a clipinv.Recipe, not {type(recipe).__name__}")
+    device = torch.device(device) if device is not None else bundles[0].device
+    for b in bundles:
+        b.to(device)
+        for p in prompts:  # fail on a bad prompt before any work
+            b.tokenize(p.texts, truncate=truncate)
+
+    store = None
+    if cache is True:
+        store = default_cache()
+    elif cache:
+        store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+
+    items = [(p, s) for p in prompts for s in seeds]
+    ident = {"specs": [b.spec for b in bundles], "weights": [b.weights_hash for b in bundles],
+             "recipe": {k: v for k, v in recipe.to_dict().items() if k != "progress_every"},
+             "truncate": truncate, "version": __version__}
+    keys = [ResultCache.key(ident, str(p), p.terms, s) for p, s in items]
+    found = {i: store.get(k) for i, k in enumerate(keys)} if store else {}
+    found = {i: v for i, v in found.items() if v is not None}
+    todo = [i for i in range(len(items)) if i not in found]
+
+    results = dict(found)
+    if todo:
+        if batch_size is None:
+            batch_size = auto_batch_size(bundles, recipe, device) if device.type == "cuda" else len(todo)
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start: start + batch_size]
+            imgs, sims, hist = optimise(
+                bundles, [items[i][0] for i in chunk], [items[i][1] for i in chunk], recipe, device,
+                progress=progress, truncate=truncate,
+                desc=f"inverting {len(chunk)} image(s)" + (f" [{start // batch_size + 1}/{math.ceil(len(todo) / batch_size)}]" if len(todo) > batch_size else ""),
+            )
+            for j, i in enumerate(chunk):
+                results[i] = {"image": imgs[j], "similarity": sims[j], "history": hist[j]}
+                if store:
+                    store.put(keys[i], results[i])
+
+    n_p, n_s = len(prompts), len(seeds)
+    images = torch.stack([results[i]["image"] for i in range(len(items))])
+    images = images.view(n_p, n_s, *images.shape[1:])
+    sims = torch.stack([torch.as_tensor(results[i]["similarity"]) for i in range(len(items))]).view(n_p, n_s)
+    hist = torch.stack([results[i]["history"] for i in range(len(items))]).view(n_p, n_s, recipe.steps, len(TERMS))
+    record = {
+        "specs": [b.spec for b in bundles], "weights_hashes": [b.weights_hash for b in bundles],
+        "recipe": recipe.to_dict(), "prompts": [[list(t) for t in p.terms] for p in prompts], "seeds": seeds,
+        "truncate": truncate, "device": str(device), "cached": len(found), "versions": versions(),
+    }
+    return Inversion(images=images, similarity=sims, history={t: hist[..., i] for i, t in enumerate(TERMS)},
+                     prompts=[str(p) for p in prompts], seeds=seeds, record=record)
+
+
+def auto_batch_size(bundles, recipe: Recipe, device) -> int:
+    """Images per batch that fit in free GPU memory (measured per image on a probe step)."""
+    free, _ = torch.cuda.mem_get_info(device)
+    side = max(b.image_size for b in bundles)
+    # activations of a ViT-B/16 at 224: ~0.12 GB per copy in fp32 for the backward pass to the input
+    per_copy = 0.12e9 * (side / 224) ** 2 * (0.6 if recipe.precision == "bf16" else 1.0) * len(bundles)
+    return max(1, int(0.8 * free / (per_copy * recipe.n_augments)))
+
+
+def versions() -> dict:
+    import platform
+
+    from . import __version__
+
+    out = {"clipinv": __version__, "torch": torch.__version__, "python": platform.python_version()}
+    try:
+        import open_clip
+
+        out["open_clip"] = open_clip.__version__
+    except Exception:  # open_clip is a dependency; a broken install only loses this field
+        out["open_clip"] = "unavailable"
+    return out
+
+
+def replay(record: dict, device=None, progress=True) -> Inversion:
+    """Repeat a run exactly from its record (checks the weights are the same)."""
+    from .models import load_model
+
+    bundles = [load_model(s, device=device) for s in record["specs"]]
+    for b, h in zip(bundles, record["weights_hashes"]):
+        if b.weights_hash != h:
+            raise ClipinvError(f"weights of {b.spec} changed since the run (hash {b.weights_hash} != {h}): cannot replay exactly")
+    prompts = [objective.Prompt([tuple(t) for t in p]) for p in record["prompts"]]
+    return invert(bundles, prompts, seeds=record["seeds"], recipe=Recipe(**record["recipe"]), cache=False,
+                  progress=progress, truncate=record.get("truncate", False))
