@@ -244,10 +244,26 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
     return _load_pretrained(spec, arch, tag, device)
 
 
+def _online(host: str = "huggingface.co") -> bool:
+    """Whether the weights host resolves (a DNS lookup fails at once where there is no network)."""
+    import socket
+
+    try:
+        socket.getaddrinfo(host, 443)
+        return True
+    except OSError:
+        return False
+
+
 def _load_pretrained(spec: str, arch: str, tag: str | None, device) -> ModelBundle:
     oc = _open_clip()
     if tag is not None and tag not in oc.list_pretrained_tags_by_model(arch):
         raise _unknown(spec, f"open_clip lists no pretrained tag {tag!r} for {arch!r}")
+    from huggingface_hub import constants as hf_constants
+
+    saved = hf_constants.HF_HUB_OFFLINE
+    if not _online():  # use the local cache only: fail in a second instead of retrying for a minute
+        hf_constants.HF_HUB_OFFLINE = True
     try:
         model = _create(arch, spec, pretrained=tag) if tag else oc.create_model(arch)
     except ClipinvError:
@@ -261,4 +277,6 @@ def _load_pretrained(spec: str, arch: str, tag: str | None, device) -> ModelBund
             f"{cache} and could not be downloaded: connect to the internet once, or use an offline "
             f"model: {OFFLINE_ALTERNATIVES}"
         ) from None
+    finally:
+        hf_constants.HF_HUB_OFFLINE = saved
     return _bundle_from_open_clip(model, arch, spec).to(device)

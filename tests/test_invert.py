@@ -1,0 +1,149 @@
+import sys
+import pytest
+import torch
+
+import clipinv
+from clipinv import ClipinvError, Prompt, Recipe, invert, replay, similarity
+from clipinv import objective
+
+FAST = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4, progress_every=10)
+
+
+def test_inversion_raises_target_similarity_above_start_and_unrelated(tiny):
+    prompts = ["a red circle", "a purple banana on the moon"]
+    out = invert(tiny, prompts, seeds=2, recipe=FAST, cache=False, progress=False)
+    start = similarity(tiny, torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)), prompts)
+    sims = similarity(tiny, out.images, prompts)  # [prompt inverted, seed, text]
+    assert out.images.shape == (2, 2, 3, 32, 32)
+    assert torch.allclose(out.similarity, torch.stack([sims[0, :, 0], sims[1, :, 1]]), atol=1e-4)
+    assert (sims[0, :, 0] > start[:, 0] + 0.2).all() and (sims[1, :, 1] > start[:, 1] + 0.2).all()
+    # each image is closer to its own prompt than to the other one (the tiny random text encoder
+    # maps all texts close together, so the margin is small in absolute terms)
+    assert (sims[0, :, 0] > sims[0, :, 1] + 0.03).all() and (sims[1, :, 1] > sims[1, :, 0] + 0.03).all()
+    assert out.images.min() >= 0 and out.images.max() <= 1
+    assert set(out.history) == {"loss", "distance", "tv", "l1"}
+    assert out.history["distance"][0, 0, -1] < out.history["distance"][0, 0, 0]
+
+
+def test_every_image_is_independent_of_its_batch_and_reproducible(tiny):
+    both = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=FAST, cache=False, progress=False)
+    alone = invert(tiny, ["a dog"], seeds=[5], recipe=FAST, cache=False, progress=False)
+    again = invert(tiny, ["a dog"], seeds=[5], recipe=FAST, cache=False, progress=False)
+    assert torch.allclose(both.images[1, 1], alone.images[0, 0], atol=1e-5)
+    assert torch.equal(alone.images, again.images)
+    assert not torch.allclose(both.images[1, 0], both.images[1, 1])  # seeds differ
+    split = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=FAST, cache=False, progress=False,
+                   batch_size=1)
+    assert torch.allclose(split.images, both.images, atol=1e-5)
+
+
+def test_schedule_switches_resolution_at_its_steps_and_resets_adam(tiny, monkeypatch):
+    sides, adams = [], []
+    real_tv, real_adam = objective.total_variation, torch.optim.Adam
+
+    def spy_tv(x):
+        sides.append(x.shape[-1])
+        return real_tv(x)
+
+    def spy_adam(*a, **k):
+        adams.append(1)
+        return real_adam(*a, **k)
+
+    monkeypatch.setattr(objective, "total_variation", spy_tv)
+    monkeypatch.setattr(torch.optim, "Adam", spy_adam)
+    recipe = Recipe(steps=12, resolution_schedule=((0, 8), (4, 16), (9, 32)), n_augments=2)
+    out = invert(tiny, "a cat", seeds=1, recipe=recipe, cache=False, progress=False)
+    assert sides == [8] * 4 + [16] * 5 + [32] * 3
+    assert len(adams) == 3
+    assert out.images.shape[-1] == 32
+    adams.clear()
+    invert(tiny, "a cat", seeds=1, recipe=recipe.replace(reset_optimizer_on_resize=False), cache=False, progress=False)
+    assert len(adams) == 1
+
+
+def test_negative_prompt_pushes_away(tiny):
+    plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False)
+    neg = invert(tiny, Prompt("a red circle") - 0.5 * Prompt("a blue square"), seeds=2, recipe=FAST, cache=False,
+                 progress=False)
+    s_plain = similarity(tiny, plain.images[0], ["a blue square"])
+    s_neg = similarity(tiny, neg.images[0], ["a blue square"])
+    assert (s_neg < s_plain - 0.05).all()
+
+
+def test_blend_lands_between_its_concepts(tiny):
+    out = invert(tiny, clipinv.blend("a red circle", "a tall green tree"), seeds=2, recipe=FAST, cache=False,
+                 progress=False)
+    s = similarity(tiny, out.images[0], ["a red circle", "a tall green tree", "a purple banana on the moon"])
+    assert (s[:, 0] > s[:, 2]).all() and (s[:, 1] > s[:, 2]).all()
+
+
+def test_ensemble_raises_similarity_under_both_models(tiny):
+    from conftest import make_tiny
+
+    other = make_tiny(1)
+    out = invert([tiny, other], "a red circle", seeds=1, recipe=FAST, cache=False, progress=False)
+    for m in (tiny, other):
+        s = similarity(m, out.images[0], ["a red circle", "a purple banana on the moon"])
+        assert (s[:, 0] > s[:, 1] + 0.1).all()
+    assert out.record["specs"] == [tiny.spec, other.spec]
+
+
+def test_record_replays_the_run_exactly(tiny, monkeypatch):
+    out = invert(tiny, "a dog", seeds=[7], recipe=FAST, cache=False, progress=False)
+    rec = out.record
+    assert rec["weights_hashes"] == [tiny.weights_hash] and rec["seeds"] == [7]
+    assert rec["recipe"]["steps"] == 60 and "torch" in rec["versions"]
+    monkeypatch.setattr("clipinv.models.load_model", lambda spec, device=None: tiny)
+    again = replay(rec, progress=False)
+    assert torch.equal(again.images, out.images)
+
+
+def test_divergence_stops_with_step_and_term(tiny, monkeypatch):
+    calls = {"n": 0}
+    real = tiny.model.encode_image
+
+    def poisoned(x):
+        calls["n"] += 1
+        f = real(x)
+        return f * float("nan") if calls["n"] > 7 else f
+
+    monkeypatch.setattr(tiny.model, "encode_image", poisoned)
+    with pytest.raises(ClipinvError, match=r"diverged at step 7: the (loss|distance) term"):
+        invert(tiny, "a dog", seeds=1, recipe=FAST, cache=False, progress=False)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"steps": 0}, "steps must be a positive"),
+    ({"steps": -3}, "steps must be a positive"),
+    ({"resolution_schedule": ((0, 0),)}, "image size must be > 0"),
+    ({"resolution_schedule": ((0, 16), (10, -32))}, "image size must be > 0"),
+    ({"lr": float("nan")}, "lr must be a finite"),
+    ({"lr": float("inf")}, "lr must be a finite"),
+    ({"tv_weight": float("inf")}, "tv_weight must be a finite"),
+    ({"l1_weight": float("nan")}, "l1_weight must be a finite"),
+    ({"n_augments": 0}, "n_augments"),
+    ({"precision": "fp8"}, "precision"),
+])
+def test_bad_recipes_are_refused_in_one_line(changes, message):
+    with pytest.raises(ClipinvError, match=message) as e:
+        Recipe().replace(**changes)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("prompt, message", [("", "empty"), ("   ", "empty"), (" ".join(["word"] * 30), "takes 32 tokens")])
+def test_bad_prompts_are_refused_before_any_work(tiny, prompt, message, monkeypatch):
+    monkeypatch.setattr(sys.modules["clipinv.invert"], "optimise", lambda *a, **k: pytest.fail("optimised a bad prompt"))
+    with pytest.raises(ClipinvError, match=message):
+        invert(tiny, ["a dog", prompt], seeds=1, recipe=FAST, progress=False)
+
+
+def test_truncate_opts_in_to_long_prompts(tiny):
+    out = invert(tiny, " ".join(["word"] * 30), seeds=1, recipe=FAST.replace(steps=5), cache=False, progress=False,
+                 truncate=True)
+    assert out.images.shape[0] == 1
+
+
+def test_bad_seeds_are_refused(tiny):
+    for seeds in (0, [], [-1], ["a"]):
+        with pytest.raises(ClipinvError, match="seeds"):
+            invert(tiny, "a dog", seeds=seeds, recipe=FAST, progress=False)

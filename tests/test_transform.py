@@ -1,0 +1,83 @@
+import math
+
+import torch
+
+from clipinv.transform import AffineResample, ColorJitter, ColorShift, GaussianNoise
+
+
+def _dot(side=16, row=8, col=8):
+    x = torch.zeros(1, 3, side, side)
+    x[..., row, col] = 1.0
+    return x
+
+
+def test_affine_is_identity_at_zero_strength():
+    x = torch.rand(4, 3, 16, 16)
+    aug = AffineResample(16, degrees=0, translate=0, scale=(1, 1), p=1.0)
+    out = aug(x, torch.rand(4, AffineResample.n_draws))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_affine_with_p_zero_only_resizes():
+    x = torch.rand(2, 3, 16, 16)
+    out = AffineResample(16, p=0.0)(x, torch.rand(2, AffineResample.n_draws))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_translation_moves_content_right_by_a_tenth_of_the_side():
+    u = torch.tensor([[0.0, 0.5, 1.0, 0.5, 0.5 / 1.0, 0.5, 0.5]])  # apply; no rotation; tx = +0.1; ty = 0
+    aug = AffineResample(20, degrees=30, translate=0.1, scale=(1.0, 1.0), p=0.5, mode="bilinear")
+    out = aug(_dot(20, 10, 10), u)
+    r, c = divmod(int(out[0, 0].argmax()), 20)
+    assert (r, c) == (10, 12)  # 0.1 x 20 px = 2 px to the right
+
+
+def test_rotation_by_90_degrees_maps_a_dot_around_the_centre():
+    aug = AffineResample(21, degrees=90, translate=0.0, scale=(1.0, 1.0), p=1.0, mode="bilinear")
+    u = torch.tensor([[0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]])  # +90 degrees
+    out = aug(_dot(21, 10, 16), u)  # dot right of the centre
+    r, c = divmod(int(out[0, 0].argmax()), 21)
+    assert (r, c) in {(4, 10), (16, 10)}  # a quarter turn puts it straight above or below the centre
+    assert math.hypot(r - 10, c - 10) == 6
+
+
+def test_scale_above_one_enlarges_content():
+    x = torch.zeros(1, 3, 32, 32)
+    x[..., 12:20, 12:20] = 1.0
+    aug = AffineResample(32, degrees=0, translate=0.0, scale=(1.2, 1.2), p=1.0, mode="bilinear")
+    out = aug(x, torch.tensor([[0.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]]))
+    assert (out[0, 0] > 0.5).sum() > (x[0, 0] > 0.5).sum()
+
+
+def test_copies_are_independent_and_draws_replay():
+    x = torch.rand(1, 3, 16, 16).repeat(6, 1, 1, 1)
+    aug = AffineResample(24, p=1.0)
+    u = torch.rand(6, AffineResample.n_draws)
+    out = aug(x, u)
+    assert out.shape == (6, 3, 24, 24)
+    for i in range(6):
+        for j in range(i + 1, 6):
+            assert not torch.allclose(out[i], out[j])
+    assert torch.equal(aug(x, u), out)  # the same draw gives the same output
+    same = aug(x, u[:1].repeat(6, 1))
+    assert all(torch.allclose(same[0], same[i]) for i in range(6))
+
+
+def test_roll_jitter_wraps_like_torch_roll():
+    x = torch.rand(1, 3, 8, 8)
+    aug = AffineResample(8, degrees=0, translate=0, scale=(1, 1), p=0.0, jitter=2, mode="nearest")
+    u = torch.tensor([[0.9, 0.5, 0.5, 0.5, 0.5, 1.0, 0.5]])  # jitter x = +2 px, y = 0
+    assert torch.allclose(aug(x, u), torch.roll(x, shifts=2, dims=3), atol=1e-6)
+
+
+def test_elementwise_augmentations_are_identity_at_zero_strength_and_act_otherwise():
+    x = torch.rand(5, 3, 8, 8)
+    u = torch.rand(5, 6)
+    assert torch.equal(ColorShift(0, 0)(x, u), x)
+    assert torch.equal(ColorJitter(0)(x, u[:, :3]), x)
+    assert torch.equal(GaussianNoise(0)(x), x)
+    assert not torch.allclose(ColorShift(0.2, 0.2)(x, u), x)
+    assert not torch.allclose(ColorJitter(0.4)(x, u[:, :3]), x)
+    shifted = ColorShift(0.2, 0.0)(x, u)
+    mu = (2 * u[:, :3] - 1) * 0.2
+    assert torch.allclose(shifted, x - mu[:, :, None, None])
