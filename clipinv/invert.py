@@ -287,7 +287,7 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     store = None
     if cache is True:
         store = default_cache()
-    elif cache:
+    elif cache is not False and cache is not None:
         store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
 
     items = [(p, s) for p in prompts for s in seeds]
@@ -295,7 +295,7 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
              "recipe": {k: v for k, v in recipe.to_dict().items() if k != "progress_every"},
              "truncate": truncate, "version": __version__}
     keys = [ResultCache.key(ident, str(p), p.terms, s) for p, s in items]
-    found = {i: store.get(k) for i, k in enumerate(keys)} if store else {}
+    found = {i: store.get(k) for i, k in enumerate(keys)} if store is not None else {}
     found = {i: v for i, v in found.items() if v is not None}
     todo = [i for i in range(len(items)) if i not in found]
 
@@ -312,7 +312,7 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
             )
             for j, i in enumerate(chunk):
                 results[i] = {"image": imgs[j], "similarity": sims[j], "history": hist[j]}
-                if store:
+                if store is not None:
                     store.put(keys[i], results[i])
 
     n_p, n_s = len(prompts), len(seeds)

@@ -50,7 +50,7 @@ def test_no_cache_flag_bypasses_the_cache(tmp_path, monkeypatch):
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "out"
     model = [] if "--model" in args else ["--model", TINY]
-    assert main(["invert", *args, *model, "--out", str(out), *FAST]) == 2
+    assert main(["invert", *model, "--out", str(out), *FAST, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not out.exists()
