@@ -1,0 +1,371 @@
+"""The book: sections are notebooks run by papermill with a profile's parameters, compiled by Jupyter Book.
+
+    clipinv section NAME [-p KEY VALUE ...] [--profile P]   rerun one section, rebuild the site
+    clipinv book [--profile P]                               run every section, build the site
+
+A profile (``profiles/P.yaml``) is a parameter file: ``defaults`` for every section, ``sections``
+overriding them per notebook; ``-p`` overrides both. papermill writes each executed notebook to
+``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
+without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
+
+The committed ``_toc.yml`` lists all eight sections. The build uses a table of contents generated
+next to the executed notebooks that lists the sections that exist, so the book builds while some
+sections are still being written. Notebooks use `Section` (below) to load their models and recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import ClipinvError
+
+SECTIONS = ("00_method", "01_concepts", "02_nsfw", "03_gender", "04_bag_of_words", "05_data_scale",
+            "06_ablations", "07_toy_audit")
+COMMON = ("model", "judge", "seeds", "steps", "precision", "device")  # every profile's `defaults`
+
+
+# ---------------------------------------------------------------- where things are
+def root(path=None) -> Path:
+    """The book's root: the folder holding _config.yml, notebooks/ and profiles/."""
+    if path:
+        r = Path(path)
+    elif os.environ.get("CLIPINV_BOOK_ROOT"):
+        r = Path(os.environ["CLIPINV_BOOK_ROOT"])
+    else:
+        here = Path(__file__).resolve().parents[1]
+        r = here if (here / "notebooks").is_dir() else Path.cwd()
+    if not (r / "notebooks").is_dir() or not (r / "profiles").is_dir():
+        raise ClipinvError(f"{r} holds no notebooks/ and profiles/: run from the clipinv repository (or pass --root)")
+    return r.resolve()
+
+
+def available_sections(r: Path) -> list[str]:
+    """Sections whose notebook source exists, in book order (then any others, alphabetically)."""
+    have = {p.stem for p in (r / "notebooks").glob("*.ipynb")}
+    return [s for s in SECTIONS if s in have] + sorted(have - set(SECTIONS))
+
+
+# ---------------------------------------------------------------- profiles and parameters
+def load_profile(r: Path, name: str) -> dict:
+    import yaml
+
+    path = r / "profiles" / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (r / "profiles").glob("*.yaml")))
+        raise ClipinvError(f"no profile {name!r} ({path} does not exist): pick one of {known}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data.get("defaults", {}), dict) or not isinstance(data.get("sections", {}) or {}, dict):
+        raise ClipinvError(f"profile {path} must have a `defaults:` mapping and a `sections:` mapping")
+    return {"defaults": data.get("defaults") or {}, "sections": data.get("sections") or {}}
+
+
+def notebook_parameters(nb_path: Path) -> dict:
+    """The names (and default source) of a notebook's `parameters` cell."""
+    import papermill
+
+    return papermill.inspect_notebook(str(nb_path))
+
+
+def parse_value(text: str):
+    """A -p value as YAML (papermill's convention): 8 -> int, 0.5 -> float, null -> None, [a, b] -> list."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def section_parameters(r: Path, name: str, profile: str, overrides: dict | None = None) -> dict:
+    """Profile defaults (only those the notebook declares), then its section block, then overrides."""
+    declared = notebook_parameters(r / "notebooks" / f"{name}.ipynb")
+    prof = load_profile(r, profile)
+    params = {k: v for k, v in prof["defaults"].items() if k in declared}
+    block = prof["sections"].get(name) or {}
+    explicit = {**block, **(overrides or {})}
+    unknown = sorted(set(explicit) - set(declared))
+    if unknown:
+        raise ClipinvError(
+            f"section {name} has no parameter(s) {', '.join(unknown)} (from profile {profile!r} or -p): "
+            f"its parameters are {', '.join(declared)}"
+        )
+    params.update(explicit)
+    if "profile" in declared:
+        params["profile"] = profile
+    return params
+
+
+# ---------------------------------------------------------------- running
+def _fail_line(name: str, nb_out: Path, err) -> str:
+    cell = getattr(err, "exec_count", None) or getattr(err, "cell_index", None)
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = str(getattr(err, "evalue", err)).strip().splitlines()
+    first = evalue[0] if evalue else ""
+    # ClipinvErrors raised inside the notebook keep their one line
+    return (f"section {name} failed in cell {cell}: {ename}: {first[:300]} "
+            f"(partial output kept in {nb_out})")
+
+
+def run_section(r: Path, name: str, profile: str, overrides: dict | None = None, log=print) -> dict:
+    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    src = r / "notebooks" / f"{name}.ipynb"
+    if not src.is_file():
+        known = ", ".join(available_sections(r))
+        raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
+    params = section_parameters(r, name, profile, overrides)
+    out_dir = r / "book" / "_generated"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}.ipynb"
+    log(f"[{name}] profile {profile}: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
+    t0 = time.perf_counter()
+    env_keep = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiets a debugger warning in every kernel
+    try:
+        papermill.execute_notebook(
+            str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
+            cwd=str(r), log_output=False, report_mode=False,
+        )
+    except PapermillExecutionError as e:
+        raise ClipinvError(_fail_line(name, out, e)) from None
+    except Exception as e:  # kernel died, timeout, missing kernel: still one line
+        raise ClipinvError(f"section {name} could not run: {type(e).__name__}: {str(e).strip()[:300]} "
+                           f"(partial output, if any, in {out})") from None
+    finally:
+        if env_keep is None:
+            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+    seconds = time.perf_counter() - t0
+    _stamp(out, profile, params, seconds)
+    log(f"[{name}] done in {seconds:.1f} s -> {out.relative_to(r)}")
+    return {"section": name, "seconds": seconds, "output": out, "parameters": params}
+
+
+def _stamp(out: Path, profile: str, params: dict, seconds: float):
+    """Record in the executed notebook which profile and parameters made it, and how long it took."""
+    import nbformat
+
+    nb = nbformat.read(str(out), as_version=4)
+    nb.metadata["clipinv"] = {"profile": profile, "parameters": params, "seconds": round(seconds, 1)}
+    nbformat.write(nb, str(out))
+
+
+def write_toc(r: Path) -> Path:
+    """A table of contents listing the executed sections that exist (order of the committed _toc.yml)."""
+    import yaml
+
+    gen = r / "book" / "_generated"
+    done = [s for s in SECTIONS if (gen / f"{s}.ipynb").is_file()]
+    done += sorted(p.stem for p in gen.glob("*.ipynb") if p.stem not in SECTIONS)
+    committed = yaml.safe_load((r / "_toc.yml").read_text())
+
+    def keep(entries):
+        out = []
+        for e in entries:
+            f = e.get("file", "")
+            if f.startswith("book/_generated/") and Path(f).name not in done:
+                continue
+            out.append(e)
+        return out
+
+    toc = {k: v for k, v in committed.items() if k != "parts"}
+    parts = []
+    for part in committed.get("parts", []):
+        chapters = keep(part.get("chapters", []))
+        if chapters:
+            parts.append({**part, "chapters": chapters})
+    toc["parts"] = parts
+    path = gen / "_toc.yml"
+    path.write_text("# generated by `clipinv book` from _toc.yml: the sections executed so far\n"
+                    + yaml.safe_dump(toc, sort_keys=False))
+    return path
+
+
+def build_site(r: Path, log=print) -> Path:
+    """Compile the executed notebooks and pages into book/_build/html (nothing is executed)."""
+    toc = write_toc(r)
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(r), "--toc", str(toc),
+           "--path-output", str(r / "book"), "-q"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=str(r), capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        raise ClipinvError("jupyter-book build failed: " + " | ".join(tail)[-800:])
+    index = r / "book" / "_build" / "html" / "index.html"
+    log(f"[site] built in {time.perf_counter() - t0:.1f} s -> {index}")
+    return index
+
+
+# ---------------------------------------------------------------- the commands
+def cmd_section(args) -> int:
+    r = root(args.root)
+    overrides = {k: parse_value(v) for k, v in (args.parameters or [])}
+    run_section(r, args.name, args.profile, overrides)
+    if not args.no_build:
+        build_site(r)
+    return 0
+
+
+def cmd_book(args) -> int:
+    r = root(args.root)
+    names = args.only or available_sections(r)
+    missing = [s for s in SECTIONS if s not in available_sections(r)]
+    if missing and not args.only:
+        print(f"[book] sections not written yet (left out of the site): {', '.join(missing)}")
+    t0 = time.perf_counter()
+    timings = []
+    for i, name in enumerate(names, 1):
+        print(f"[book] {i}/{len(names)} {name}", flush=True)
+        timings.append(run_section(r, name, args.profile)["seconds"])
+    if not args.no_build:
+        build_site(r)
+    total = time.perf_counter() - t0
+    print(f"[book] profile {args.profile}: {len(names)} section(s) in {sum(timings):.1f} s, total {total:.1f} s")
+    return 0
+
+
+def register(subparsers):
+    """Add `clipinv section` and `clipinv book` to the CLI."""
+    s = subparsers.add_parser(
+        "section", help="rerun one section of the book with new parameters and rebuild its page",
+        description="Execute notebooks/NAME.ipynb with papermill (profile parameters, then -p overrides) into "
+                    "book/_generated/, then rebuild the site. A failing cell stops with the section, the cell and "
+                    "the error, and keeps the partial output notebook.")
+    s.add_argument("name", metavar="NAME", help=f"the section, e.g. {', '.join(SECTIONS[:3])}")
+    s.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                   help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does")
+    s.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
+    s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
+    s.add_argument("--root", default=None, help=argparse_suppress())
+    s.set_defaults(func=cmd_section)
+
+    b = subparsers.add_parser(
+        "book", help="execute every section with a profile and build the site (book/_build/html)",
+        description="Execute every notebook in notebooks/ with the profile's parameters, then build the "
+                    "Jupyter Book into book/_build/html without re-executing anything.")
+    b.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
+    b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
+    b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
+    b.add_argument("--root", default=None, help=argparse_suppress())
+    b.set_defaults(func=cmd_book)
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+# ---------------------------------------------------------------- what notebooks use
+class Section:
+    """A notebook's set-up from its parameters: the models, the recipe, captions that name them.
+
+        sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
+                      device=device, recipe=recipe)
+        out = sec.invert(prompts, seeds)
+        sec.caption("Inversions of ...", seeds=seeds)
+
+    `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
+    schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
+    recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
+    """
+
+    def __init__(self, model="toy", judge="toy-judge", profile=None, steps=None, precision="fp32", device="cpu",
+                 recipe=None, note=True):
+        import torch
+
+        from .invert import Recipe
+        from .models import load_model
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ClipinvError("this profile asks for device cuda but no CUDA GPU is visible: "
+                               "pass -p device cpu (slow) or use the classroom profile")
+        self.profile = profile
+        self.device = device
+        self.bundle = load_model(model, device=device)
+        self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
+        base = self.bundle.default_recipe or Recipe()
+        changes = dict(recipe or {})
+        if precision:
+            changes["precision"] = precision
+        if steps:
+            changes.update(scaled_schedule(base, int(steps)))
+        self.recipe = base.replace(**changes)
+        self.is_toy = self.bundle.spec.startswith("toy")
+        if note:
+            from .plot import stand_in_note
+
+            stand_in_note(self.bundle, self.judge)
+
+    def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
+        """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
+        widget in the executed notebook; the explorer turns it on)."""
+        from .invert import invert
+
+        return invert(self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device,
+                      progress=progress, **kw)
+
+    def pick(self, paper, toy):
+        """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
+        return toy if self.is_toy else paper
+
+    def meta(self, **settings) -> dict:
+        return {"model": self.bundle.spec, "judge": self.judge.spec if self.judge else None, "profile": self.profile,
+                "steps": self.recipe.steps, **settings}
+
+    def caption(self, text: str, **settings):
+        from .plot import caption
+
+        return caption(text, **self.meta(**settings))
+
+    def show(self, fig, text: str, **settings):
+        from .plot import show
+
+        return show(fig, text, **self.meta(**settings))
+
+
+def scaled_schedule(recipe, steps: int) -> dict:
+    """Changes giving `recipe` `steps` steps with its resolution schedule scaled in proportion."""
+    sched, out, prev = recipe.resolution_schedule, [], -1
+    for at, side in sched:
+        s = 0 if at == 0 else max(round(at * steps / recipe.steps), prev + 1)
+        if s >= steps:
+            break
+        out.append((s, side))
+        prev = s
+    return {"steps": steps, "resolution_schedule": tuple(out)}
+
+
+def stage_ends(recipe) -> list[tuple[int, int]]:
+    """(last step + 1, side) of each resolution stage: where to stop to see each stage's image."""
+    sched = list(recipe.resolution_schedule)
+    ends = [nxt for nxt, _ in sched[1:]] + [recipe.steps]
+    return [(e, side) for e, (_, side) in zip(ends, sched)]
+
+
+def executed_parameters(nb_path) -> dict:
+    """The profile and parameters stamped into an executed notebook."""
+    return json.loads(json.dumps(__import__("nbformat").read(str(nb_path), as_version=4).metadata.get("clipinv", {})))
+
+
+def copy_sources(dst: Path, src: Path | None = None) -> Path:
+    """Copy what a book build needs (not outputs) into dst: used by tests to build off the working tree."""
+    src = root(src)
+    dst = Path(dst)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(src / name, dst / name)
+    for folder in ("notebooks", "profiles"):
+        shutil.copytree(src / folder, dst / folder, dirs_exist_ok=True)
+    (dst / "book").mkdir(exist_ok=True)
+    for p in (src / "book").iterdir():
+        if p.is_file():
+            shutil.copy2(p, dst / "book" / p.name)
+    return dst

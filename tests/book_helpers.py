@@ -1,0 +1,43 @@
+"""Shared by test_notebooks.py and test_book_site.py: one smoke book per test session, built off a
+copy of the working tree's sources (so the user's book/_build is never touched)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# the paper profile with ARCH:random stand-ins: the smallest fast real architecture with the real
+# tokenizer. Measured on the shared 2-core CPU, 1 thread, 6 prompts x 2 steps x 1 copy at 224 px:
+# ViT-S-32:random loads in 1.0 s and inverts in 2.0 s; ViT-B-32 3.7 s + 11.1 s; RN50 9.2 s + 14.3 s.
+STAND_IN = "ViT-S-32:random"
+PAPER_STAND_IN = {"model": STAND_IN, "judge": STAND_IN, "device": "cpu", "seeds": 1, "steps": 2,
+                  "recipe": {"n_augments": 1}}
+PAPER_SECTION_EXTRA = {"00_method": {"stage_prompts": 1}, "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2}}
+
+
+def sections() -> list[str]:
+    from clipinv.book import available_sections
+
+    return available_sections(REPO)
+
+
+@functools.lru_cache(maxsize=None)
+def smoke_book() -> tuple[Path, dict]:
+    """Execute every section with the smoke profile and build the site, once. Returns (root, seconds)."""
+    from clipinv.book import build_site, copy_sources, run_section
+
+    root = Path(tempfile.mkdtemp(prefix="clipinv-smoke-book-"))
+    copy_sources(root, REPO)
+    os.environ.setdefault("CLIPINV_CACHE", str(root / "cache"))
+    seconds = {}
+    for name in sections():
+        seconds[name] = run_section(root, name, "smoke", log=lambda *_: None)["seconds"]
+    t0 = time.perf_counter()
+    build_site(root, log=lambda *_: None)
+    seconds["site"] = time.perf_counter() - t0
+    return root, seconds

@@ -1,0 +1,107 @@
+"""The book's notebooks: clean sources with a parameters cell, valid profiles, and every section
+executing with the smoke profile and with the paper profile on ARCH:random stand-ins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, sections, smoke_book
+
+from clipinv.book import COMMON, SECTIONS, load_profile, run_section, section_parameters, copy_sources
+from clipinv.errors import ClipinvError
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert {"00_method", "01_concepts", "04_bag_of_words"} <= {p.stem for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_source_has_no_outputs_and_one_parameters_cell(path):
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"{path.name}: committed outputs in a code cell"
+            assert cell.execution_count is None, f"{path.name}: committed execution count"
+    params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{path.name}: needs exactly one cell tagged `parameters`"
+    names = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line and not line.startswith("#")}
+    assert set(COMMON) | {"profile"} <= names, f"{path.name}: parameters cell lacks {set(COMMON) | {'profile'} - names}"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "prose (a title) comes first"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "classroom", "paper"])
+def test_profiles_are_valid_for_every_section(profile):
+    prof = load_profile(REPO, profile)
+    assert set(COMMON) <= set(prof["defaults"]), f"{profile}: defaults lack {set(COMMON) - set(prof['defaults'])}"
+    assert set(prof["sections"]) <= set(SECTIONS), f"{profile}: unknown sections {set(prof['sections']) - set(SECTIONS)}"
+    for name in sections():
+        params = section_parameters(REPO, name, profile)   # raises on a key the notebook does not declare
+        assert params["profile"] == profile
+
+
+def test_unknown_parameter_is_one_line_error():
+    with pytest.raises(ClipinvError, match="has no parameter"):
+        section_parameters(REPO, "00_method", "smoke", {"no_such_knob": 1})
+
+
+@pytest.mark.parametrize("name", ["00_method", "01_concepts", "04_bag_of_words"])
+def test_smoke_profile_executes(name):
+    if name not in sections():
+        pytest.skip(f"{name} not written")
+    root, seconds = smoke_book()
+    out = root / "book" / "_generated" / f"{name}.ipynb"
+    nb = nbformat.read(str(out), as_version=4)
+    assert nb.metadata["clipinv"]["profile"] == "smoke"
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert pngs >= 1, f"{name}: no figure"
+    text = json.dumps(nb.cells)
+    assert "clipinv-caption" in text and "profile smoke" in text, "captions must name the profile"
+    assert "Stand-in models" in text, "a toy page must say so"
+
+
+def test_other_sections_execute_with_smoke():
+    """The analysis sections (written in their own issue) run in the same smoke book."""
+    root, seconds = smoke_book()
+    for name in sections():
+        assert (root / "book" / "_generated" / f"{name}.ipynb").is_file()
+
+
+@pytest.fixture(scope="module")
+def paper_root(tmp_path_factory):
+    return copy_sources(tmp_path_factory.mktemp("paper-book"), REPO)
+
+
+@pytest.mark.parametrize("name", ["00_method", "01_concepts", "04_bag_of_words"])
+def test_paper_profile_executes_with_random_stand_ins(name, paper_root):
+    overrides = {**PAPER_STAND_IN, **PAPER_SECTION_EXTRA.get(name, {})}
+    res = run_section(paper_root, name, "paper", overrides, log=lambda *_: None)
+    nb = nbformat.read(str(res["output"]), as_version=4)
+    text = json.dumps(nb.cells)
+    assert "random weights" in text, "an ARCH:random page must say so"
+    assert "profile paper" in text
+
+
+def test_failing_section_names_section_cell_and_error_and_keeps_output(tmp_path):
+    root = copy_sources(tmp_path, REPO)
+    with pytest.raises(ClipinvError) as e:
+        run_section(root, "00_method", "smoke", {"model": "no-such-arch:random"}, log=lambda *_: None)
+    msg = str(e.value)
+    assert "section 00_method failed in cell" in msg and "ClipinvError" in msg and "\n" not in msg
+    assert (root / "book" / "_generated" / "00_method.ipynb").is_file()
+
+
+def test_committed_toc_lists_all_sections_in_order():
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    gen = [Path(f).name for f in files if f.startswith("book/_generated/")]
+    assert gen == list(SECTIONS)
+    assert toc["root"] == "book/intro" and "book/bibliography" in files
