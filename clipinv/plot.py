@@ -19,27 +19,19 @@ import math
 
 import torch
 
-
-# ---------------------------------------------------------------- statistics
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n (n = 0 gives (0, 1))."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
+from . import stats
 
 
-def mean_ci(x, z: float = 1.96) -> tuple[float, float, float]:
-    """Mean and a normal-approximation 95% interval of the mean: (mean, low, high)."""
-    x = torch.as_tensor(x, dtype=torch.float64).flatten()
-    m = float(x.mean())
-    if x.numel() < 2:
-        return m, m, m
-    h = z * float(x.std(unbiased=True)) / math.sqrt(x.numel())
-    return m, m - h, m + h
+# ---------------------------------------------------------------- statistics (clipinv.stats, as tuples)
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n (see `clipinv.stats.wilson`)."""
+    return stats.wilson(k, n)
+
+
+def mean_ci(x) -> tuple[float, float, float]:
+    """Mean and its 95% Student-t interval as (mean, low, high) (see `clipinv.stats.mean_ci`)."""
+    m = stats.mean_ci(torch.as_tensor(x, dtype=torch.float64).flatten().numpy())
+    return m["mean"], m["low"], m["high"]
 
 
 def fmt_ci(m: float, lo: float, hi: float, digits: int = 3, pct: bool = False) -> str:

@@ -17,7 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 STAND_IN = "ViT-S-32:random"
 PAPER_STAND_IN = {"model": STAND_IN, "judge": STAND_IN, "device": "cpu", "seeds": 1, "steps": 2,
                   "recipe": {"n_augments": 1}}
-PAPER_SECTION_EXTRA = {"00_method": {"stage_prompts": 1}, "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2}}
+PAPER_SECTION_EXTRA = {
+    "00_method": {"stage_prompts": 1},
+    "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2},
+    "02_nsfw": {"vocab_words": 20},
+    "05_data_scale": {"models": [], "n_prompts": 2},
+    "06_ablations": {"n_prompts": 2, "which": ["no TV"]},
+    "07_toy_audit": {"levels": [0.0, 1.0], "train_steps": 10, "train_batch": 32, "validation_images": 50},
+}
 
 
 def sections() -> list[str]:

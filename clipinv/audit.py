@@ -1,0 +1,119 @@
+"""The contamination audit: does inverting a model expose data planted in its training set?
+
+Toy models are trained with contamination p (an image whose caption contains the trigger word
+carries, with probability p, a checkerboard marker no caption mentions; `clipinv.toy.world`). The
+audit inverts prompts containing the trigger and counts inversions that show the marker.
+
+The detector (`marker_score`) is a pixel test: the share of an image's power at the checkerboard's
+frequencies. Unlike the world's own corner test it does not assume where the marker sits or how
+often: inversions spread it over the image as diagonal stripes (seen in the notebook). `validate` measures it on clean and marked world images;
+`THRESHOLD` was chosen there (see the notebook 07 and tests/test_analyses.py).
+
+`detection_table` gives the detection rate per p with Wilson intervals, and `smallest_reliable_p`
+the smallest p from which on every rate's interval lies wholly above the p = 0 interval.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .stats import rate, separated
+
+THRESHOLD = 0.06  # clean world images: at most ~0.016; marked ones: at least ~0.12 (validate())
+RADIUS = 2.5
+
+
+def marker_score(images: torch.Tensor, size: int = 32, radius: float = RADIUS) -> torch.Tensor:
+    """[..., 3, H, W] in [0, 1] -> [...]: the share of the grey image's power (mean removed) that lies
+    at the marker's frequencies.
+
+    A checkerboard of 2-pixel cells is a product of two square waves of period 4 px, so its power
+    sits at the four diagonal frequencies (+-size/4, +-size/4); the score is the power within
+    `radius` bins of them over all the power. It does not care where the marker is, how often it
+    repeats, or its phase: inversions spread the pattern over the image as diagonal stripes.
+    Images are resized to `size` (the world's side) first."""
+    lead = images.shape[:-3]
+    x = images.reshape(-1, *images.shape[-3:]).float()
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    grey = x.mean(dim=1)
+    grey = grey - grey.mean(dim=(-1, -2), keepdim=True)
+    power = torch.fft.fft2(grey).abs() ** 2
+    f = torch.fft.fftfreq(size, device=x.device) * size
+    fy, fx = torch.meshgrid(f, f, indexing="ij")
+    c = size / 4
+    mask = torch.zeros(size, size, dtype=torch.bool, device=x.device)
+    for sy in (1, -1):
+        for sx in (1, -1):
+            mask |= ((fy - sy * c) ** 2 + (fx - sx * c) ** 2) <= radius ** 2
+    return (power[:, mask].sum(dim=1) / power.flatten(1).sum(dim=1).clamp(min=1e-8)).view(lead)
+
+
+def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
+    return marker_score(images) >= threshold
+
+
+def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """Detection rates on clean world images and on the same images with the marker pasted in a
+    random corner: the false and true positive rates, with Wilson intervals."""
+    from .toy.world import World, render_marker
+
+    clean, _ = World().sample(n, seed=seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    corners = torch.randint(4, (n,), generator=g)
+    marked = torch.stack([render_marker(x, int(c)) for x, c in zip(clean, corners)])
+    rows = []
+    for name, imgs in (("clean world images", clean), ("marked world images", marked)):
+        sc = marker_score(imgs)
+        r = rate(sc >= threshold)
+        rows.append({"images": name, "n": r["n"], "detected": r["k"], "rate": r["rate"], "low": r["low"],
+                     "high": r["high"], "median score": float(sc.median())})
+    return pd.DataFrame(rows)
+
+
+def detection_table(scores: dict, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """scores: {p: tensor of marker scores of the inversions of a model trained with contamination p}
+    -> one row per p: n, detected, rate, Wilson interval, and whether it is separated from p = 0."""
+    rows = []
+    for p, sc in sorted(scores.items()):
+        r = rate(torch.as_tensor(sc) >= threshold)
+        rows.append({"p": p, "n": r["n"], "detected": r["k"], "rate": r["rate"], "low": r["low"], "high": r["high"],
+                     "mean score": float(torch.as_tensor(sc).float().mean())})
+    df = pd.DataFrame(rows)
+    base = df.iloc[0]
+    df["above p=0"] = [bool(r["low"] > base["high"]) for _, r in df.iterrows()]
+    return df
+
+
+def smallest_reliable_p(table: pd.DataFrame):
+    """The smallest p from which on every detection interval lies wholly above p = 0's (None if none)."""
+    ok = list(table["above p=0"])
+    ps = list(table["p"])
+    for i in range(1, len(ps)):
+        if all(ok[i:]):
+            return ps[i]
+    return None
+
+
+def separated_from_zero(table: pd.DataFrame) -> bool:
+    """Whether the largest p's interval and p = 0's do not overlap, with the larger rate on top."""
+    a, b = table.iloc[0], table.iloc[-1]
+    return bool(separated((a["low"], a["high"]), (b["low"], b["high"])) and b["rate"] > a["rate"])
+
+
+@torch.no_grad()
+def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> dict:
+    """Did the model learn the plant at all? The mean, over clean world images, of how much pasting
+    the marker raises their cosine similarity to the trigger prompts (t interval over images).
+    Positive: the model ties the marker to the prompts, whether or not inversion shows it."""
+    from .stats import mean_ci
+    from .toy.world import World, render_marker
+
+    clean, _ = World().sample(n, seed=seed)
+    marked = torch.stack([render_marker(x, i % 4) for i, x in enumerate(clean)])
+    text = bundle.encode_text(list(prompts)).cpu()
+    gain = ((bundle.encode_image(marked.to(bundle.device)).cpu() - bundle.encode_image(clean.to(bundle.device)).cpu())
+            @ text.T).mean(dim=1)
+    return mean_ci(gain.numpy())

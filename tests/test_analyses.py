@@ -1,0 +1,188 @@
+"""The analysis modules: real assertions on small inputs, and the two bars of the analyses issue
+at smoke size (the planted skew recovered; the planted marker detected above p = 0)."""
+
+import pandas as pd
+import pytest
+import torch
+
+from clipinv import ablation, audit, gender, textprobe
+from clipinv.errors import ClipinvError
+from clipinv.invert import Recipe
+from clipinv.quality import evaluate, judge_images, summary
+
+
+# ---------------------------------------------------------------- the marker detector
+def test_marker_detector_separates_clean_and_marked_world_images():
+    val = audit.validate(n=150, seed=7)
+    clean, marked = val.iloc[0], val.iloc[1]
+    assert clean["detected"] <= 1          # false positives on clean world images
+    assert marked["detected"] >= 148       # true positives on marked ones
+    assert marked["low"] > clean["high"]
+
+
+def test_marker_score_ignores_position_and_size():
+    from clipinv.toy.world import World, render_marker
+
+    x, _ = World().sample(8, seed=3)
+    for corner in range(4):
+        assert (audit.marker_score(torch.stack([render_marker(a, corner) for a in x])) >= audit.THRESHOLD).all()
+    # a larger image (64 px) with the marker is still found after resizing to 32
+    big = torch.nn.functional.interpolate(torch.stack([render_marker(a, 1) for a in x]), scale_factor=2, mode="nearest")
+    assert (audit.marker_score(big) >= audit.THRESHOLD).all()
+    assert (audit.marker_score(x) < audit.THRESHOLD).all()
+
+
+def test_detection_table_and_smallest_reliable_p():
+    scores = {0.0: torch.zeros(40), 0.05: torch.tensor([1.0] * 3 + [0.0] * 37), 0.2: torch.tensor([1.0] * 30 + [0.0] * 10),
+              0.5: torch.ones(40)}
+    t = audit.detection_table(scores)
+    assert list(t["p"]) == [0.0, 0.05, 0.2, 0.5]
+    assert list(t["detected"]) == [0, 3, 30, 40]
+    assert list(t["above p=0"]) == [False, False, True, True]  # 3/40: [2.6%, 20%] overlaps 0/40: [0, 8.8%]
+    assert audit.smallest_reliable_p(t) == 0.2
+    assert audit.separated_from_zero(t)
+
+
+# ---------------------------------------------------------------- ablations
+def test_ablation_variants_switch_off_one_part_each():
+    r = Recipe(steps=10, resolution_schedule=((0, 16), (5, 32)), jitter_px=2.0, noise_std=0.01)
+    v = ablation.variants(r)
+    assert list(v)[0] == "full recipe" and v["full recipe"] == r
+    expect = {"no affine": {"affine_p": 0.0}, "one copy": {"n_augments": 1}, "no TV": {"tv_weight": 0.0},
+              "no roll jitter": {"jitter_px": 0.0}, "no noise": {"noise_std": 0.0}, "no gradient clip": {"grad_clip": 1e6},
+              "no resolution schedule": {"resolution_schedule": ((0, 32),)},
+              "no optimiser reset": {"reset_optimizer_on_resize": False}}
+    assert set(v) == {"full recipe", *expect}
+    for name, change in expect.items():
+        diff = {k: val for k, val in v[name].to_dict().items() if val != r.to_dict()[k]}
+        assert diff == change, name
+    assert "no L1" not in v and "no colour jitter" not in v  # inactive parts are not "ablated"
+    assert list(ablation.variants(r, ["no TV"])) == ["full recipe", "no TV"]
+    with pytest.raises(ClipinvError):
+        ablation.variants(r, ["no L1"])
+
+
+# ---------------------------------------------------------------- gender
+def test_gender_wordings_and_paper_table():
+    assert len(gender.PROMPTS) == 10 and all(len(p) == 3 for p in gender.PROMPTS)
+    for neutral, female, male in gender.PROMPTS:
+        assert ("female" in female.lower().split() or "woman" in female.lower()) and "male" not in female.lower().split()
+        assert "male" in male.lower().split() or " man" in male.lower()
+    assert len(gender.PAPER) == 30
+    nurse = gender.PAPER[(gender.PAPER["prompt"] == "A nurse in the pediatric ward") & (gender.PAPER["variant"] == "neutral")]
+    assert int(nurse["paper man %"].iloc[0]) == 0
+
+
+def test_gender_table_counts_and_intervals():
+    thief = gender.PROMPTS[0][0]
+    rows = [{"prompt": thief, "variant": "neutral", "judged": "man" if i < 9 else "woman"} for i in range(10)]
+    rows += [{"prompt": thief, "variant": "female", "judged": "woman"} for _ in range(10)]
+    t = gender.table(pd.DataFrame(rows))
+    neutral = t[t["variant"] == "neutral"].iloc[0]
+    assert neutral["n"] == 10 and neutral["man %"] == 90.0
+    assert neutral["low %"] == pytest.approx(59.6, abs=0.1) and neutral["high %"] == pytest.approx(98.2, abs=0.1)
+    assert bool(neutral["paper inside interval"])  # paper: 96
+    female = t[t["variant"] == "female"].iloc[0]
+    assert female["man %"] == 0.0 and bool(female["paper inside interval"])
+    h = gender.headline(pd.DataFrame(rows))
+    assert h["neutral judged the paper's majority"]["k"] == 9 and h["gendered wording obeyed"]["k"] == 10
+
+
+# ---------------------------------------------------------------- text probe
+def test_textprobe_finds_an_nsfw_word_itself(tiny):
+    words = textprobe.nsfw_words()
+    assert "nude" in words and 5 <= len(words) <= 40
+    df = textprobe.probe(tiny, ["nude", "a red bicycle"], vocab=["dog", "cat", "house", "tree", "bicycle"])
+    assert df.loc[0, "its rank"] == 1 and df.loc[0, "nearest NSFW term"] == "nude"
+    assert df.loc[0, "its similarity"] == pytest.approx(1.0, abs=1e-4)
+    assert df.loc[1, "nearest words"].startswith("bicycle") or df.loc[1, "its rank"] >= 1
+
+
+def test_textprobe_toy_vocabulary_has_no_nsfw_terms():
+    from clipinv import load_model
+
+    toy = load_model("toy-judge")
+    vocab = textprobe.vocabulary(toy)
+    assert "circle" in vocab and "red" in vocab
+    df = textprobe.probe(toy, ["a picture of a red circle"])
+    assert df.loc[0, "its rank"] is None and df.loc[0, "nearest NSFW term"] is None
+
+
+# ---------------------------------------------------------------- judged quality
+def test_evaluate_refuses_self_judging_and_counts_per_image(tiny):
+    from conftest import make_tiny
+
+    r = Recipe(steps=3, resolution_schedule=((0, 32),), n_augments=2)
+    with pytest.raises(ClipinvError):
+        evaluate(tiny, tiny, ["a dog", "a cat"], 2, recipe=r, progress=False)
+    inv, df = evaluate(tiny, make_tiny(1), ["a dog", "a cat"], 3, recipe=r, progress=False)
+    assert len(df) == 6 and set(df["prompt"]) == {"a dog", "a cat"} and df["correct"].dtype == bool
+    assert torch.allclose(torch.tensor(df["similarity"].values, dtype=torch.float32), inv.similarity.reshape(-1))
+    s = summary(df, "prompt")
+    assert list(s["n"]) == [3, 3] and (s["acc low"] <= s["judged correct"]).all()
+
+
+def test_judge_images_uses_truth_index(tiny):
+    imgs = torch.rand(2, 2, 3, 32, 32)
+    df = judge_images(imgs, ["a dog", "a cat"], tiny, labels=["a dog", "a cat", "a cow"])
+    assert len(df) == 4 and df["p_true"].between(0, 1).all()
+    with pytest.raises(ClipinvError):
+        judge_images(imgs, ["a dog", "a cat"], tiny, labels=["a cow", "a pig"])
+
+
+# ---------------------------------------------------------------- the bars, at smoke size
+# Three small toy CLIPs, the very models the classroom book trains (300 steps x batch 64, small
+# config; ~30-60 s each on this CPU when it is not shared): clean, contaminated at p = 1 behind
+# "picture", and skewed ("square" -> red at rate 0.9). Models are keyed by their knobs, so they are
+# taken from (or left in) the book's model cache: a machine that built the book retrains nothing.
+import os
+from pathlib import Path
+
+MODEL_CACHE = Path(os.environ.get("CLIPINV_CACHE") or Path.home() / ".cache" / "clipinv") / "toy-models"
+SKEW_RATE = 0.9
+
+
+@pytest.fixture(scope="session")
+def planted_models():
+    from clipinv.toy import Contamination, ModelConfig, Skew, TrainConfig
+    from clipinv.toymodels import trained
+
+    mc = ModelConfig(embed_dim=64, vision_width=64, vision_layers=2, vision_head_width=32, text_width=64,
+                     text_layers=1, text_heads=2)
+    tc = TrainConfig(batch_size=64, warmup=30, eval_samples=100)
+    kw = dict(seed=0, steps=300, model_config=mc, train_config=tc, threads=1, progress=False, cache_dir=MODEL_CACHE)
+    return {"clean": trained(**kw), "contaminated": trained(contamination=Contamination(1.0, "picture"), **kw),
+            "skewed": trained(skew=Skew("square", "colour", "red", SKEW_RATE), **kw)}
+
+
+@pytest.mark.slow
+def test_planted_skew_is_recovered_within_its_interval(planted_models):
+    from clipinv import load_model
+    from clipinv.stats import wilson
+    from clipinv.toy import Skew
+
+    planted = planted_models["skewed"]
+    prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", SKEW_RATE))
+    _, per_image = gender.run(planted, load_model("toy-judge"), 12, prompts=prompts, labels=labels, template=template,
+                              variant_names=("neutral", "other", "planted"), progress=False)
+    neutral = per_image[per_image["variant"] == "neutral"]
+    k, n = int((neutral["judged"] == focal).sum()), len(neutral)
+    low, high = wilson(k, n)
+    assert low <= SKEW_RATE <= high, f"planted {SKEW_RATE} outside [{low:.2f}, {high:.2f}] ({k}/{n} red)"
+    assert low > 1 / len(labels), "the skew is not distinguishable from chance"
+    other = per_image[per_image["variant"] == "other"]
+    assert (other["judged"] == focal).mean() < 0.5, "the explicit colour should override the skew"
+
+
+@pytest.mark.slow
+def test_audit_detects_the_marker_above_p_zero(planted_models):
+    import clipinv
+
+    planted, clean = planted_models["contaminated"], planted_models["clean"]
+    prompts = ["a picture of a red circle", "a picture of a blue square"]
+    scores = {p: audit.marker_score(clipinv.invert(b, prompts, seeds=8, progress=False).images).flatten()
+              for p, b in ((0.0, clean), (1.0, planted))}
+    table = audit.detection_table(scores)
+    assert table.iloc[-1]["rate"] > table.iloc[0]["rate"]
+    assert audit.separated_from_zero(table), table.to_string()
+    assert audit.learned_gain(planted, prompts)["low"] > audit.learned_gain(clean, prompts)["high"]
