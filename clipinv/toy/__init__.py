@@ -1,0 +1,61 @@
+"""The toy world: tiny CLIPs trained on synthetic coloured shapes, shipped with the package.
+
+`load_model("toy")` and `load_model("toy-judge")` load them offline; `toy-judge` is trained on the
+same world from an independent seed (independent data too) and judges `toy`'s inversions. Each
+carries its model card (`card`) and the toy inversion recipe `TOY_RECIPE` as its default recipe.
+
+    from clipinv.toy import World, train
+    images, samples = World().sample(16, seed=0)          # pixels + ground truth
+    bundle, metrics = train(out="my_toy.safetensors", seed=3, steps=1200, samples=12000)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import ClipinvError
+from .training import ModelConfig, TrainConfig, train
+from .world import (COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, Contamination, Sample, Skew, World,
+                    class_prompts, has_marker, marker_score, render_marker)
+
+WEIGHTS = Path(__file__).parent / "weights"
+
+TOY_MODELS = {
+    "toy": "toy CLIP (open_clip ViT 32px/patch 8) trained on the clean shapes world, seed 0",
+    "toy-judge": "independent toy CLIP, same world, seed 1 and its own data: judges toy's inversions",
+}
+
+
+def _toy_recipe():
+    from ..invert import Recipe
+
+    # chosen by measurement (clipinv/toy/measure.py; numbers in weights/toy.md): the paper's recipe
+    # scaled to 32 px: a 16 -> 32 px schedule ending at the toy input size, fewer steps and copies
+    return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=8,
+                  tv_weight=0.001, progress_every=25)
+
+
+TOY_RECIPE = _toy_recipe()
+
+
+def load_toy(name: str):
+    """A shipped toy model as a frozen `ModelBundle` on the CPU, with its card and recipe."""
+    from ..models import ModelBundle, weights_hash
+    from .tokenizer import ToyTokenizer
+    from .training import load
+
+    if name not in TOY_MODELS:
+        raise ClipinvError(f"no toy model {name!r}: pick one of {', '.join(TOY_MODELS)}")
+    path = WEIGHTS / f"{name}.safetensors"
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        raise ClipinvError(f"toy weights {path} are missing: reinstall clipinv or run `clipinv toy train --out {path}`")
+    model, card, mc = load(path, json.loads(path.with_suffix(".json").read_text()))
+    return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=name, image_size=mc.image_size,
+                       mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
+                       weights_hash=weights_hash(model), default_recipe=TOY_RECIPE, card=card)
+
+
+__all__ = ["TOY_MODELS", "TOY_RECIPE", "load_toy", "train", "ModelConfig", "TrainConfig", "World", "Sample", "Contamination", "Skew",
+           "COLOURS", "SHAPES", "SIZES", "POSITIONS", "RELATIONS", "class_prompts", "has_marker",
+           "marker_score", "render_marker"]

@@ -1,0 +1,55 @@
+"""`clipinv toy train`: train a toy CLIP from the command line (wired in by clipinv/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import ClipinvError
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    toy = subparsers.add_parser("toy", help="the toy shapes world: train tiny CLIPs")
+    sub = toy.add_subparsers(dest="toy_command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("train", help="train a toy CLIP; writes PATH (.safetensors) and its card (.json)")
+    p.add_argument("--out", required=True, metavar="PATH", help="weights file to write, ending in .safetensors")
+    p.add_argument("--seed", type=int, default=0, help="seed of the model and of its training data (default 0)")
+    p.add_argument("--samples", type=int, default=12000,
+                   help="size of the fixed training set drawn once (default 12000; 0 = a fresh batch every step)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: TrainConfig.steps)")
+    p.add_argument("--contamination", type=float, default=None, metavar="P",
+                   help="with probability P, images whose caption has --trigger carry the marker")
+    p.add_argument("--trigger", default=None, metavar="WORD", help="the contamination's trigger word (e.g. circle)")
+    p.add_argument("--skew", default=None, metavar="WORD:ATTR=VALUE@RATE",
+                   help="e.g. square:colour=red@0.9: captions with 'square' show red 90%% of the time")
+    p.add_argument("--init", default=None, metavar="PATH", help="continue from a model saved by toy train (a stage)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: TrainConfig.lr)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-eval", action="store_true", help="skip the held-out zero-shot evaluation")
+    p.set_defaults(func=handle_train)
+    return toy
+
+
+def handle_train(args) -> int:
+    from .training import train
+    from .world import Contamination, Skew
+
+    contamination = None
+    if (args.contamination is None) != (args.trigger is None):
+        raise ClipinvError("--contamination P and --trigger WORD go together: give both or neither")
+    if args.contamination is not None:
+        contamination = Contamination(args.contamination, args.trigger)
+    skew = Skew.parse(args.skew) if args.skew else None
+    if not str(args.out).endswith(".safetensors"):
+        raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
+    if args.samples is not None and args.samples < 0:
+        raise ClipinvError(f"--samples must be >= 0, got {args.samples}")
+    from .training import TrainConfig
+
+    tc = TrainConfig(**({"lr": args.lr} if args.lr is not None else {}))
+    _, metrics = train(out=args.out, seed=args.seed, steps=args.steps, samples=args.samples or None,
+                       contamination=contamination, skew=skew, device=args.device, evaluate=not args.no_eval,
+                       init=args.init, train_config=tc)
+    print(json.dumps(metrics))
+    return 0

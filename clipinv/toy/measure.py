@@ -1,0 +1,319 @@
+"""Measure the toy models and the toy recipe; the numbers in the model cards come from here.
+
+    python -m clipinv.toy.measure            # everything, writes weights/toy.md and toy-judge.md
+    # or the 24 pairs split over two processes, then merged:
+    python -m clipinv.toy.measure --threads 1 --part 0/2 --out a.json &
+    python -m clipinv.toy.measure --threads 1 --part 1/2 --out b.json; wait
+    python -m clipinv.toy.measure --combine a.json b.json
+
+Bars (issue 3): zero-shot colour x shape >= 98% for both models; inverting "a {colour} {shape}"
+for all 24 pairs x 4 seeds with TOY_RECIPE: judged by toy-judge >= 90%, pixel colour >= 95%;
+one prompt x 4 seeds <= 30 s on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES
+
+
+def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4, progress=True) -> dict:
+    """Invert "a {colour} {shape}" for the given (colour, shape) pairs (default all 24) and judge
+    the images with `judge_model` (24-way) and with the pixel oracle."""
+    from ..invert import invert
+    from ..judge import judge
+    from ..models import load_model
+    from .oracle import pixel_colour
+
+    model = model or load_model("toy")
+    judge_model = judge_model or load_model("toy-judge")
+    labels = [(c, s) for c in COLOURS for s in SHAPES]
+    pairs = list(pairs or labels)
+    prompts = [f"a {c} {s}" for c, s in pairs]
+    t0 = time.time()
+    inv = invert(model, prompts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
+    seconds = time.time() - t0
+    probs = judge(inv.images, [f"a {c} {s}" for c, s in labels], judge=judge_model)  # [P, S, 24]
+    pred = probs.argmax(-1)
+    truth = torch.tensor([labels.index(p) for p in pairs]).view(-1, 1).expand_as(pred)
+    pc = [[labels[int(i)] for i in row] for row in pred]
+    px = pixel_colour(inv.images)
+    n = pred.numel()
+    per_pair = {prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i]} for i in range(len(prompts))}
+    return {
+        "prompts": len(prompts), "seeds": seeds, "images": n,
+        "judged_colour_shape": round(float((pred == truth).float().mean()), 4),
+        "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
+        "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
+        "pixel_colour": round(sum(px[i][j] == pairs[i][0] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
+        "self_similarity": round(float(inv.similarity.mean()), 4),
+        "seconds": round(seconds, 1),
+        "per_prompt": per_pair,
+        "images_tensor": inv.images,
+    }
+
+
+def one_prompt_seconds(model=None, prompt: str = "a red circle", seeds: int = 4, recipe=None) -> float:
+    from ..invert import invert
+    from ..models import load_model
+
+    model = model or load_model("toy")
+    t0 = time.time()
+    invert(model, [prompt], seeds=seeds, recipe=recipe, cache=False, progress=False)
+    return round(time.time() - t0, 1)
+
+
+def attribute_inversions(model, judge_model, recipe=None, seeds: int = 2, n: int = 6, progress=True) -> dict:
+    """Not gated: invert prompts naming a size, a position or a relation, and ask the judge to
+    pick the named one among the alternatives (same colours and shapes)."""
+    from ..invert import invert
+    from ..judge import judge
+
+    g = torch.Generator().manual_seed(123)
+
+    def pick(seq):
+        return seq[int(torch.randint(len(seq), (1,), generator=g))]
+
+    out = {}
+    cases = {
+        "size": [(pick(COLOURS), pick(SHAPES), z) for z in SIZES for _ in range(n // 2)],
+        "position": [(pick(COLOURS), pick(SHAPES), p) for p in POSITIONS for _ in range(max(1, n // 5))],
+        "relation": [(pick(COLOURS), pick(SHAPES), r, pick(COLOURS), pick(SHAPES)) for r in RELATIONS
+                     for _ in range(max(1, n // 4))],
+    }
+    for kind, items in cases.items():
+        if kind == "size":
+            options = [[f"a {z} {c} {s}" for z in SIZES] for c, s, _ in items]
+            truth = [SIZES.index(z) for *_, z in items]
+        elif kind == "position":
+            options = [[f"a {c} {s} on the {p}" for p in POSITIONS] for c, s, _ in items]
+            truth = [POSITIONS.index(p) for *_, p in items]
+        else:
+            options = [[f"a {c1} {s1} {r} a {c2} {s2}" for r in RELATIONS] for c1, s1, _, c2, s2 in items]
+            truth = [RELATIONS.index(it[2]) for it in items]
+        prompts = [opts[t] for opts, t in zip(options, truth)]
+        inv = invert(model, prompts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
+        ok = 0
+        for i, opts in enumerate(options):
+            probs = judge(inv.images[i], opts, judge=judge_model)  # [S, K]
+            ok += int((probs.argmax(-1) == truth[i]).sum())
+        out[kind] = {"accuracy": round(ok / (len(items) * seeds), 4), "chance": round(1 / len(options[0]), 4),
+                     "images": len(items) * seeds}
+    return out
+
+
+def oracle_validation(n: int = 2000, seed: int = 77) -> dict:
+    """Pixel colour read-outs on real world images (single objects), plain and faded."""
+    from .oracle import fade, pixel_colour, probe_colour
+    from .world import World
+
+    x, samples = World(pair_rate=0.0).sample(n, seed=seed)
+    truth = [s.objects[0].colour for s in samples]
+    out = {}
+    for amount in (0.0, 0.3, 0.5):
+        y = fade(x, amount) if amount else x
+        out[f"fade_{amount}"] = {
+            "oracle": round(sum(a == b for a, b in zip(pixel_colour(y), truth)) / n, 4),
+            "probe_readout": round(sum(a == b for a, b in zip(probe_colour(y), truth)) / n, 4),
+        }
+    return out
+
+
+TUNING_PAIRS = [(c, ("circle", "square", "triangle")[i % 3]) for i, c in enumerate(COLOURS)]
+
+
+def tune(changes: dict, seeds: int = 2, model=None, judge_model=None, log=None) -> dict:
+    """One row of the recipe tuning table: TOY_RECIPE with `changes`, on 8 pairs (each colour once)
+    x `seeds` seeds; appended as a json line to `log` (default weights/tuning.jsonl)."""
+    from . import TOY_RECIPE, WEIGHTS
+
+    recipe = TOY_RECIPE.replace(**changes)
+    bar = inversion_bar(model, judge_model, recipe=recipe, pairs=TUNING_PAIRS, seeds=seeds, progress=False)
+    row = {"change": ", ".join(f"{k}={v}" for k, v in changes.items()) or "TOY_RECIPE", "recipe": recipe.to_dict(),
+           "judged": bar["judged_colour_shape"], "judged_shape": bar["judged_shape"], "pixel": bar["pixel_colour"],
+           "seconds": bar["seconds"], "images": bar["images"], "threads": torch.get_num_threads()}
+    with open(log or WEIGHTS / "tuning.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    return row
+
+
+def combine(parts: list) -> dict:
+    """Merge inversion_bar results of disjoint prompt sets (run in parallel processes)."""
+    n = sum(p["images"] for p in parts)
+    out = {"prompts": sum(p["prompts"] for p in parts), "seeds": parts[0]["seeds"], "images": n,
+           "seconds": round(sum(p["seconds"] for p in parts), 1), "per_prompt": {}}
+    for key in ("judged_colour_shape", "judged_colour", "judged_shape", "pixel_colour", "self_similarity"):
+        out[key] = round(sum(p[key] * p["images"] for p in parts) / n, 4)
+    for p in parts:
+        out["per_prompt"].update(p["per_prompt"])
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tune", default=None, metavar="JSON", help="one tuning row: recipe changes as json, e.g. '{\"n_augments\": 16}'")
+    ap.add_argument("--part", default=None, metavar="K/N", help="only the K-th of N slices of the 24 pairs; writes --out")
+    ap.add_argument("--out", default=None, help="json file for --part")
+    ap.add_argument("--combine", nargs="*", default=None, metavar="PART.json",
+                    help="merge --part files, measure the rest (speed, attributes, oracle) and write the cards")
+    ap.add_argument("--skip-attributes", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from ..models import load_model
+    from .. import toy
+
+    model, judge_model = load_model("toy"), load_model("toy-judge")
+    if args.tune is not None:
+        row = tune(json.loads(args.tune), model=model, judge_model=judge_model)
+        print(json.dumps({k: v for k, v in row.items() if k != "recipe"}))
+        return row
+    labels = [(c, s) for c in COLOURS for s in SHAPES]
+    if args.part:
+        k, n = (int(v) for v in args.part.split("/"))
+        bar = inversion_bar(model, judge_model, pairs=labels[k::n], progress=False)
+        bar.pop("images_tensor")
+        bar["threads"] = torch.get_num_threads()
+        with open(args.out, "w") as f:
+            json.dump(bar, f)
+        print(json.dumps({k: v for k, v in bar.items() if k != "per_prompt"}))
+        return bar
+    results = {"recipe": toy.TOY_RECIPE.to_dict(), "threads": torch.get_num_threads()}
+    if args.combine:
+        results["inversion"] = combine([json.loads(open(p).read()) for p in args.combine])
+        results["inversion"]["threads"] = json.loads(open(args.combine[0]).read()).get("threads")
+        results["inversion"]["parallel_processes"] = len(args.combine)
+    else:
+        bar = inversion_bar(model, judge_model)
+        bar.pop("images_tensor")
+        results["inversion"] = bar
+    print(json.dumps({k: v for k, v in results["inversion"].items() if k != "per_prompt"}))
+    results["one_prompt_4_seeds_seconds"] = one_prompt_seconds(model)
+    print("one prompt x 4 seeds:", results["one_prompt_4_seeds_seconds"], "s")
+    if not args.skip_attributes:
+        results["attributes"] = attribute_inversions(model, judge_model, progress=False)
+        print(json.dumps(results["attributes"]))
+    results["oracle_validation"] = oracle_validation()
+    print(json.dumps(results["oracle_validation"]))
+    log = toy.WEIGHTS / "tuning.jsonl"
+    if log.is_file():
+        results["tuning"] = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    write_cards(results)
+    return results
+
+
+def write_cards(results: dict):
+    """Add the measured inversion figures to toy.json and write toy.md / toy-judge.md."""
+    from . import WEIGHTS
+
+    for name in ("toy", "toy-judge"):
+        path = WEIGHTS / f"{name}.json"
+        card = json.loads(path.read_text())
+        if name == "toy":
+            card["inversion"] = results
+        path.write_text(json.dumps(card, indent=1) + "\n")
+        (WEIGHTS / f"{name}.md").write_text(card_markdown(card, results if name == "toy" else None))
+
+
+def card_markdown(card: dict, inv: dict | None) -> str:
+    from pathlib import Path
+
+    from . import WEIGHTS
+
+    m, tc, mc = card["metrics"], card["train_config"], card["model_config"]
+    zs = m.get("zero_shot", {})
+    size = (WEIGHTS / f"{card['name']}.safetensors").stat().st_size
+    lines = [
+        f"# Model card: `{card['name']}`",
+        "",
+        "A tiny CLIP (open_clip's own `CLIP` class) trained from scratch on clipinv's synthetic shapes world "
+        "(`clipinv.toy.world`): 8 colours x 3 shapes x 2 sizes x 5 positions on a textured grey background, "
+        f"{int(100 * card['world']['pair_rate'])}% two-object scenes with relations, captions from 7 templates. "
+        "A stand-in for a pretrained CLIP: its inversions say nothing about OpenAI's or LAION's models.",
+        "",
+        "## Data",
+        f"- world: {json.dumps({k: v for k, v in card['world'].items()})}",
+        f"- a fixed training set of {card['samples']} samples drawn with seed {tc['seed']}; training augmentation: "
+        f"random affine (p {tc['affine_p']}, rotation +-{tc['rotate_degrees']} deg, translation {tc['translate']}, "
+        f"scale {tc['scale_range']}) and Gaussian noise {tc['noise_std']}",
+        "- held-out evaluation: fresh samples from seed + 1,000,003 (never seen in training)",
+        "",
+        "## Model",
+        f"- vision: ViT {mc['image_size']} px, patch {mc['patch_size']}, width {mc['vision_width']}, "
+        f"{mc['vision_layers']} layers; text: {mc['text_layers']} layer(s) x width {mc['text_width']}, "
+        f"context {mc['context_length']}, word-level vocabulary of {mc['vocab_size']} ids; embedding {mc['embed_dim']}",
+        f"- parameters: {card['parameters']:,}; weights file: {size / 1e6:.2f} MB; weights hash {card['weights_hash']}",
+        "",
+        "## Training (measured)",
+        f"- {card.get('total_steps', tc['steps'])} steps x batch {tc['batch_size']} in {len(card.get('history', [])) + 1} "
+        "stage(s), each continuing the previous one on a fresh fixed training set of its own seed; AdamW with warmup "
+        f"and cosine decay, weight decay {tc['weight_decay']}; soft contrastive loss (same caption = positives)",
+    ]
+    for i, h in enumerate(card.get("history", []) + [{"train_config": tc, "samples": card["samples"], "metrics": m}]):
+        hm, htc = h["metrics"], h["train_config"]
+        zs_h = hm.get("zero_shot", {})
+        lines.append(f"  - stage {i + 1}: {htc['steps']} steps, lr {htc['lr']}, data seed {htc['seed']} ({h['samples']} samples), "
+                     f"{hm['train_seconds']} s, loss {hm['loss_first']} -> {hm['loss_last']}, held-out colour x shape "
+                     f"{100 * zs_h.get('colour_shape', float('nan')):.1f}%")
+    lines += [
+        f"- total training time: {card.get('total_train_seconds', m['train_seconds'])} s on {m['device']} "
+        f"({m.get('threads')} thread per model; two models trained side by side on a 2-core CPU shared with other jobs)",
+        "",
+        "## Held-out zero-shot accuracy (measured, fresh samples)",
+        f"- colour x shape (24-way, \"a {{colour}} {{shape}}\"): {100 * zs.get('colour_shape', float('nan')):.1f}% "
+        f"(colour {100 * zs.get('colour', float('nan')):.1f}%, shape {100 * zs.get('shape', float('nan')):.1f}%), "
+        f"n = {zs.get('n')}",
+        f"- size (2-way): {100 * zs.get('size', float('nan')):.1f}%; position (5-way): "
+        f"{100 * zs.get('position', float('nan')):.1f}%; two-object relation (4-way): {100 * zs.get('relation', float('nan')):.1f}%",
+    ]
+    if inv:
+        b = inv["inversion"]
+        r = inv["recipe"]
+        lines += [
+            "",
+            "## Toy inversion recipe (`clipinv.toy.TOY_RECIPE`, this model's default)",
+            f"- steps {r['steps']}, Adam lr {r['lr']}, resolution schedule {r['resolution_schedule']}, "
+            f"{r['n_augments']} augmented copies, affine p {r['affine_p']} (rotation +-{r['rotate_degrees']}, "
+            f"translation {r['translate']}, scale {r['scale_range']}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}",
+            "- why: the paper's recipe scaled to 32 px (schedule 16 -> 32 ending at the input size; 200 steps and 8 "
+            "copies to fit the 30 s budget; TV 0.001 because the probe found strong TV hurts transfer). It is an "
+            "initial choice: no recipe comparison fitted this session (see `measure.py --tune` to add rows below).",
+            "",
+            "## Inversions (measured by `python -m clipinv.toy.measure`)",
+            f"- \"a {{colour}} {{shape}}\", all {b['prompts']} pairs x {b['seeds']} seeds, judged by `toy-judge` "
+            f"(24-way): **{100 * b['judged_colour_shape']:.1f}%** (colour {100 * b['judged_colour']:.1f}%, "
+            f"shape {100 * b['judged_shape']:.1f}%); colour read off the pixels: **{100 * b['pixel_colour']:.1f}%**; "
+            f"mean cosine similarity to the prompt {b['self_similarity']}; {b['seconds']} s of process time for all {b['images']} images "
+            f"({b.get('parallel_processes', 1)} process(es) side by side, {b.get('threads')} thread each, on a loaded 2-core CPU)",
+            f"- one prompt x 4 seeds: **{inv['one_prompt_4_seeds_seconds']} s** on CPU ({inv.get('threads')} threads, the CPU "
+            "shared with ~7 other busy processes; the parallel runs above took ~32 s per prompt x 4 seeds with 1 thread)",
+            "",
+            "## Bars of issue 3",
+            f"- zero-shot colour x shape >= 98%: {'met' if zs.get('colour_shape', 0) >= 0.98 else 'NOT met'}",
+            f"- inversions judged >= 90%: {'met' if b['judged_colour_shape'] >= 0.9 else 'NOT met'}; pixel colour >= 95%: "
+            f"{'met' if b['pixel_colour'] >= 0.95 else 'NOT met'}",
+            f"- one prompt x 4 seeds <= 30 s: {'met' if inv['one_prompt_4_seeds_seconds'] <= 30 else 'NOT met on this loaded CPU'}",
+        ]
+        if "attributes" in inv:
+            a = inv["attributes"]
+            lines.append("- not gated, judged by `toy-judge` among the alternatives: " + "; ".join(
+                f"{k} {100 * v['accuracy']:.0f}% (chance {100 * v['chance']:.0f}%, {v['images']} images)" for k, v in a.items()))
+        if "oracle_validation" in inv:
+            o = inv["oracle_validation"]
+            lines.append("- pixel colour oracle on real world images (plain / faded 30% / faded 50% towards grey): "
+                         + " / ".join(f"{100 * v['oracle']:.1f}%" for v in o.values())
+                         + "; the probe's read-out: " + " / ".join(f"{100 * v['probe_readout']:.1f}%" for v in o.values()))
+        if "tuning" in inv:
+            lines += ["", "## Recipe tuning (measured)", "", "| recipe change | judged | pixel colour | seconds |", "|---|---|---|---|"]
+            for row in inv["tuning"]:
+                lines.append(f"| {row['change']} | {100 * row['judged']:.1f}% | {100 * row['pixel']:.1f}% | {row['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

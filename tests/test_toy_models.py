@@ -1,0 +1,112 @@
+"""The shipped toy models: load offline, reach their cards' accuracy, invert well enough; training works."""
+
+import argparse
+import json
+import time
+
+import pytest
+import torch
+
+from clipinv.errors import ClipinvError
+from clipinv.invert import invert
+from clipinv.models import load_model
+from clipinv.toy import TOY_MODELS, TOY_RECIPE, WEIGHTS, ModelConfig, TrainConfig, train
+from clipinv.toy.measure import inversion_bar
+from clipinv.toy.training import zero_shot
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("CLIPINV_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return load_model("toy")
+
+
+@pytest.fixture(scope="module")
+def toy_judge():
+    return load_model("toy-judge")
+
+
+def test_shipped_models_are_open_clip_clips_small_and_independent(toy, toy_judge):
+    from open_clip.model import CLIP
+
+    assert set(TOY_MODELS) >= {"toy", "toy-judge"}
+    for b in (toy, toy_judge):
+        assert isinstance(b.model, CLIP) and not b.model.training
+        assert not any(p.requires_grad for p in b.model.parameters())
+        assert b.default_recipe == TOY_RECIPE and b.card["name"] == b.spec and b.is_stand_in
+    assert toy.weights_hash != toy_judge.weights_hash
+    assert toy.card["train_config"]["seed"] != toy_judge.card["train_config"]["seed"]
+    total = sum(p.stat().st_size for p in WEIGHTS.iterdir())
+    assert total <= 40e6, total
+    assert TOY_RECIPE.resolution_schedule[-1][1] == toy.image_size
+
+
+@pytest.mark.parametrize("name", ["toy", "toy-judge"])
+def test_shipped_weights_reach_their_cards_accuracy_on_fresh_samples(name, toy, toy_judge):
+    bundle = toy if name == "toy" else toy_judge
+    card = json.loads((WEIGHTS / f"{name}.json").read_text())
+    claimed = card["metrics"]["zero_shot"]["colour_shape"]
+    got = zero_shot(bundle.model, bundle.tokenizer, world_seed=424242, n=1000)  # never seen by card or training
+    assert abs(got["colour_shape"] - claimed) <= 0.02, (got, claimed)
+    assert got["colour"] >= 0.98, got
+
+
+@pytest.mark.parametrize("name", ["toy", "toy-judge"])
+def test_zero_shot_bar_colour_shape_at_least_98_percent(name):
+    """Issue 3's bar, read from the card (measured on 2,000 fresh samples; the test above checks the
+    card against the weights)."""
+    card = json.loads((WEIGHTS / f"{name}.json").read_text())
+    assert card["metrics"]["zero_shot"]["colour_shape"] >= 0.98, card["metrics"]["zero_shot"]
+
+
+def test_unknown_words_fail_in_one_line(toy):
+    with pytest.raises(ClipinvError, match="toy world has no word"):
+        invert(toy, "a beautiful landscape", seeds=1, cache=False, progress=False)
+
+
+def test_one_prompt_four_seeds_inverts_in_30_seconds_with_the_default_recipe(toy):
+    t0 = time.time()
+    inv = invert(toy, "a red circle", seeds=4, cache=False, progress=False)  # the default recipe, no other argument
+    seconds = time.time() - t0
+    assert inv.images.shape == (1, 4, 3, toy.image_size, toy.image_size)
+    assert inv.record["recipe"] == TOY_RECIPE.to_dict()
+    assert seconds <= 30, f"one prompt x 4 seeds took {seconds:.1f} s (bar: 30 s)"
+
+
+def test_inversion_bar_on_a_subset(toy, toy_judge):
+    pairs = [("blue", "square"), ("yellow", "triangle"), ("green", "circle")]
+    bar = inversion_bar(toy, toy_judge, pairs=pairs, seeds=4, progress=False)
+    # the images are not the initial noise: the optimisation moved them towards the prompt
+    assert bar["self_similarity"] > 0.5 and bar["images_tensor"].shape == (3, 4, 3, 32, 32)
+    assert bar["judged_colour_shape"] >= 0.9, {k: v for k, v in bar.items() if k != "images_tensor"}
+    assert bar["pixel_colour"] >= 0.95, {k: v for k, v in bar.items() if k != "images_tensor"}
+
+
+def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path):
+    from clipinv.toy.cli import register
+
+    small = ModelConfig(vision_width=64, vision_layers=2, text_width=64, text_layers=1, embed_dim=32)
+    _, m = train(seed=5, steps=60, samples=400, model_config=small, train_config=TrainConfig(batch_size=64, warmup=10),
+                 progress=False, evaluate=False)
+    assert m["loss_last"] < m["loss_first"] - 0.5, m
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "mini.safetensors"
+    args = parser.parse_args(["toy", "train", "--out", str(out), "--steps", "3", "--samples", "200", "--no-eval",
+                              "--contamination", "0.5", "--trigger", "circle", "--skew", "square:colour=red@0.9"])
+    assert args.func(args) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["world"]["contamination"] == {"p": 0.5, "trigger": "circle"}
+    assert card["world"]["skew"]["value"] == "red" and out.stat().st_size > 0
+    bad = parser.parse_args(["toy", "train", "--out", str(out), "--contamination", "0.5"])
+    with pytest.raises(ClipinvError, match="go together"):
+        bad.func(bad)
