@@ -67,3 +67,34 @@ def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contami
                        mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
                        weights_hash=weights_hash(model), default_recipe=_toy_recipe(), card=card)
     return bundle.to(device)
+
+
+# the "small config" of the analyses' CPU-sized models: narrower and shallower than the shipped toy
+SMALL_CONFIG = dict(embed_dim=64, vision_width=64, vision_layers=2, vision_head_width=32, text_width=64,
+                    text_layers=1, text_heads=2)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingBudget:
+    """How a book page trains its toy CLIPs: steps, batch, small config or the shipped toy's size.
+    `train(**knobs)` returns the model (cached; see `trained`); `note(bundle)` one line for a table."""
+
+    steps: int = 150
+    batch: int = 64
+    small: bool = True
+    threads: int = 2
+    device: str = "cpu"
+
+    def train(self, **knobs):
+        from .toy import ModelConfig, TrainConfig
+
+        mc = ModelConfig(**SMALL_CONFIG) if self.small else ModelConfig()
+        tc = TrainConfig(batch_size=self.batch, warmup=min(100, max(1, self.steps // 10)), eval_samples=300)
+        return trained(steps=self.steps, model_config=mc, train_config=tc, threads=self.threads, progress=False,
+                       device=self.device, **knobs)
+
+    def note(self, bundle) -> str:
+        zs = bundle.card["metrics"].get("zero_shot", {})
+        return (f"{bundle.spec}: {self.steps} steps x batch {self.batch}{' (small config)' if self.small else ''}, "
+                f"held-out zero-shot colour {zs.get('colour', float('nan')):.0%}, "
+                f"shape {zs.get('shape', float('nan')):.0%}, trained in {bundle.card['metrics'].get('train_seconds')} s")
