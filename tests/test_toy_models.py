@@ -114,3 +114,34 @@ def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path
     bad = parser.parse_args(["toy", "train", "--out", str(out), "--contamination", "0.5"])
     with pytest.raises(ClipinvError, match="go together"):
         bad.func(bad)
+
+
+def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
+    """A two-stage model trained by hand (the second stage continuing the first, as the shipped toys
+    were) and `reproduce` of its card give the same weights; `--like` refuses other training options."""
+    from clipinv.toy.cli import register
+    from clipinv.toy.training import reproduce, stages
+
+    small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16,
+                        text_heads=2)
+    tc = TrainConfig(batch_size=64, warmup=2, threads=1, eval_samples=100)
+    first, _ = train(out=tmp_path / "a.safetensors", seed=3, steps=4, samples=128, model_config=small,
+                     train_config=tc, progress=False, evaluate=False)
+    second, _ = train(out=tmp_path / "b.safetensors", seed=7, steps=5, samples=128, init=tmp_path / "a.safetensors",
+                      train_config=TrainConfig(batch_size=64, warmup=1, lr=1e-3, threads=1, eval_samples=100),
+                      progress=False, evaluate=False)
+    card = json.loads((tmp_path / "b.json").read_text())
+    assert [s["train_config"]["seed"] for s in stages(card)] == [3, 7]
+    again, _ = reproduce(card, tmp_path / "again.safetensors", progress=False)
+    assert again.weights_hash == second.weights_hash != first.weights_hash
+    assert json.loads((tmp_path / "again.json").read_text())["total_steps"] == 9
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "toy", "--steps", "3"])
+    with pytest.raises(ClipinvError, match="drop --steps"):
+        args.func(args)
+    args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "no-such-model"])
+    with pytest.raises(ClipinvError, match="no such model card"):
+        args.func(args)
+    assert not (tmp_path / "x.safetensors").exists()

@@ -27,13 +27,28 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: TrainConfig.lr)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out zero-shot evaluation")
+    p.add_argument("--like", default=None, metavar="MODEL",
+                   help="retrain a shipped model (toy, toy-judge) or a card .json from scratch, every stage its card "
+                        "records (other training options are then not allowed)")
     p.set_defaults(func=handle_train)
     return toy
 
 
 def handle_train(args) -> int:
-    from .training import train
+    from .training import reproduce, train
     from .world import Contamination, Skew
+
+    if args.like is not None:
+        defaults = {"seed": 0, "samples": 12000}
+        given = [f"--{k}" for k in ("seed", "samples", "steps", "contamination", "trigger", "skew", "init", "lr")
+                 if getattr(args, k) != defaults.get(k)]
+        if given:
+            raise ClipinvError(f"--like retrains with the card's own settings; drop {' '.join(given)}")
+        if not str(args.out).endswith(".safetensors"):
+            raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
+        _, metrics = reproduce(_card(args.like), args.out, device=args.device)
+        print(json.dumps(metrics))
+        return 0
 
     contamination = None
     if (args.contamination is None) != (args.trigger is None):
@@ -53,3 +68,14 @@ def handle_train(args) -> int:
                        init=args.init, train_config=tc)
     print(json.dumps(metrics))
     return 0
+
+
+def _card(like: str) -> dict:
+    from pathlib import Path
+
+    from . import TOY_MODELS, WEIGHTS
+
+    path = WEIGHTS / f"{like}.json" if like in TOY_MODELS else Path(like).with_suffix(".json")
+    if not path.is_file():
+        raise ClipinvError(f"--like {like}: no such model card; give {' or '.join(TOY_MODELS)} or the .json of a trained model")
+    return json.loads(path.read_text())

@@ -320,3 +320,39 @@ def load(path: str | Path, card: dict | None = None):
     if missing or unexpected:
         raise ClipinvError(f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
     return _freeze(model), card, mc
+
+
+def stages(card: dict) -> list[dict]:
+    """The training stages a card records, oldest first: [{"train_config": ..., "samples": ...}, ...]."""
+    return [{"train_config": s["train_config"], "samples": s.get("samples")} for s in card.get("history", [])] + [
+        {"train_config": card["train_config"], "samples": card.get("samples")}]
+
+
+def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True,
+              evaluate_every_stage: bool = False):
+    """Train a model from scratch with every stage its card records (seed, steps, lr, data), each
+    continuing the previous one, e.g. `reproduce(load_toy("toy").card, "my_toy.safetensors")`.
+    With the card's thread count on the same kind of CPU the weights come out identical (compare
+    `weights_hash`). Returns (bundle, metrics) of the last stage."""
+    import tempfile
+
+    if not isinstance(card, dict):
+        card = json.loads(Path(card).with_suffix(".json").read_text())
+    mc = ModelConfig(**card["model_config"])
+    wd = dict(card.get("world", {}))
+    world = World(**{k: v for k, v in wd.items() if k not in ("contamination", "skew")})
+    contamination = Contamination(**wd["contamination"]) if wd.get("contamination") else None
+    skew = Skew(**wd["skew"]) if wd.get("skew") else None
+    plan = stages(card)
+    init = None
+    with tempfile.TemporaryDirectory(prefix="clipinv-reproduce-") as tmp:
+        for i, stage in enumerate(plan):
+            tc = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in stage["train_config"].items()})
+            last = i == len(plan) - 1
+            path = Path(out) if last else Path(tmp) / f"stage{i}.safetensors"
+            bundle, metrics = train(out=path, seed=tc.seed, steps=tc.steps, samples=stage["samples"],
+                                    contamination=contamination, skew=skew, model_config=mc, train_config=tc,
+                                    world=world, device=device, progress=progress, name=card.get("name"),
+                                    evaluate=last or evaluate_every_stage, init=init)
+            init = path
+    return bundle, metrics
