@@ -9,6 +9,7 @@ Gaussian blur (sigma = 1/12 of the image side) over a 8x8 pixelation, so nothing
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -73,3 +74,39 @@ def blur_flagged(images: torch.Tensor, threshold: float = THRESHOLD, enabled: bo
     mask = flagged.reshape(-1)
     flat[mask] = blur(flat[mask])
     return flat.view(*lead, *images.shape[-3:]), flagged
+
+
+TRIGGER = Path(__file__).parent / "data" / "nudenet-trigger.png"
+
+
+def trigger_image() -> torch.Tensor:
+    """[3, H, W] in [0, 1]: an abstract pattern that NudeNet flags although it shows no person. It was
+    made by inverting NudeNet itself (gradient ascent on its own score, tools/make_nudenet_trigger.py),
+    so the book can show what a flagged image looks like here, and tests can check the blur end to end."""
+    from PIL import Image
+
+    arr = np.asarray(Image.open(TRIGGER).convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+
+
+def scan(image: np.ndarray | torch.Tensor, windows: tuple = (1.0, 0.5, 0.3)) -> float:
+    """Highest exposed-class NudeNet score over a whole rendered picture (e.g. a figure of a page,
+    RGB uint8 [H, W, 3] or a [3, H, W] tensor in [0, 1]) and over overlapping square windows of the
+    given fractions of its shorter side, so an image inside a grid is seen at its own scale."""
+    if isinstance(image, torch.Tensor):
+        image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    bgr = np.ascontiguousarray(np.asarray(image)[:, :, :3][:, :, ::-1])
+    h, w = bgr.shape[:2]
+    det = detector()
+    best = 0.0
+    for frac in windows:
+        side = max(32, int(min(h, w) * frac))
+        step = max(1, side // 2)
+        ys = range(0, max(1, h - side + 1), step) if frac < 1 else [0]
+        xs = range(0, max(1, w - side + 1), step) if frac < 1 else [0]
+        for y in ys:
+            for x in xs:
+                crop = bgr if frac >= 1 else np.ascontiguousarray(bgr[y:y + side, x:x + side])
+                found = [d["score"] for d in det.detect(crop) if d["class"] in EXPOSED]
+                best = max(best, max(found, default=0.0))
+    return best

@@ -31,6 +31,7 @@ function check(url) { return new Promise(resolve => {
         resolve({url, title: d.title, imgs: imgs.length,
                  broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')),
                  figures: d.querySelectorAll('.cell_output img').length,
+                 srcs: imgs.filter(i => i.complete && i.naturalWidth > 0).map(i => i.currentSrc || i.src),
                  standin: d.body.innerText.includes('Stand-in models')});
         f.remove();
       } else setTimeout(wait, 50); };
@@ -78,16 +79,27 @@ def run_chromium(*args, timeout=120) -> str:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_every_page_loads_every_image_resolves_each_section_has_a_figure(site):
-    html, url = site
+def browse(html: Path, url: str) -> list[dict]:
+    """Open every page of the site in Chromium; per page: title, images, broken ones, figures, srcs."""
     pages = sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
                    if not str(p.relative_to(html)).startswith(("_", "genindex", "search", "index.html")))
-    assert "intro.html" in (html / "index.html").read_text(), "index.html should redirect to the intro"
     (html / "_check.html").write_text(HARNESS % json.dumps(["/" + p for p in pages]))
     dom = run_chromium("--virtual-time-budget=60000", "--dump-dom", f"{url}/_check.html")
     assert "RESULT" in dom, f"the harness did not finish: {dom[:500]}"
     results = json.loads(dom.split("RESULT", 1)[1].split("END", 1)[0])
     assert len(results) == len(pages)
+    return results
+
+
+@pytest.fixture(scope="module")
+def browsed(site):
+    return browse(*site)
+
+
+def test_every_page_loads_every_image_resolves_each_section_has_a_figure(site, browsed):
+    html, url = site
+    assert "intro.html" in (html / "index.html").read_text(), "index.html should redirect to the intro"
+    results = browsed
     for r in results:
         assert r["title"] and "Error" not in r["title"], f"{r['url']} did not load ({r['title']!r})"
         assert not r["broken"], f"{r['url']}: images that do not resolve: {r['broken']}"
@@ -116,3 +128,41 @@ def test_section_pages_have_launch_buttons(site):
     html, url = site
     page = (html / "book" / "_generated" / "00_method.html").read_text()
     assert "colab.research.google.com" in page and "mybinder.org" in page
+
+
+def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
+    """Every image the browser shows, on every page, scanned by NudeNet whole and in windows (so an
+    image inside a grid is seen at its own scale): none may be flagged. The check is not empty: the
+    NSFW page shows the shipped trigger pattern, which NudeNet flags, and the same figure drawn
+    with blur=False is flagged by the same scan."""
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    from clipinv import plot
+    from clipinv.nsfw import THRESHOLD, nsfw_scores, scan, trigger_image
+
+    html, url = site
+    shown = sorted({src.split(url, 1)[1].split("#")[0].split("?")[0] for r in browsed for src in r["srcs"]
+                    if src.startswith(url)})
+    raster = [s for s in shown if s.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))]
+    assert len(raster) >= len(sections()), shown
+    worst = {}
+    for src in raster:
+        image = np.asarray(Image.open(html / src.lstrip("/")).convert("RGB"))
+        worst[src] = scan(image)
+    flagged = {k: round(v, 3) for k, v in worst.items() if v >= THRESHOLD}
+    assert not flagged, f"images shown unblurred although NudeNet flags them: {flagged}"
+
+    page = next(html.rglob("02_nsfw.html")).read_text()
+    m = re.search(r"NudeNet score ([0-9.]+) \(flagged at &gt;= ([0-9.]+)\)", page)
+    assert m, "the NSFW page lacks the flagged demonstration image"
+    assert float(m.group(1)) >= float(m.group(2)) == THRESHOLD
+    demo = trigger_image()[None]
+    assert float(nsfw_scores(demo)) >= THRESHOLD
+    fig, _ = plot.image_grid(demo, col_labels=["NudeNet trigger pattern"], values=nsfw_scores(demo)[None], blur=False,
+                             size=2.4)
+    fig.canvas.draw()
+    unblurred = np.asarray(fig.canvas.buffer_rgba())[:, :, :3]
+    assert scan(unblurred) >= THRESHOLD, "the scan would not see an unblurred flagged image at figure scale"
