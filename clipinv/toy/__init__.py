@@ -32,7 +32,7 @@ def _toy_recipe():
 
     # chosen by measurement (clipinv/toy/measure.py; numbers in weights/toy.md): the paper's recipe
     # scaled to 32 px: a 16 -> 32 px schedule ending at the toy input size, fewer steps and copies
-    # n_augments 16 rather than 8: pixel colour 90.6% -> 100%, judged colour 89.6% -> 94.8%, at 9.3 s
+    # n_augments 16 rather than 8 (with the earlier, 93%-accurate models): pixel colour 90.6% -> 100%, judged colour 89.6% -> 94.8%, at 9.3 s
     # for one prompt x 4 seeds on the idle 2-core CPU (measured 2026-11-23, see the card)
     return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
                   tv_weight=0.001, progress_every=25)
