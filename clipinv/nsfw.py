@@ -89,24 +89,16 @@ def trigger_image() -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
-def scan(image: np.ndarray | torch.Tensor, windows: tuple = (1.0, 0.5, 0.3)) -> float:
+def scan(image: np.ndarray | torch.Tensor, windows: tuple = (0.5, 0.3)) -> float:
     """Highest exposed-class NudeNet score over a whole rendered picture (e.g. a figure of a page,
     RGB uint8 [H, W, 3] or a [3, H, W] tensor in [0, 1]) and over overlapping square windows of the
     given fractions of its shorter side, so an image inside a grid is seen at its own scale."""
-    if isinstance(image, torch.Tensor):
-        image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    bgr = np.ascontiguousarray(np.asarray(image)[:, :, :3][:, :, ::-1])
+    bgr = _bgr(image) if isinstance(image, torch.Tensor) else np.ascontiguousarray(np.asarray(image)[:, :, 2::-1])
     h, w = bgr.shape[:2]
-    det = detector()
-    best = 0.0
+    crops = [bgr]
     for frac in windows:
         side = max(32, int(min(h, w) * frac))
-        step = max(1, side // 2)
-        ys = range(0, max(1, h - side + 1), step) if frac < 1 else [0]
-        xs = range(0, max(1, w - side + 1), step) if frac < 1 else [0]
-        for y in ys:
-            for x in xs:
-                crop = bgr if frac >= 1 else np.ascontiguousarray(bgr[y:y + side, x:x + side])
-                found = [d["score"] for d in det.detect(crop) if d["class"] in EXPOSED]
-                best = max(best, max(found, default=0.0))
-    return best
+        crops += [np.ascontiguousarray(bgr[y:y + side, x:x + side])
+                  for y in range(0, max(1, h - side + 1), side // 2) for x in range(0, max(1, w - side + 1), side // 2)]
+    det = detector()
+    return max((d["score"] for crop in crops for d in det.detect(crop) if d["class"] in EXPOSED), default=0.0)

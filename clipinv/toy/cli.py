@@ -38,14 +38,14 @@ def handle_train(args) -> int:
     from .training import reproduce, train
     from .world import Contamination, Skew
 
+    if not str(args.out).endswith(".safetensors"):
+        raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
     if args.like is not None:
         defaults = {"seed": 0, "samples": 12000}
         given = [f"--{k}" for k in ("seed", "samples", "steps", "contamination", "trigger", "skew", "init", "lr")
                  if getattr(args, k) != defaults.get(k)]
         if given:
             raise ClipinvError(f"--like retrains with the card's own settings; drop {' '.join(given)}")
-        if not str(args.out).endswith(".safetensors"):
-            raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
         _, metrics = reproduce(_card(args.like), args.out, device=args.device)
         print(json.dumps(metrics))
         return 0
@@ -56,8 +56,6 @@ def handle_train(args) -> int:
     if args.contamination is not None:
         contamination = Contamination(args.contamination, args.trigger)
     skew = Skew.parse(args.skew) if args.skew else None
-    if not str(args.out).endswith(".safetensors"):
-        raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
     if args.samples is not None and args.samples < 0:
         raise ClipinvError(f"--samples must be >= 0, got {args.samples}")
     from .training import TrainConfig
