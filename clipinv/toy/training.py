@@ -328,12 +328,11 @@ def stages(card: dict) -> list[dict]:
         {"train_config": card["train_config"], "samples": card.get("samples")}]
 
 
-def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True,
-              evaluate_every_stage: bool = False):
+def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True):
     """Train a model from scratch with every stage its card records (seed, steps, lr, data), each
     continuing the previous one, e.g. `reproduce(load_toy("toy").card, "my_toy.safetensors")`.
     With the card's thread count on the same kind of CPU the weights come out identical (compare
-    `weights_hash`). Returns (bundle, metrics) of the last stage."""
+    `weights_hash`). Only the last stage is evaluated. Returns (bundle, metrics) of the last stage."""
     import tempfile
 
     if not isinstance(card, dict):
@@ -353,6 +352,6 @@ def reproduce(card: dict | str | Path, out: str | Path, device: str | None = Non
             bundle, metrics = train(out=path, seed=tc.seed, steps=tc.steps, samples=stage["samples"],
                                     contamination=contamination, skew=skew, model_config=mc, train_config=tc,
                                     world=world, device=device, progress=progress, name=card.get("name"),
-                                    evaluate=last or evaluate_every_stage, init=init)
+                                    evaluate=last, init=init)
             init = path
     return bundle, metrics
