@@ -143,3 +143,26 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     with pytest.raises(ClipinvError, match="no such model card"):
         args.func(args)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_shape_confusion_counts_true_against_judged_shapes():
+    from clipinv.toy.measure import shape_confusion
+
+    per_prompt = {"a red circle": {"judged": ["red square", "red circle"], "pixel": ["red", "red"]},
+                  "a blue triangle": {"judged": ["green square", "blue triangle"], "pixel": ["blue", "blue"]}}
+    conf = shape_confusion(per_prompt)
+    assert conf["circle"] == {"circle": 1, "square": 1, "triangle": 0}
+    assert conf["triangle"] == {"circle": 0, "square": 1, "triangle": 1}
+    assert sum(conf["square"].values()) == 0
+
+
+def test_the_judge_reads_one_colour_canvases_by_their_colour(toy_judge):
+    """The card explains the inversions' shape errors with how toy-judge reads a canvas filled with one
+    colour; the judge must at least name the canvas's colour, or that reading means nothing."""
+    from clipinv.toy.measure import canvas_reading
+
+    reading = canvas_reading(toy_judge)
+    assert set(reading) == {"plain", "noise 0.3"}
+    for v in reading.values():
+        assert v["colour"] >= 0.75, reading
+        assert sum(v["shapes"].values()) == v["canvases"] == 8
