@@ -231,7 +231,7 @@ def main(argv=None):
     ap.add_argument("--skip-attributes", action="store_true")
     ap.add_argument("--from-scratch", nargs="+", default=None, metavar="NAME",
                     help="retrain these shipped models from scratch (every stage of their cards), time it, compare the "
-                         "weights, and record it in their cards (~12 min each on one core)")
+                         "weights, and record it in their cards (minutes each: the card records how many)")
     ap.add_argument("--canvas", action="store_true",
                     help="measure how toy-judge reads one-colour canvases and record it in the toy card")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
