@@ -22,6 +22,7 @@ KNOB_HELP = {
     "rotate_degrees": (float, "max rotation of the affine (degrees)"),
     "translate": (float, "max translation of the affine (fraction of the side)"),
     "jitter_px": (float, "roll jitter in pixels at the first resolution"),
+    "background_fill": (float, "pad the affine with this plain grey level in [0, 1] instead of the border pixels"),
     "color_shift_mean": (float, "ColorShift mean range m"),
     "color_shift_log_std": (float, "ColorShift log-std range s"),
     "color_jitter": (float, "brightness/contrast/saturation jitter strength"),

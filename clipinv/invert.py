@@ -41,6 +41,7 @@ class Recipe:
     translate: float = 0.1                   # translation in [-t, t] x image side
     scale_range: tuple = (0.7, 1.2)          # scale factor range
     jitter_px: float = 0.0                   # roll jitter at the first resolution (doubles with it); code's --jitter: 32
+    background_fill: float | None = None     # None: the affine pads with border pixels (the paper's); a grey level in [0, 1]: it pads with that plain grey
     color_shift_mean: float = 0.0            # ColorShift mu ~ U[-m, m] (code's --cg_mean)
     color_shift_log_std: float = 0.0         # ColorShift sigma = exp(U[-s, s]) (code's --cg_std)
     color_jitter: float = 0.0                # brightness/contrast/saturation strength (the demo: 0.1-0.4)
@@ -76,6 +77,9 @@ class Recipe:
                 raise ClipinvError(f"recipe {name} must be a finite number, got {v!r}")
             if v < 0:
                 raise ClipinvError(f"recipe {name} must be >= 0, got {v}")
+        fill = self.background_fill
+        if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, float)) or not 0 <= fill <= 1):
+            raise ClipinvError(f"background_fill must be None (border padding, the paper's) or a grey level in [0, 1], got {fill!r}")
         if self.lr <= 0:
             raise ClipinvError(f"lr must be > 0, got {self.lr}")
         if int(self.n_augments) != self.n_augments or self.n_augments < 1:
@@ -158,7 +162,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     # the pipeline from the image to each model's input
     side0 = recipe.resolution_schedule[0][1]
     resample = [AffineResample(b.image_size, recipe.rotate_degrees, recipe.translate, recipe.scale_range,
-                               recipe.affine_p, recipe.jitter_px) for b in bundles]
+                               recipe.affine_p, recipe.jitter_px, fill=recipe.background_fill) for b in bundles]
     color_shift = ColorShift(recipe.color_shift_mean, recipe.color_shift_log_std)
     color_jitter = ColorJitter(recipe.color_jitter)
     noise = GaussianNoise(recipe.noise_std)

@@ -26,15 +26,19 @@ class AffineResample(nn.Module):
     [-translate, translate] x image size, a scale in `scale`; otherwise the identity (kornia's
     ``RandomAffine(degrees, (t, t), scale, p=p, padding_mode='border')``). Then a roll jitter of up
     to `jitter` pixels (wrapping around, as `torch.roll`), then the resize.
+
+    `fill`: None pads with the border pixels (the paper's); a grey level in [0, 1] pads with that
+    plain colour instead, so a copy shrunk by the affine shows the whole image as an object on a
+    background, outline included.
     """
 
     n_draws = 7  # apply?, angle, tx, ty, scale, jitter x, jitter y
 
     def __init__(self, out_size: int, degrees=30.0, translate=0.1, scale=(0.7, 1.2), p=0.5,
-                 jitter: float = 0.0, mode: str = "bicubic"):
+                 jitter: float = 0.0, mode: str = "bicubic", fill: float | None = None):
         super().__init__()
         self.out_size, self.degrees, self.translate, self.scale = out_size, degrees, translate, scale
-        self.p, self.jitter, self.mode = p, jitter, mode
+        self.p, self.jitter, self.mode, self.fill = p, jitter, mode, fill
 
     def theta(self, u: torch.Tensor) -> torch.Tensor:
         """[N, 2, 3] output->input maps (normalised coordinates) from draws u [N, >=5]."""
@@ -60,7 +64,11 @@ class AffineResample(nn.Module):
                 [w / 2, h / 2], device=x.device)  # whole pixels, like torch.roll
             grid = grid.clamp(-1, 1) - shift[:, None, None, :]  # border first, then the wrap of a roll
             grid = torch.remainder(grid + 1, 2) - 1
-        return F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode="border", align_corners=False)
+        if self.fill is None:
+            return F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode="border", align_corners=False)
+        # zero padding of (x - fill), shifted back: padding with the plain grey `fill`
+        return F.grid_sample(x - self.fill, grid.to(x.dtype), mode=self.mode, padding_mode="zeros",
+                             align_corners=False) + self.fill
 
 
 class ColorShift(nn.Module):

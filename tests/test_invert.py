@@ -123,6 +123,8 @@ def test_divergence_stops_with_step_and_term(tiny, monkeypatch):
     ({"l1_weight": float("nan")}, "l1_weight must be a finite"),
     ({"n_augments": 0}, "n_augments"),
     ({"precision": "fp8"}, "precision"),
+    ({"background_fill": 1.5}, "background_fill must be None"),
+    ({"background_fill": "grey"}, "background_fill must be None"),
 ])
 def test_bad_recipes_are_refused_in_one_line(changes, message):
     with pytest.raises(ClipinvError, match=message) as e:

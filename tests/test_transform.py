@@ -81,3 +81,13 @@ def test_elementwise_augmentations_are_identity_at_zero_strength_and_act_otherwi
     shifted = ColorShift(0.2, 0.0)(x, u)
     mu = (2 * u[:, :3] - 1) * 0.2
     assert torch.allclose(shifted, x - mu[:, :, None, None])
+
+
+def test_fill_pads_a_shrunk_copy_with_plain_grey_and_border_padding_repeats_the_edge():
+    x = torch.zeros(1, 3, 16, 16)
+    x[..., :, :] = 0.9  # a canvas filled with one colour
+    u = torch.tensor([[0.0, 0.5, 0.5, 0.5, 0.0, 0.5, 0.5]])  # affine on, no rotation/translation, smallest scale
+    shrunk = AffineResample(16, scale=(0.5, 0.5), p=1.0, mode="bilinear", fill=0.4)(x, u)
+    assert torch.allclose(shrunk[..., 0, 0], torch.tensor(0.4)) and torch.allclose(shrunk[..., 8, 8], torch.tensor(0.9))
+    border = AffineResample(16, scale=(0.5, 0.5), p=1.0, mode="bilinear")(x, u)  # the paper's border padding
+    assert torch.allclose(border, torch.full_like(border, 0.9))
