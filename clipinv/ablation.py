@@ -4,6 +4,8 @@
 is active in it, with only that component off:
 
 - "no affine" (affine_p = 0): no random rotation/translation/scale of the copies;
+- "border padding" (background_fill = None, the paper's): shrunk copies padded with their border
+  pixels instead of plain grey (only if the recipe pads with grey, as the toy recipe does);
 - "one copy" (n_augments = 1): a single augmented copy per step instead of 13;
 - "no TV" (tv_weight = 0), "no L1" (only if l1 > 0);
 - "no roll jitter", "no colour jitter", "no noise", "no colour shift" (only if on in the recipe);
@@ -26,6 +28,8 @@ def variants(recipe: Recipe, which: list[str] | None = None) -> dict[str, Recipe
     out = {"full recipe": recipe}
     if recipe.affine_p > 0:
         out["no affine"] = recipe.replace(affine_p=0.0)
+        if recipe.background_fill is not None:
+            out["border padding"] = recipe.replace(background_fill=None)
     if recipe.n_augments > 1:
         out["one copy"] = recipe.replace(n_augments=1)
     if recipe.tv_weight > 0:

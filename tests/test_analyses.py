@@ -57,6 +57,9 @@ def test_ablation_variants_switch_off_one_part_each():
         diff = {k: val for k, val in v[name].to_dict().items() if val != r.to_dict()[k]}
         assert diff == change, name
     assert "no L1" not in v and "no colour jitter" not in v  # inactive parts are not "ablated"
+    assert "border padding" not in v  # the paper's padding already
+    grey = ablation.variants(r.replace(background_fill=0.4))
+    assert grey["border padding"] == r and grey["no affine"].background_fill == 0.4
     assert list(ablation.variants(r, ["no TV"])) == ["full recipe", "no TV"]
     with pytest.raises(ClipinvError):
         ablation.variants(r, ["no L1"])

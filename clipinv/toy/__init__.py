@@ -31,11 +31,13 @@ def _toy_recipe():
     from ..invert import Recipe
 
     # chosen by measurement (clipinv/toy/measure.py; numbers in weights/toy.md): the paper's recipe
-    # scaled to 32 px: a 16 -> 32 px schedule ending at the toy input size, fewer steps and copies
-    # n_augments 16 rather than 8 (with the earlier, 93%-accurate models): pixel colour 90.6% -> 100%, judged colour 89.6% -> 94.8%, at 9.3 s
-    # for one prompt x 4 seeds on the idle 2-core CPU (measured 2026-11-23, see the card)
+    # scaled to 32 px (a 16 -> 32 px schedule ending at the toy input size, fewer steps, 16 copies),
+    # with one change to its augmentation: every copy gets the affine, shrunk to 0.4-1.0 and padded
+    # with plain grey (about the world's background) rather than its border pixels, so the copy's
+    # outline shows and an inversion draws its shape instead of filling the canvas (the card's
+    # tuning table measures this against the paper's border padding)
     return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
-                  tv_weight=0.001, progress_every=25)
+                  tv_weight=0.001, affine_p=1.0, scale_range=(0.4, 1.0), background_fill=0.4, progress_every=25)
 
 
 TOY_RECIPE = _toy_recipe()

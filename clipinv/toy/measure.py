@@ -158,6 +158,15 @@ def squares_win(reading: dict) -> bool:
     return noisy["shapes"]["square"] > noisy["canvases"] / 2
 
 
+def recipe_change(recipe: dict, base: dict) -> str:
+    """`recipe` as changes to `base` ("TOY_RECIPE" when none), e.g. "affine_p=0.5, background_fill=None"."""
+    from ..invert import Recipe
+
+    a, b = Recipe(**recipe).to_dict(), Recipe(**base).to_dict()
+    diff = [f"{k}={a[k]}" for k in a if k != "progress_every" and a[k] != b[k]]
+    return ", ".join(diff) or "TOY_RECIPE"
+
+
 def shape_confusion(per_prompt: dict) -> dict:
     """{true shape: {judged shape: count}} from an `inversion_bar` result's per_prompt."""
     out = {s: {t: 0 for t in SHAPES} for s in SHAPES}
@@ -285,6 +294,11 @@ def main(argv=None):
         bar.pop("images_tensor")
         results["inversion"] = bar
     print(json.dumps({k: v for k, v in results["inversion"].items() if k != "per_prompt"}))
+    if toy.TOY_RECIPE.background_fill is not None:  # the same images with the paper's border padding instead
+        bar = inversion_bar(model, judge_model, recipe=toy.TOY_RECIPE.replace(background_fill=None), progress=False)
+        results["border_padding"] = {k: bar[k] for k in ("images", "judged_colour_shape", "judged_colour", "judged_shape",
+                                                         "pixel_colour", "self_judged_colour_shape")}
+        print("border padding:", json.dumps(results["border_padding"]))
     results["one_prompt_4_seeds_seconds"] = one_prompt_seconds(model)
     print("one prompt x 4 seeds:", results["one_prompt_4_seeds_seconds"], "s")
     if not args.skip_attributes:
@@ -387,11 +401,15 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             f"- steps {r['steps']}, Adam lr {r['lr']}, resolution schedule "
             f"{' -> '.join(f'{side} px at step {at}' for at, side in r['resolution_schedule'])}, "
             f"{r['n_augments']} augmented copies, affine p {r['affine_p']} (rotation +-{r['rotate_degrees']}, "
-            f"translation {r['translate']}, scale {tuple(r['scale_range'])}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}",
+            f"translation {r['translate']}, scale {tuple(r['scale_range'])}, padding "
+            f"{'border' if r.get('background_fill') is None else 'plain grey ' + str(r['background_fill'])}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}",
             "- why: the paper's recipe scaled to 32 px (schedule 16 -> 32 ending at the input size; 200 steps to "
-            "fit the 30 s budget; TV 0.001 because the probe found strong TV hurts transfer). 16 copies rather than 8 "
-            "by measurement with the earlier 93%-accurate models (16 pairs x 2 seeds: judged 34% -> 50%, pixel colour "
-            "88% -> 100%); TV 0.0003, noise 0.05 + colour jitter 0.2, lr 0.1 and 300 steps did not help there.",
+            "fit the 30 s budget; TV 0.001 because the probe found strong TV hurts transfer; 16 copies, measured in "
+            "session 1). One change to the paper's augmentation: every copy gets the affine, shrunk to "
+            f"{tuple(r['scale_range'])} of its size and padded with plain grey {r.get('background_fill')} (about the "
+            "world's background) instead of its border pixels. With border padding an inversion fills the canvas "
+            "with its colour, and an independent model reads such a canvas as a square (below); on grey the "
+            "copy's outline shows, so the optimiser draws the shape. The tuning table below measures each choice.",
             "",
             f"## Inversions (measured by `python -m clipinv.toy.measure`, {inv.get('date', 'date not recorded')})",
             f"- \"a {{colour}} {{shape}}\", all {b['prompts']} pairs x {b['seeds']} seeds, judged by `toy-judge` "
@@ -403,6 +421,12 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                 f"{b['seconds']} s for all {b['images']} images in one batch ({inv.get('threads')} threads, "
                 f"{inv.get('machine', 'a 2-core CPU')})"),
         ]
+        if "border_padding" in inv:
+            bp = inv["border_padding"]
+            lines.append(f"- the same {bp['images']} prompts x seeds with the paper's border padding in place of the grey "
+                         f"(`background_fill=None`): judged {100 * bp['judged_colour_shape']:.1f}% (colour "
+                         f"{100 * bp['judged_colour']:.1f}%, shape {100 * bp['judged_shape']:.1f}%), pixel colour "
+                         f"{100 * bp['pixel_colour']:.1f}%, by `toy` itself {100 * bp['self_judged_colour_shape']:.1f}%")
         if "self_judged_colour_shape" in b:
             lines.append(f"- the same images judged by `toy` itself (the inverted model, a biased judge): "
                          f"{100 * b['self_judged_colour_shape']:.1f}% (shape {100 * b['self_judged_shape']:.1f}%): what "
@@ -412,8 +436,8 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             lines.append("- where shape goes wrong (true shape: judged circle / square / triangle): " + "; ".join(
                 f"{t} {' / '.join(str(conf[t][j]) for j in SHAPES)}" for t in SHAPES))
         if "canvas_reading" in inv:
-            lines.append("- why: `toy-judge` reads a canvas filled with one palette colour (what inversions look like "
-                         "from afar) as " + "; ".join(
+            lines.append("- how `toy-judge` reads a canvas filled with one palette colour (what a border-padded inversion "
+                         "looks like from afar): " + "; ".join(
                              f"{k}: colour right {100 * v['colour']:.0f}%, shapes " + ", ".join(f"{s} {n}" for s, n in v["shapes"].items())
                              + f" of {v['canvases']}" for k, v in inv["canvas_reading"].items())
                          + " (`canvas_reading`)" + (": a shape the inversion does not draw is read as the canvas's own square"
@@ -441,11 +465,13 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                          + "; the probe's read-out: " + " / ".join(f"{100 * v['probe_readout']:.1f}%" for v in o.values()))
         if "tuning" in inv:
             lines += ["", "## Recipe tuning (measured)", "",
-                      "`TOY_RECIPE` with one change, on 8 pairs (each colour once) x 2 seeds = 16 images a row, judged by "
+                      "`TOY_RECIPE` with the changes named, on 8 pairs (each colour once) x 2 seeds = 16 images a row, judged by "
                       "`toy-judge` (`python -m clipinv.toy.measure --tune JSON`, with the shipped models); judged with its 95% "
-                      "Wilson interval, as 16 images decide little.", "",
+                      "Wilson interval, as 16 images decide little (these 8 pairs are mostly circles and squares, the hard "
+                      "shapes). Rows logged before a change of `TOY_RECIPE` are named by their differences to today's.", "",
                       "| recipe change | judged | judged shape | pixel colour | seconds | threads |", "|---|---|---|---|---|---|"]
-            for row in inv["tuning"]:
+            for row in sorted(inv["tuning"], key=lambda row: -row["judged"]):
+                row = dict(row, change=recipe_change(row["recipe"], r))
                 lo, hi = wilson(round(row["judged"] * row["images"]), row["images"])
                 shape = f"{100 * row['judged_shape']:.1f}%" if "judged_shape" in row else "-"
                 lines.append(f"| {row['change']} | {100 * row['judged']:.1f}% ({100 * lo:.0f}-{100 * hi:.0f}%) | {shape} | "
