@@ -34,8 +34,8 @@ def _toy_recipe():
     # scaled to 32 px (a 16 -> 32 px schedule ending at the toy input size, fewer steps, 16 copies),
     # with one change to its augmentation: every copy gets the affine, shrunk to 0.4-1.0 and padded
     # with plain grey (about the world's background) rather than its border pixels, so the copy's
-    # outline shows and an inversion draws its shape instead of filling the canvas (the card's
-    # tuning table measures this against the paper's border padding)
+    # outline shows and an inversion draws its shape instead of filling the canvas (the card
+    # measures it against the paper's border padding on all 24 pairs x 4 seeds)
     return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
                   tv_weight=0.001, affine_p=1.0, scale_range=(0.4, 1.0), background_fill=0.4, progress_every=25)
 
