@@ -41,10 +41,10 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
     t0 = time.time()
     inv = invert(model, prompts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
     seconds = time.time() - t0
-    probs = judge(inv.images, [f"a {c} {s}" for c, s in labels], judge=judge_model)  # [P, S, 24]
-    pred = probs.argmax(-1)
+    texts = [f"a {c} {s}" for c, s in labels]
+    pred = judge(inv.images, texts, judge=judge_model).argmax(-1)  # [P, S]
     truth = torch.tensor([labels.index(p) for p in pairs]).view(-1, 1).expand_as(pred)
-    own = judge(inv.images, [f"a {c} {s}" for c, s in labels], judge=model).argmax(-1)  # the inverted model itself
+    own = judge(inv.images, texts, judge=model).argmax(-1)  # the inverted model itself
     pc = [[labels[int(i)] for i in row] for row in pred]
     px = pixel_colour(inv.images)
     n = pred.numel()
@@ -141,12 +141,13 @@ def canvas_reading(judge_model=None, noise: float = 0.3, seed: int = 0) -> dict:
 
     judge_model = judge_model or load_model("toy-judge")
     labels = [(c, s) for c in COLOURS for s in SHAPES]
+    texts = [f"a {c} {s}" for c, s in labels]
     side = judge_model.image_size
     flat = torch.stack([torch.tensor(PALETTE[c]).view(3, 1, 1).expand(3, side, side) for c in COLOURS])
     g = torch.Generator().manual_seed(seed)
     out = {}
     for kind, x in (("plain", flat), (f"noise {noise}", (flat + noise * torch.randn(flat.shape, generator=g)).clamp(0, 1))):
-        picked = [labels[int(i)] for i in judge(x, [f"a {c} {s}" for c, s in labels], judge=judge_model).argmax(-1)]
+        picked = [labels[int(i)] for i in judge(x, texts, judge=judge_model).argmax(-1)]
         out[kind] = {"colour": round(sum(p[0] == c for p, c in zip(picked, COLOURS)) / len(COLOURS), 4),
                      "shapes": {s: sum(p[1] == s for p in picked) for s in SHAPES}, "canvases": len(COLOURS)}
     return out
