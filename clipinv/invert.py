@@ -5,8 +5,8 @@ targets, images, per-image random draws, then per step: resolution schedule, aug
 embedding, loss terms, backward, per-image gradient clipping, Adam, clamp, history.
 
 Every prompt x every seed is one image of one batch. Each image has its own loss, its own
-gradient-norm clip and its own generator (seeded by its seed) for its initial noise and its
-augmentation draws, so an image does not depend on what else shares its batch: a batch can be
+gradient-norm clip and its own generators (seeded by its seed) for its initial noise, its
+augmentation draws and its pixel noise, so an image does not depend on what else shares its batch: a batch can be
 split or cached per (prompt, seed) without changing any result.
 """
 
@@ -25,6 +25,7 @@ from .errors import ClipinvError
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianNoise, Normalize
 
 TERMS = ("loss", "distance", "tv", "l1")
+NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,9 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     # each image's own generator: initial noise now, augmentation draws in chunks of steps
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
-    noise_gen = torch.Generator(device=device).manual_seed(int(sum(seeds)) + 1) if recipe.noise_std else None
+    # and, with pixel noise on, a second stream per image on the device for the noise
+    noise_gens = ([torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds]
+                  if recipe.noise_std else None)
     chunk = 100
 
     def draws(step):
@@ -209,7 +212,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
         copies_x = x.repeat_interleave(copies, dim=0)  # image-major: copies of image i are rows i*C..i*C+C-1
         dist = 0.0
         for r, norm, enc, (t_feat, t_w) in zip(resample, normalize, encoders, targets):
-            a = noise(color_jitter(color_shift(r(copies_x, u_aff), u_cs), u_cj), noise_gen)
+            a = noise(color_jitter(color_shift(r(copies_x, u_aff), u_cs), u_cj), noise_gens)
             with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
                 f = enc(norm(a))
             f = f.float()

@@ -112,16 +112,25 @@ class ColorJitter(nn.Module):
 
 class GaussianNoise(nn.Module):
     """Additive pixel noise of standard deviation `std` (identity at 0). Its draws are too many to
-    precompute, so it takes a generator; with it on, an image depends on its batch's generator."""
+    precompute, so it takes generators: one per image, each drawing the noise of that image's
+    rows (copies are image-major, as `clipinv.invert` lays them out), so an image's noise does not
+    depend on what else shares its batch. A single generator (or None) draws for all rows."""
 
     def __init__(self, std: float = 0.0):
         super().__init__()
         self.std = std
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator=None) -> torch.Tensor:
         if self.std == 0:
             return x
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        if isinstance(generator, (list, tuple)):
+            if x.shape[0] % len(generator):
+                raise ValueError(f"{x.shape[0]} rows cannot be split between {len(generator)} generators")
+            rows = x.shape[0] // len(generator)
+            noise = torch.cat([torch.randn((rows, *x.shape[1:]), generator=g, device=x.device, dtype=x.dtype)
+                               for g in generator])
+        else:
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x + self.std * noise
 
 

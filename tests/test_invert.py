@@ -25,14 +25,16 @@ def test_inversion_raises_target_similarity_above_start_and_unrelated(tiny):
     assert out.history["distance"][0, 0, -1] < out.history["distance"][0, 0, 0]
 
 
-def test_every_image_is_independent_of_its_batch_and_reproducible(tiny):
-    both = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=FAST, cache=False, progress=False)
-    alone = invert(tiny, ["a dog"], seeds=[5], recipe=FAST, cache=False, progress=False)
-    again = invert(tiny, ["a dog"], seeds=[5], recipe=FAST, cache=False, progress=False)
+@pytest.mark.parametrize("noise_std", [0.0, 0.1], ids=["no pixel noise", "pixel noise"])
+def test_every_image_is_independent_of_its_batch_and_reproducible(tiny, noise_std):
+    recipe = FAST.replace(noise_std=noise_std)
+    both = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=recipe, cache=False, progress=False)
+    alone = invert(tiny, ["a dog"], seeds=[5], recipe=recipe, cache=False, progress=False)
+    again = invert(tiny, ["a dog"], seeds=[5], recipe=recipe, cache=False, progress=False)
     assert torch.allclose(both.images[1, 1], alone.images[0, 0], atol=1e-5)
     assert torch.equal(alone.images, again.images)
     assert not torch.allclose(both.images[1, 0], both.images[1, 1])  # seeds differ
-    split = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=FAST, cache=False, progress=False,
+    split = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=recipe, cache=False, progress=False,
                    batch_size=1)
     assert torch.allclose(split.images, both.images, atol=1e-5)
 

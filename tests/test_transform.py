@@ -1,6 +1,7 @@
 import math
 
 import torch
+import pytest
 
 from clipinv.transform import AffineResample, ColorJitter, ColorShift, GaussianNoise
 
@@ -91,3 +92,15 @@ def test_fill_pads_a_shrunk_copy_with_plain_grey_and_border_padding_repeats_the_
     assert torch.allclose(shrunk[..., 0, 0], torch.tensor(0.4)) and torch.allclose(shrunk[..., 8, 8], torch.tensor(0.9))
     border = AffineResample(16, scale=(0.5, 0.5), p=1.0, mode="bilinear")(x, u)  # the paper's border padding
     assert torch.allclose(border, torch.full_like(border, 0.9))
+
+
+def test_pixel_noise_draws_each_images_rows_from_its_own_generator():
+    x = torch.zeros(6, 3, 4, 4)  # 2 images x 3 copies, image-major
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]  # noqa: E731
+    both = GaussianNoise(0.5)(x, gens())
+    alone = GaussianNoise(0.5)(x[3:], [torch.Generator().manual_seed(8)])
+    assert torch.equal(both[3:], alone)  # image 2's noise is the same with or without image 1
+    assert not torch.allclose(both[:3], both[3:])
+    assert abs(both.std().item() - 0.5) < 0.1  # std as asked (96 x 3 draws)
+    with pytest.raises(ValueError, match="cannot be split"):
+        GaussianNoise(0.5)(torch.zeros(5, 3, 4, 4), gens())
