@@ -181,3 +181,22 @@ def test_tuning_rows_are_named_by_their_changes_to_the_shipped_recipe():
     older = TOY_RECIPE.replace(background_fill=None, steps=300).to_dict()
     older.pop("background_fill")  # rows logged before the knob existed
     assert recipe_change(older, shipped) == "steps=300, background_fill=None"
+
+
+def test_card_lists_full_24_pair_tuning_rows_first_with_their_circle_confusions():
+    from clipinv.toy import WEIGHTS
+    from clipinv.toy.measure import card_markdown
+
+    card = json.loads((WEIGHTS / "toy.json").read_text())
+    old = {"change": "x", "recipe": TOY_RECIPE.replace(tv_weight=0.003).to_dict(), "judged": 0.9375,
+           "judged_shape": 0.9375, "pixel": 1.0, "seconds": 40.0, "images": 16, "threads": 1}
+    new = {"change": "y", "recipe": TOY_RECIPE.replace(noise_std=0.1).to_dict(), "judged": 0.5, "judged_shape": 0.5,
+           "pixel": 1.0, "seconds": 100.0, "images": 48, "threads": 1, "pairs": 24,
+           "shape_confusion": {"circle": {"circle": 5, "square": 11, "triangle": 0},
+                               "square": {"circle": 0, "square": 16, "triangle": 0},
+                               "triangle": {"circle": 0, "square": 0, "triangle": 16}}}
+    md = card_markdown(card, dict(card["inversion"], tuning=[old, new]))
+    rows = [line for line in md.splitlines() if line.startswith("| noise_std") or line.startswith("| tv_weight")]
+    assert [r.split(" | ")[0] for r in rows] == ["| noise_std=0.1", "| tv_weight=0.003"]  # 48 images before 16
+    assert "| 48 | 50.0% (36-64%) |" in rows[0] and "| 11 of 16 |" in rows[0]
+    assert "| 16 | 93.8% " in rows[1] and "| - |" in rows[1]  # old rows have no confusion recorded

@@ -5,7 +5,7 @@
     python -m clipinv.toy.measure --threads 1 --part 0/2 --out a.json &
     python -m clipinv.toy.measure --threads 1 --part 1/2 --out b.json; wait
     python -m clipinv.toy.measure --combine a.json b.json
-    python -m clipinv.toy.measure --tune '{"tv_weight": 0.003}'   # one row of the recipe tuning table
+    python -m clipinv.toy.measure --tune '{"tv_weight": 0.003}'   # one row of the tuning table (24 pairs x 2 seeds)
     python -m clipinv.toy.measure --canvas                        # how toy-judge reads one-colour canvases
     python -m clipinv.toy.measure --threads 1 --from-scratch toy  # retrain from scratch, timed, weights compared
 
@@ -202,14 +202,19 @@ def from_scratch(name: str) -> dict:
 TUNING_PAIRS = [(c, ("circle", "square", "triangle")[i % 3]) for i, c in enumerate(COLOURS)]
 
 
-def tune(changes: dict, seeds: int = 2, model=None, judge_model=None, log=None) -> dict:
-    """One row of the recipe tuning table: TOY_RECIPE with `changes`, on 8 pairs (each colour once)
-    x `seeds` seeds; appended as a json line to `log` (default weights/tuning.jsonl)."""
+def tune(changes: dict, seeds: int = 2, model=None, judge_model=None, log=None, pairs: str = "all") -> dict:
+    """One row of the recipe tuning table: TOY_RECIPE with `changes`, on all 24 pairs (`pairs="all"`)
+    or 8 (`"8"`: each colour once, session 1's protocol) x `seeds` seeds; appended as a json line to
+    `log` (default weights/tuning.jsonl)."""
     from . import TOY_RECIPE, WEIGHTS
 
+    if pairs not in ("all", "8"):
+        raise ValueError(f"pairs must be 'all' (24 pairs) or '8' (each colour once), got {pairs!r}")
     recipe = TOY_RECIPE.replace(**changes)
-    bar = inversion_bar(model, judge_model, recipe=recipe, pairs=TUNING_PAIRS, seeds=seeds, progress=False)
+    bar = inversion_bar(model, judge_model, recipe=recipe, pairs=None if pairs == "all" else TUNING_PAIRS,
+                        seeds=seeds, progress=False)
     row = {"change": ", ".join(f"{k}={v}" for k, v in changes.items()) or "TOY_RECIPE", "recipe": recipe.to_dict(),
+           "pairs": bar["prompts"], "shape_confusion": shape_confusion(bar["per_prompt"]),
            "judged": bar["judged_colour_shape"], "judged_shape": bar["judged_shape"], "pixel": bar["pixel_colour"],
            "seconds": bar["seconds"], "images": bar["images"], "threads": torch.get_num_threads()}
     with open(log or WEIGHTS / "tuning.jsonl", "a") as f:
@@ -234,6 +239,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tune", default=None, metavar="JSON", help="one tuning row: recipe changes as json, e.g. '{\"n_augments\": 16}'")
+    ap.add_argument("--tune-pairs", choices=("all", "8"), default="all",
+                    help="--tune on all 24 pairs (48 images) or 8, each colour once (16 images, the early protocol)")
     ap.add_argument("--part", default=None, metavar="K/N", help="only the K-th of N slices of the 24 pairs; writes --out")
     ap.add_argument("--out", default=None, help="json file for --part")
     ap.add_argument("--combine", nargs="*", default=None, metavar="PART.json",
@@ -271,7 +278,7 @@ def main(argv=None):
         write_cards(results)
         return results
     if args.tune is not None:
-        row = tune(json.loads(args.tune), model=model, judge_model=judge_model)
+        row = tune(json.loads(args.tune), model=model, judge_model=judge_model, pairs=args.tune_pairs)
         print(json.dumps({k: v for k, v in row.items() if k != "recipe"}))
         return row
     labels = [(c, s) for c in COLOURS for s in SHAPES]
@@ -466,17 +473,21 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                          + "; the probe's read-out: " + " / ".join(f"{100 * v['probe_readout']:.1f}%" for v in o.values()))
         if "tuning" in inv:
             lines += ["", "## Recipe tuning (measured)", "",
-                      "`TOY_RECIPE` with the changes named, on 8 pairs (each colour once) x 2 seeds = 16 images a row, judged by "
-                      "`toy-judge` (`python -m clipinv.toy.measure --tune JSON`, with the shipped models); judged with its 95% "
-                      "Wilson interval, as 16 images decide little (these 8 pairs are mostly circles and squares, the hard "
-                      "shapes). Rows logged before a change of `TOY_RECIPE` are named by their differences to today's.", "",
-                      "| recipe change | judged | judged shape | pixel colour | seconds | threads |", "|---|---|---|---|---|---|"]
-            for row in sorted(inv["tuning"], key=lambda row: -row["judged"]):
+                      "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python -m clipinv.toy.measure --tune JSON`, "
+                      "with the shipped models) with its 95% Wilson interval. Newer rows invert all 24 pairs x 2 seeds (48 "
+                      "images); the older ones 8 pairs (each colour once, mostly circles and squares, the hard shapes) x 2 "
+                      "seeds (16 images), which decide little. Rows logged before a change of `TOY_RECIPE` are named by "
+                      "their differences to today's. `circle -> square` counts circles judged squares.", "",
+                      "| recipe change | images | judged | judged shape | circle -> square | pixel colour | seconds | threads |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for row in sorted(inv["tuning"], key=lambda row: (-row["images"], -row["judged"])):
                 row = dict(row, change=recipe_change(row["recipe"], r))
                 lo, hi = wilson(round(row["judged"] * row["images"]), row["images"])
                 shape = f"{100 * row['judged_shape']:.1f}%" if "judged_shape" in row else "-"
-                lines.append(f"| {row['change']} | {100 * row['judged']:.1f}% ({100 * lo:.0f}-{100 * hi:.0f}%) | {shape} | "
-                             f"{100 * row['pixel']:.1f}% | {row['seconds']} | {row.get('threads', '-')} |")
+                conf = row.get("shape_confusion")
+                c2s = f"{conf['circle']['square']} of {sum(conf['circle'].values())}" if conf else "-"
+                lines.append(f"| {row['change']} | {row['images']} | {100 * row['judged']:.1f}% ({100 * lo:.0f}-{100 * hi:.0f}%) | "
+                             f"{shape} | {c2s} | {100 * row['pixel']:.1f}% | {row['seconds']} | {row.get('threads', '-')} |")
     return "\n".join(lines) + "\n"
 
 
