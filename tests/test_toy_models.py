@@ -200,3 +200,18 @@ def test_card_lists_full_24_pair_tuning_rows_first_with_their_circle_confusions(
     assert [r.split(" | ")[0] for r in rows] == ["| noise_std=0.1", "| tv_weight=0.003"]  # 48 images before 16
     assert "| 48 | 50.0% (36-64%) |" in rows[0] and "| 11 of 16 |" in rows[0]
     assert "| 16 | 93.8% " in rows[1] and "| - |" in rows[1]  # old rows have no confusion recorded
+
+
+def test_judge_robustness_measures_world_images_redrawn_larger_and_noisier(toy_judge):
+    """The card's explanation of the judged gap: the judge reads the world's own sizes, and reads
+    worse when objects are redrawn beyond them or pixel noise is added (so the redraw and the noise
+    are really applied); the texture measure is zero on flat images and grows with noise."""
+    from clipinv.toy.measure import high_frequency, judge_robustness
+
+    r = judge_robustness({"toy-judge": toy_judge}, n=120, radii=(8.0, 14.0), noises=(0.0, 0.3))
+    assert r["radius"]["8.0"]["toy-judge"] >= 0.9 and r["noise"]["0.0"]["toy-judge"] >= 0.9, r
+    assert r["radius"]["14.0"]["toy-judge"] <= r["radius"]["8.0"]["toy-judge"] - 0.1, r
+    assert r["noise"]["0.3"]["toy-judge"] <= r["noise"]["0.0"]["toy-judge"] - 0.3, r
+    flat = torch.full((2, 3, 32, 32), 0.4)
+    noisy = flat + 0.1 * torch.randn(flat.shape, generator=torch.Generator().manual_seed(0))
+    assert high_frequency(flat) < 1e-6 < r["world_high_frequency"] < high_frequency(noisy)

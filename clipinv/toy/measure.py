@@ -7,6 +7,7 @@
     python -m clipinv.toy.measure --combine a.json b.json
     python -m clipinv.toy.measure --tune '{"tv_weight": 0.003}'   # one row of the tuning table (24 pairs x 2 seeds)
     python -m clipinv.toy.measure --canvas                        # how toy-judge reads one-colour canvases
+    python -m clipinv.toy.measure --robustness                    # both models on larger and noisier world images
     python -m clipinv.toy.measure --threads 1 --from-scratch toy  # retrain from scratch, timed, weights compared
 
 Bars (issue 3): zero-shot colour x shape >= 98% for both models; inverting "a {colour} {shape}"
@@ -58,6 +59,7 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
         "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
         "pixel_colour": round(sum(px[i][j] == pairs[i][0] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
         "self_similarity": round(float(inv.similarity.mean()), 4),
+        "high_frequency": round(high_frequency(inv.images), 4),
         "seconds": round(seconds, 1),
         "per_prompt": per_pair,
         "images_tensor": inv.images,
@@ -153,6 +155,50 @@ def canvas_reading(judge_model=None, noise: float = 0.3, seed: int = 0) -> dict:
     return out
 
 
+def high_frequency(images: torch.Tensor) -> float:
+    """Standard deviation of what a Gaussian blur (sigma 1 px) removes from images [..., 3, H, W]:
+    the pixel-scale texture and noise an image carries."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    x = images.reshape(-1, *images.shape[-3:]).float()
+    return float((x - gaussian_blur(x, [5, 5], [1.0, 1.0])).std())
+
+
+def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 10.0, 12.0, 14.0),
+                     noises=(0.0, 0.1, 0.2)) -> dict:
+    """Zero-shot colour x shape (24-way) of each model on fresh single-object world images redrawn
+    with every object at one radius (the world draws 4.5 and 8 px, each +-15%), and on the world's
+    own images with extra Gaussian pixel noise: how far each model reads shapes beyond the images it
+    was trained on. Inversions draw large, textured objects; this is how well those can be read."""
+    import dataclasses
+
+    from ..judge import judge
+    from ..models import load_model
+    from .world import RADIUS, World
+
+    models = models or {name: load_model(name) for name in ("toy", "toy-judge")}
+    labels = [(c, s) for c in COLOURS for s in SHAPES]
+    texts = [f"a {c} {s}" for c, s in labels]
+    world = World(pair_rate=0.0)
+    x, samples = world.sample(n, seed=seed)
+    truth = torch.tensor([labels.index((s.objects[0].colour, s.objects[0].shape)) for s in samples])
+
+    def accuracy(images, bundle):
+        return round(float((judge(images, texts, judge=bundle).argmax(-1) == truth).float().mean()), 4)
+
+    out = {"images": n, "world_high_frequency": round(high_frequency(x), 4), "radius": {}, "noise": {}}
+    for r in radii:
+        redrawn = [dataclasses.replace(s, objects=[dataclasses.replace(o, radius=o.radius * r / RADIUS[o.size])
+                                                   for o in s.objects]) for s in samples]
+        images = world.render(redrawn, torch.Generator().manual_seed(seed + 1))
+        out["radius"][str(r)] = {name: accuracy(images, b) for name, b in models.items()}
+    g = torch.Generator().manual_seed(seed + 2)
+    for std in noises:
+        images = (x + std * torch.randn(x.shape, generator=g)).clamp(0, 1) if std else x
+        out["noise"][str(std)] = {name: accuracy(images, b) for name, b in models.items()}
+    return out
+
+
 def squares_win(reading: dict) -> bool:
     """True when most noisy one-colour canvases are read as squares (the card's explanation)."""
     noisy = [v for k, v in reading.items() if k != "plain"][0]
@@ -230,6 +276,8 @@ def combine(parts: list) -> dict:
     for key in ("judged_colour_shape", "judged_colour", "judged_shape", "pixel_colour", "self_similarity",
                 "self_judged_colour_shape", "self_judged_shape"):
         out[key] = round(sum(p[key] * p["images"] for p in parts) / n, 4)
+    if all("high_frequency" in p for p in parts):  # pooled over the parts (each part's residual has mean ~0)
+        out["high_frequency"] = round((sum(p["high_frequency"] ** 2 * p["images"] for p in parts) / n) ** 0.5, 4)
     for p in parts:
         out["per_prompt"].update(p["per_prompt"])
     return out
@@ -251,6 +299,8 @@ def main(argv=None):
                          "weights, and record it in their cards (minutes each: the card records how many)")
     ap.add_argument("--canvas", action="store_true",
                     help="measure how toy-judge reads one-colour canvases and record it in the toy card")
+    ap.add_argument("--robustness", action="store_true",
+                    help="measure both models on world images drawn larger and noisier, and record it in the toy card")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -275,6 +325,12 @@ def main(argv=None):
         results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
         results["canvas_reading"] = canvas_reading(judge_model)
         print(json.dumps(results["canvas_reading"]))
+        write_cards(results)
+        return results
+    if args.robustness:
+        results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
+        results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
+        print(json.dumps(results["judge_robustness"]))
         write_cards(results)
         return results
     if args.tune is not None:
@@ -315,6 +371,7 @@ def main(argv=None):
     results["oracle_validation"] = oracle_validation()
     print(json.dumps(results["oracle_validation"]))
     results["canvas_reading"] = canvas_reading(judge_model)
+    results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
     write_cards(results)
     return results
 
@@ -450,6 +507,19 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                              + f" of {v['canvases']}" for k, v in inv["canvas_reading"].items())
                          + " (`canvas_reading`)" + (": a shape the inversion does not draw is read as the canvas's own square"
                                                      if squares_win(inv["canvas_reading"]) else ""))
+        if "judge_robustness" in inv:
+            jr = inv["judge_robustness"]
+            names = list(next(iter(jr["radius"].values())))
+            lines.append(
+                f"- how far the models read shapes beyond their training images (`judge_robustness`, {jr['images']} fresh "
+                "single-object world images, 24-way colour x shape, " + " / ".join(f"`{m}`" for m in names) + "): every "
+                "object redrawn at radius " + "; ".join(f"{r} px {' / '.join(f'{100 * v[m]:.1f}%' for m in names)}"
+                                                       for r, v in jr["radius"].items())
+                + " (the world draws 4.5 and 8 px); with extra pixel noise of std " + "; ".join(
+                    f"{k} {' / '.join(f'{100 * v[m]:.1f}%' for m in names)}" for k, v in jr["noise"].items()))
+            if "high_frequency" in b:
+                lines.append(f"- pixel-scale texture (std of what a 1 px Gaussian blur removes): inversions "
+                             f"{b['high_frequency']}, world images {jr['world_high_frequency']}")
         lines += [
             f"- one prompt x 4 seeds: **{inv['one_prompt_4_seeds_seconds']} s** (invert only, same machine)",
             "",
