@@ -169,7 +169,7 @@ def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 
     """Zero-shot colour x shape (24-way) of each model on fresh single-object world images redrawn
     with every object at one radius (the world draws 4.5 and 8 px, each +-15%), and on the world's
     own images with extra Gaussian pixel noise: how far each model reads shapes beyond the images it
-    was trained on. Inversions draw large, textured objects; this is how well those can be read."""
+    was trained on (inversions are textured, and often larger than the world's objects)."""
     import dataclasses
 
     from ..judge import judge
