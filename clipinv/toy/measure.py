@@ -321,16 +321,12 @@ def main(argv=None):
         write_cards()
         return None
     model, judge_model = load_model("toy"), load_model("toy-judge")
-    if args.canvas:
+    if args.canvas or args.robustness:  # one more reading added to the card's recorded inversion figures
         results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
-        results["canvas_reading"] = canvas_reading(judge_model)
-        print(json.dumps(results["canvas_reading"]))
-        write_cards(results)
-        return results
-    if args.robustness:
-        results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
-        results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
-        print(json.dumps(results["judge_robustness"]))
+        key, value = (("canvas_reading", canvas_reading(judge_model)) if args.canvas else
+                      ("judge_robustness", judge_robustness({"toy": model, "toy-judge": judge_model})))
+        results[key] = value
+        print(json.dumps(value))
         write_cards(results)
         return results
     if args.tune is not None:
