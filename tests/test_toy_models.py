@@ -97,6 +97,20 @@ def test_inversions_are_judged_far_above_chance_and_grey_padding_is_why(toy, toy
     assert bar["judged_colour_shape"] >= border["judged_colour_shape"] + 0.1, info
 
 
+def test_inversion_bar_takes_a_list_of_seeds_and_scores_every_image(toy, toy_judge):
+    """A seed list (e.g. seeds 4-7, to see how the bar moves with the seeds) gives the same images
+    as those seeds inside a count, and its rates count every image, not just the first `seeds`."""
+    pairs = [("red", "circle"), ("blue", "triangle")]
+    count = inversion_bar(toy, toy_judge, pairs=pairs, seeds=2, progress=False)
+    listed = inversion_bar(toy, toy_judge, pairs=pairs, seeds=[1, 0], progress=False)
+    assert listed["seeds"] == [1, 0] and listed["images"] == 4
+    assert torch.allclose(listed["images_tensor"], count["images_tensor"].flip(1), atol=1e-4)
+    judged = [(prompt[2:], j) for prompt, p in listed["per_prompt"].items() for j in p["judged"]]
+    assert len(judged) == 4
+    assert listed["judged_colour_shape"] == sum(truth == j for truth, j in judged) / 4
+    assert listed["judged_shape"] == sum(truth.split()[1] == j.split()[1] for truth, j in judged) / 4
+
+
 def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path):
     from clipinv.toy.cli import register
 

@@ -23,12 +23,12 @@ import time
 
 import torch
 
-from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES
+from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, class_prompts
 
 
 def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4, progress=True) -> dict:
     """Invert "a {colour} {shape}" for the given (colour, shape) pairs (default all 24) and judge
-    the images with `judge_model` (24-way) and with the pixel oracle."""
+    the images with `judge_model` (24-way) and with the pixel oracle. seeds: a count or a list."""
     from ..invert import invert
     from ..judge import judge
     from ..models import load_model
@@ -36,13 +36,13 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
 
     model = model or load_model("toy")
     judge_model = judge_model or load_model("toy-judge")
-    labels = [(c, s) for c in COLOURS for s in SHAPES]
+    texts, labels = class_prompts()
     pairs = list(pairs or labels)
     prompts = [f"a {c} {s}" for c, s in pairs]
     t0 = time.time()
     inv = invert(model, prompts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
     seconds = time.time() - t0
-    texts = [f"a {c} {s}" for c, s in labels]
+    n_seeds = len(inv.seeds)
     pred = judge(inv.images, texts, judge=judge_model).argmax(-1)  # [P, S]
     truth = torch.tensor([labels.index(p) for p in pairs]).view(-1, 1).expand_as(pred)
     own = judge(inv.images, texts, judge=model).argmax(-1)  # the inverted model itself
@@ -51,13 +51,13 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
     n = pred.numel()
     per_pair = {prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i]} for i in range(len(prompts))}
     return {
-        "prompts": len(prompts), "seeds": seeds, "images": n,
+        "prompts": len(prompts), "seeds": seeds if isinstance(seeds, int) else inv.seeds, "images": n,
         "judged_colour_shape": round(float((pred == truth).float().mean()), 4),
         "self_judged_colour_shape": round(float((own == truth).float().mean()), 4),
-        "self_judged_shape": round(sum(labels[int(own[i, j])][1] == pairs[i][1] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
-        "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
-        "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
-        "pixel_colour": round(sum(px[i][j] == pairs[i][0] for i in range(len(pairs)) for j in range(seeds)) / n, 4),
+        "self_judged_shape": round(sum(labels[int(own[i, j])][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
+        "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
+        "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
+        "pixel_colour": round(sum(px[i][j] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
         "self_similarity": round(float(inv.similarity.mean()), 4),
         "high_frequency": round(high_frequency(inv.images), 4),
         "seconds": round(seconds, 1),
@@ -142,8 +142,7 @@ def canvas_reading(judge_model=None, noise: float = 0.3, seed: int = 0) -> dict:
     from .world import PALETTE
 
     judge_model = judge_model or load_model("toy-judge")
-    labels = [(c, s) for c in COLOURS for s in SHAPES]
-    texts = [f"a {c} {s}" for c, s in labels]
+    texts, labels = class_prompts()
     side = judge_model.image_size
     flat = torch.stack([torch.tensor(PALETTE[c]).view(3, 1, 1).expand(3, side, side) for c in COLOURS])
     g = torch.Generator().manual_seed(seed)
@@ -177,8 +176,7 @@ def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 
     from .world import RADIUS, World
 
     models = models or {name: load_model(name) for name in ("toy", "toy-judge")}
-    labels = [(c, s) for c in COLOURS for s in SHAPES]
-    texts = [f"a {c} {s}" for c, s in labels]
+    texts, labels = class_prompts()
     world = World(pair_rate=0.0)
     x, samples = world.sample(n, seed=seed)
     truth = torch.tensor([labels.index((s.objects[0].colour, s.objects[0].shape)) for s in samples])
@@ -333,7 +331,7 @@ def main(argv=None):
         row = tune(json.loads(args.tune), model=model, judge_model=judge_model, pairs=args.tune_pairs)
         print(json.dumps({k: v for k, v in row.items() if k != "recipe"}))
         return row
-    labels = [(c, s) for c in COLOURS for s in SHAPES]
+    _, labels = class_prompts()
     if args.part:
         k, n = (int(v) for v in args.part.split("/"))
         bar = inversion_bar(model, judge_model, pairs=labels[k::n], progress=False)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ClipinvError
 from .tokenizer import CONTEXT_LENGTH, VOCAB_SIZE, ToyTokenizer
-from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, Contamination, Skew, World
+from .world import POSITIONS, RELATIONS, SIZES, Contamination, Skew, World, class_prompts
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
@@ -128,8 +128,8 @@ def zero_shot(model, tokenizer, world_seed: int, n: int = 2000, device="cpu", ba
             out.append((f / f.norm(dim=-1, keepdim=True)).cpu())
         return torch.cat(out)
 
-    labels = [(c, s) for c in COLOURS for s in SHAPES]
-    cs_text = feats_text([f"a {c} {s}" for c, s in labels]).cpu()
+    texts, labels = class_prompts()
+    cs_text = feats_text(texts).cpu()
     x, samples = World(pair_rate=0.0).sample(n, seed=world_seed)
     fi = feats_img(x)
     pred = (fi @ cs_text.T).argmax(1)
