@@ -7,7 +7,8 @@ Specs:
                        only through ``torch.load(weights_only=True)``);
 - ``PATH``             a local ``.safetensors`` with an ``open_clip_config.json`` beside it;
 - ``ARCH:random``      explicit random initialisation (seed 0), for benchmarks and smoke tests;
-- ``toy``, ``toy-judge`` the shipped toy-world models (see `clipinv.toy`).
+- ``toy``, ``toy-judge`` the shipped toy-world models (see `clipinv.toy`);
+- ``PATH``             a toy CLIP that ``clipinv toy train --out PATH`` saved (its card ``.json`` beside it).
 
 Weights that are missing offline raise a one-line `ClipinvError`; nothing ever falls back to
 random weights silently.
@@ -55,7 +56,7 @@ class ModelBundle:
     @property
     def is_stand_in(self) -> bool:
         """True for models whose outputs do not show what a pretrained CLIP does."""
-        return self.spec.endswith(":random") or self.spec.startswith("toy")
+        return self.spec.endswith(":random") or self.spec.startswith("toy") or "world" in self.card
 
     def to(self, device) -> "ModelBundle":
         self.model.to(device)
@@ -204,17 +205,20 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
         raise ClipinvError("model spec is empty: give e.g. 'toy' or 'ViT-B-16:openai'")
     spec = spec.strip()
     device = torch.device(device or "cpu")
-    from .toy import TOY_MODELS, load_toy
+    from .toy import TOY_MODELS, is_toy_checkpoint, load_toy
 
-    if spec in TOY_MODELS:
+    if spec in TOY_MODELS or is_toy_checkpoint(spec):  # shipped, or saved by `clipinv toy train`
         return load_toy(spec).to(device)
 
     path = Path(spec)
     if spec.endswith((".safetensors", ".pt", ".bin", ".pth")) and ":" not in spec.replace(":\\", ""):
+        if not path.is_file():
+            raise ClipinvError(f"no checkpoint at {spec}: check the path")
         cfg = path.parent / "open_clip_config.json"
         if not cfg.is_file():
             raise ClipinvError(
-                f"checkpoint {spec} has no open_clip_config.json beside it: name its architecture as ARCH:{spec}"
+                f"checkpoint {spec} has neither an open_clip_config.json nor a toy model card ({path.stem}.json) "
+                f"beside it: name its architecture as ARCH:{spec}"
             )
         arch = json.loads(cfg.read_text()).get("model_name") or json.loads(cfg.read_text()).get("arch")
         if not arch:

@@ -20,12 +20,6 @@ from .cache import default_root
 SHIPPED = Path(__file__).parent / "data" / "toy-models"
 
 
-def _toy_recipe():
-    from .toy import TOY_RECIPE
-
-    return TOY_RECIPE
-
-
 def _jsonable(x):
     if dataclasses.is_dataclass(x):
         return {"type": type(x).__name__, **dataclasses.asdict(x)}
@@ -36,9 +30,8 @@ def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contami
             model_config=None, train_config=None, threads: int | None = None, progress: bool = True,
             name: str | None = None, cache_dir: str | Path | None = None, device: str = "cpu"):
     """A toy CLIP trained with these knobs (from the cache when it exists). Returns a ModelBundle."""
-    from .models import ModelBundle
+    from .toy import toy_bundle
     from .toy import training as toytrain
-    from .toy.tokenizer import ToyTokenizer
 
     tc = train_config or toytrain.TrainConfig()
     if threads is not None:
@@ -61,11 +54,7 @@ def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contami
                                    skew=skew, model_config=mc, train_config=tc, device=device, progress=progress,
                                    name=label, evaluate=True)
         model, card, mc = toytrain.load(path)
-    from .models import weights_hash
-
-    bundle = ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=label, image_size=mc.image_size,
-                       mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
-                       weights_hash=weights_hash(model), default_recipe=_toy_recipe(), card=card)
+    bundle = toy_bundle(model, card, mc, spec=label)
     return bundle.to(device)
 
 

@@ -133,6 +133,30 @@ def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path
         bad.func(bad)
 
 
+def test_a_trained_toy_loads_by_its_path_like_any_other_clip(tmp_path):
+    """What `clipinv toy train --out PATH` saves loads with `load_model(PATH)` (so `clipinv invert
+    --model PATH` and judging with it work): the same weights as trained, the toy recipe, marked a
+    stand-in; a path that is missing or carries neither card nor open_clip config fails in one line."""
+    from safetensors.torch import save_file
+
+    small = ModelConfig(vision_width=64, vision_layers=2, text_width=64, text_layers=1, embed_dim=32)
+    out = tmp_path / "mine.safetensors"
+    trained, _ = train(out=out, seed=6, steps=3, samples=100, model_config=small,
+                       train_config=TrainConfig(batch_size=50, warmup=1), progress=False, evaluate=False)
+    loaded = load_model(str(out))
+    assert loaded.weights_hash == trained.weights_hash and loaded.image_size == small.image_size
+    assert loaded.default_recipe == TOY_RECIPE and loaded.is_stand_in and loaded.card["name"] == "mine"
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(loaded.encode_image(x), trained.encode_image(x), atol=1e-6)
+    with pytest.raises(ClipinvError, match="no checkpoint at"):
+        load_model(str(tmp_path / "absent.safetensors"))
+    bare = tmp_path / "bare" / "weights.safetensors"
+    bare.parent.mkdir()
+    save_file({"w": torch.zeros(1)}, str(bare))
+    with pytest.raises(ClipinvError, match="nor a toy model card"):
+        load_model(str(bare))
+
+
 def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     """A two-stage model trained by hand (the second stage continuing the first, as the shipped toys
     were) and `reproduce` of its card give the same weights; `--like` refuses other training options."""

@@ -43,23 +43,47 @@ def _toy_recipe():
 TOY_RECIPE = _toy_recipe()
 
 
-def load_toy(name: str):
-    """A shipped toy model as a frozen `ModelBundle` on the CPU, with its card and recipe."""
+def is_toy_checkpoint(path) -> bool:
+    """Whether `path` is a .safetensors saved by `clipinv.toy.train` (its model card .json beside it)."""
+    path = Path(path)
+    card = path.with_suffix(".json")
+    if path.suffix != ".safetensors" or not path.is_file() or not card.is_file():
+        return False
+    try:
+        keys = json.loads(card.read_text())
+    except (ValueError, OSError):
+        return False
+    return isinstance(keys, dict) and {"model_config", "train_config", "world"} <= set(keys)
+
+
+def toy_bundle(model, card: dict, mc, spec: str):
+    """A `ModelBundle` of a toy CLIP (frozen, from `training.load`) with its card and `TOY_RECIPE`."""
     from ..models import ModelBundle, weights_hash
     from .tokenizer import ToyTokenizer
-    from .training import load
 
-    if name not in TOY_MODELS:
-        raise ClipinvError(f"no toy model {name!r}: pick one of {', '.join(TOY_MODELS)}")
-    path = WEIGHTS / f"{name}.safetensors"
-    if not path.is_file() or not path.with_suffix(".json").is_file():
-        raise ClipinvError(f"toy weights {path} are missing: reinstall clipinv or run `clipinv toy train --out {path}`")
-    model, card, mc = load(path, json.loads(path.with_suffix(".json").read_text()))
-    return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=name, image_size=mc.image_size,
+    return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=spec, image_size=mc.image_size,
                        mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
                        weights_hash=weights_hash(model), default_recipe=TOY_RECIPE, card=card)
 
 
-__all__ = ["TOY_MODELS", "TOY_RECIPE", "load_toy", "train", "ModelConfig", "TrainConfig", "World", "Sample", "Contamination", "Skew",
+def load_toy(name: str):
+    """A toy model as a frozen `ModelBundle` on the CPU, with its card and recipe: a shipped one by
+    name (`toy`, `toy-judge`) or one `clipinv toy train --out PATH` saved, by its PATH."""
+    from .training import load
+
+    if name in TOY_MODELS:
+        path = WEIGHTS / f"{name}.safetensors"
+        if not path.is_file() or not path.with_suffix(".json").is_file():
+            raise ClipinvError(f"toy weights {path} are missing: reinstall clipinv or run `clipinv toy train --out {path}`")
+    elif is_toy_checkpoint(name):
+        path = Path(name)
+    else:
+        raise ClipinvError(f"no toy model {name!r}: pick one of {', '.join(TOY_MODELS)} or the .safetensors path "
+                           "of one `clipinv toy train --out PATH` saved (its card .json beside it)")
+    model, card, mc = load(path, json.loads(path.with_suffix(".json").read_text()))
+    return toy_bundle(model, card, mc, spec=str(name))
+
+
+__all__ = ["TOY_MODELS", "TOY_RECIPE", "load_toy", "is_toy_checkpoint", "toy_bundle", "train", "ModelConfig", "TrainConfig", "World", "Sample", "Contamination", "Skew",
            "COLOURS", "SHAPES", "SIZES", "POSITIONS", "RELATIONS", "class_prompts", "has_marker",
            "marker_score", "render_marker"]
