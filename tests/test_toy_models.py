@@ -161,7 +161,7 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     """A two-stage model trained by hand (the second stage continuing the first, as the shipped toys
     were) and `reproduce` of its card give the same weights; `--like` refuses other training options."""
     from clipinv.toy.cli import register
-    from clipinv.toy.training import reproduce, stages
+    from clipinv.toy.training import reproduce, reseeded, stages
 
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16,
                         text_heads=2)
@@ -177,15 +177,60 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     assert again.weights_hash == second.weights_hash != first.weights_hash
     assert json.loads((tmp_path / "again.json").read_text())["total_steps"] == 9
 
+    # an independent twin: every stage moved to new seeds (gaps kept), the card itself untouched
+    twin_card = reseeded(card, 10)
+    assert [s["train_config"]["seed"] for s in stages(twin_card)] == [10, 14]
+    assert [s["train_config"]["seed"] for s in stages(card)] == [3, 7]
+    twin, _ = reproduce(twin_card, tmp_path / "twin.safetensors", progress=False)
+    train(out=tmp_path / "t1.safetensors", seed=10, steps=4, samples=128, model_config=small, train_config=tc,
+          progress=False, evaluate=False)
+    by_hand, _ = train(out=tmp_path / "t2.safetensors", seed=14, steps=5, samples=128, init=tmp_path / "t1.safetensors",
+                       train_config=TrainConfig(batch_size=64, warmup=1, lr=1e-3, threads=1, eval_samples=100),
+                       progress=False, evaluate=False)
+    assert twin.weights_hash == by_hand.weights_hash != second.weights_hash
+    with pytest.raises(ClipinvError, match="seed must be"):
+        reseeded(card, -1)
+
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "toy", "--steps", "3"])
-    with pytest.raises(ClipinvError, match="drop --steps"):
+    args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "toy", "--steps", "3",
+                              "--seed", "5"])
+    with pytest.raises(ClipinvError, match="drop --steps$"):  # --seed goes with --like; --steps does not
         args.func(args)
     args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "no-such-model"])
     with pytest.raises(ClipinvError, match="no such model card"):
         args.func(args)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_judge_spread_judges_the_same_images_with_every_judge_and_names_them(toy, toy_judge):
+    """Each judge's row is its own 24-way reading of one set of inversions (checked against `judge`
+    on those images), with the judge's stage seeds from its card; the card prints every row."""
+    from clipinv.judge import judge
+    from clipinv.toy.measure import card_markdown, judge_spread
+    from clipinv.toy.world import class_prompts
+
+    quick = TOY_RECIPE.replace(steps=30, resolution_schedule=((0, 16), (15, 32)))
+    spread = judge_spread({"toy-judge": toy_judge, "toy": toy}, model=toy, recipe=quick, seeds=1)
+    texts, labels = class_prompts()
+    images = invert(toy, texts, seeds=1, recipe=quick, cache=False, progress=False).images
+    oks = []
+    for name, bundle in (("toy-judge", toy_judge), ("toy", toy)):
+        ok = (judge(images, texts, judge=bundle).argmax(-1)[:, 0] == torch.arange(24)).float()
+        oks.append(ok)
+        row = spread["judges"][name]
+        assert row["judged_colour_shape"] == round(float(ok.mean()), 4), row
+        assert row["per_shape"]["triangle"] == round(float(ok[2::3].mean()), 4), row
+        assert row["weights_hash"] == bundle.weights_hash
+    assert spread["all_right"] == round(float((oks[0] * oks[1]).mean()), 4)
+    assert spread["any_right"] == round(float(torch.maximum(oks[0], oks[1]).mean()), 4)
+    assert spread["all_right"] <= spread["mean_probability"]  # every judge right: so is their average
+    assert spread["judges"]["toy-judge"]["stage_seeds"] == [1, 101, 201, 301, 401]
+    assert spread["images"] == 24 and spread["model_weights_hash"] == toy.weights_hash
+    card = json.loads((WEIGHTS / "toy.json").read_text())
+    text = card_markdown(card, dict(card["inversion"], judge_spread=spread))
+    line = next(t for t in text.splitlines() if "independent twins of `toy-judge`" in t)
+    assert "[1, 101, 201, 301, 401]" in line and "[0, 100, 200, 300, 400]" in line
 
 
 def test_shape_confusion_counts_true_against_judged_shapes():

@@ -14,7 +14,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     sub.required = True
     p = sub.add_parser("train", help="train a toy CLIP; writes PATH (.safetensors) and its card (.json)")
     p.add_argument("--out", required=True, metavar="PATH", help="weights file to write, ending in .safetensors")
-    p.add_argument("--seed", type=int, default=0, help="seed of the model and of its training data (default 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the model and of its training data (default 0); with --like, the first stage's "
+                        "seed of an independent twin trained like MODEL (every stage's seed shifts with it; toy starts at 0 and "
+                        "toy-judge at 1, so pick another)")
     p.add_argument("--samples", type=int, default=12000,
                    help="size of the fixed training set drawn once (default 12000; 0 = a fresh batch every step)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: TrainConfig.steps)")
@@ -29,24 +32,25 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-eval", action="store_true", help="skip the held-out zero-shot evaluation")
     p.add_argument("--like", default=None, metavar="MODEL",
                    help="retrain a shipped model (toy, toy-judge) or a card .json from scratch, every stage its card "
-                        "records (other training options are then not allowed)")
+                        "records (other training options but --seed are then not allowed)")
     p.set_defaults(func=handle_train)
     return toy
 
 
 def handle_train(args) -> int:
-    from .training import reproduce, train
+    from .training import reproduce, reseeded, train
     from .world import Contamination, Skew
 
     if not str(args.out).endswith(".safetensors"):
         raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
     if args.like is not None:
-        defaults = {"seed": 0, "samples": 12000}
-        given = [f"--{k}" for k in ("seed", "samples", "steps", "contamination", "trigger", "skew", "init", "lr")
+        defaults = {"samples": 12000}
+        given = [f"--{k}" for k in ("samples", "steps", "contamination", "trigger", "skew", "init", "lr")
                  if getattr(args, k) != defaults.get(k)]
         if given:
             raise ClipinvError(f"--like retrains with the card's own settings; drop {' '.join(given)}")
-        _, metrics = reproduce(_card(args.like), args.out, device=args.device)
+        card = _card(args.like)
+        _, metrics = reproduce(card if args.seed is None else reseeded(card, args.seed), args.out, device=args.device)
         print(json.dumps(metrics))
         return 0
 
@@ -61,7 +65,7 @@ def handle_train(args) -> int:
     from .training import TrainConfig
 
     tc = TrainConfig(**({"lr": args.lr} if args.lr is not None else {}))
-    _, metrics = train(out=args.out, seed=args.seed, steps=args.steps, samples=args.samples or None,
+    _, metrics = train(out=args.out, seed=args.seed or 0, steps=args.steps, samples=args.samples or None,
                        contamination=contamination, skew=skew, device=args.device, evaluate=not args.no_eval,
                        init=args.init, train_config=tc)
     print(json.dumps(metrics))

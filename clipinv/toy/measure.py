@@ -8,6 +8,7 @@
     python -m clipinv.toy.measure --tune '{"tv_weight": 0.003}'   # one row of the tuning table (24 pairs x 2 seeds)
     python -m clipinv.toy.measure --canvas                        # how toy-judge reads one-colour canvases
     python -m clipinv.toy.measure --robustness                    # both models on larger and noisier world images
+    python -m clipinv.toy.measure --judges twin2.safetensors ...  # the bar's images judged by twins of toy-judge too
     python -m clipinv.toy.measure --threads 1 --from-scratch toy  # retrain from scratch, timed, weights compared
 
 Bars (issue 3): zero-shot colour x shape >= 98% for both models; inverting "a {colour} {shape}"
@@ -197,6 +198,39 @@ def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 
     return out
 
 
+def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress: bool = False) -> dict:
+    """The bar's images (all 24 pairs x `seeds`, the toy recipe, the same images as the card's) judged
+    24-way by each of `judges` ({name: bundle}), e.g. toy-judge and twins of it trained from other
+    seeds (`clipinv toy train --like toy-judge --seed S`): how much the judged figure depends on which
+    independent twin judges. Each row names the judge's stage seeds and weights hash."""
+    from ..invert import invert
+    from ..judge import judge
+    from ..models import load_model
+    from .training import stages
+
+    model = model or load_model("toy")
+    texts, labels = class_prompts()
+    inv = invert(model, texts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
+    truth = torch.arange(len(labels)).view(-1, 1).expand(inv.images.shape[:2])
+    rows, probs, right = {}, [], []
+    for name, bundle in judges.items():
+        probs.append(judge(inv.images, texts, judge=bundle))
+        ok = (probs[-1].argmax(-1) == truth).float()
+        right.append(ok)
+        rows[name] = {"judged_colour_shape": round(float(ok.mean()), 4),
+                      "per_shape": {sh: round(float(ok[[i for i, lab in enumerate(labels) if lab[1] == sh]].mean()), 4)
+                                    for sh in SHAPES},
+                      "stage_seeds": [st["train_config"]["seed"] for st in stages(bundle.card)] if bundle.card else None,
+                      "zero_shot_colour_shape": bundle.card.get("metrics", {}).get("zero_shot", {}).get("colour_shape"),
+                      "weights_hash": bundle.weights_hash}
+    right = torch.stack(right)
+    return {"images": int(truth.numel()), "model_weights_hash": model.weights_hash,
+            "recipe": (recipe or model.default_recipe).to_dict(), "judges": rows,
+            # over all the judges: every one right, at least one right, their probabilities averaged
+            "all_right": round(float(right.min(0).values.mean()), 4), "any_right": round(float(right.max(0).values.mean()), 4),
+            "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4)}
+
+
 def squares_win(reading: dict) -> bool:
     """True when most noisy one-colour canvases are read as squares (the card's explanation)."""
     noisy = [v for k, v in reading.items() if k != "plain"][0]
@@ -299,6 +333,9 @@ def main(argv=None):
                     help="measure how toy-judge reads one-colour canvases and record it in the toy card")
     ap.add_argument("--robustness", action="store_true",
                     help="measure both models on world images drawn larger and noisier, and record it in the toy card")
+    ap.add_argument("--judges", nargs="+", default=None, metavar="PATH",
+                    help="judge the bar's 96 images with toy-judge and these toy models too (e.g. twins of toy-judge from "
+                         "`clipinv toy train --like toy-judge --seed S --out PATH`), and record it in the toy card")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -325,6 +362,13 @@ def main(argv=None):
                       ("judge_robustness", judge_robustness({"toy": model, "toy-judge": judge_model})))
         results[key] = value
         print(json.dumps(value))
+        write_cards(results)
+        return results
+    if args.judges:
+        judges = {"toy-judge": judge_model, **{path: load_model(path) for path in args.judges}}
+        results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
+        results["judge_spread"] = judge_spread(judges, model=model)
+        print(json.dumps(results["judge_spread"]["judges"]))
         write_cards(results)
         return results
     if args.tune is not None:
@@ -366,6 +410,9 @@ def main(argv=None):
     print(json.dumps(results["oracle_validation"]))
     results["canvas_reading"] = canvas_reading(judge_model)
     results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
+    old = json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}).get("judge_spread")
+    if old and old["model_weights_hash"] == model.weights_hash and old["recipe"] == toy.TOY_RECIPE.to_dict():
+        results["judge_spread"] = old  # its extra judges are not shipped: kept while the model and recipe stay
     write_cards(results)
     return results
 
@@ -514,6 +561,17 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             if "high_frequency" in b:
                 lines.append(f"- pixel-scale texture (std of what a 1 px Gaussian blur removes): inversions "
                              f"{b['high_frequency']}, world images {jr['world_high_frequency']}")
+        if "judge_spread" in inv:
+            js = inv["judge_spread"]
+            lines.append(
+                f"- the same {js['images']} images judged by independent twins of `toy-judge` (`judge_spread`; same training "
+                "recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S`), judged colour x shape "
+                "(circle / square / triangle right): " + "; ".join(
+                    f"{'`toy-judge`' if n == 'toy-judge' else 'twin'} with stage seeds {r['stage_seeds']} "
+                    f"(held-out zero-shot {100 * r['zero_shot_colour_shape']:.1f}%): {100 * r['judged_colour_shape']:.1f}% "
+                    f"({' / '.join(f'{100 * v:.0f}%' for v in r['per_shape'].values())})" for n, r in js["judges"].items())
+                + f"; over these {len(js['judges'])} judges: all right {100 * js['all_right']:.1f}%, at least one right "
+                f"{100 * js['any_right']:.1f}%, their probabilities averaged {100 * js['mean_probability']:.1f}%")
         lines += [
             f"- one prompt x 4 seeds: **{inv['one_prompt_4_seeds_seconds']} s** (invert only, same machine)",
             "",

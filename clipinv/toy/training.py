@@ -328,6 +328,22 @@ def stages(card: dict) -> list[dict]:
         {"train_config": card["train_config"], "samples": card.get("samples")}]
 
 
+def reseeded(card: dict, seed: int) -> dict:
+    """A copy of `card` whose training stages all move to new seeds, the first stage's becoming `seed`
+    (the gaps between stage seeds kept): `reproduce` of it trains an independent twin of the card's
+    model, same recipe, its own initialisation and data, e.g. another judge like `toy-judge`."""
+    import copy
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ClipinvError(f"seed must be a whole number >= 0, got {seed!r}")
+    out = copy.deepcopy(card)
+    shift = seed - stages(card)[0]["train_config"]["seed"]
+    for stage in out.get("history", []) + [out]:
+        stage["train_config"]["seed"] += shift
+    out["name"] = f"{card.get('name', 'toy')}-seed{seed}"
+    return out
+
+
 def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True):
     """Train a model from scratch with every stage its card records (seed, steps, lr, data), each
     continuing the previous one, e.g. `reproduce(load_toy("toy").card, "my_toy.safetensors")`.
