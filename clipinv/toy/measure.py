@@ -365,6 +365,10 @@ def main(argv=None):
         write_cards(results)
         return results
     if args.judges:
+        for path in args.judges:
+            if not toy.is_toy_checkpoint(path):
+                raise SystemExit(f"--judges {path}: not a toy model saved by `clipinv toy train --out PATH` "
+                                 "(a .safetensors with its card .json beside it)")
         judges = {"toy-judge": judge_model, **{path: load_model(path) for path in args.judges}}
         results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
         results["judge_spread"] = judge_spread(judges, model=model)
