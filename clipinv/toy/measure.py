@@ -356,23 +356,21 @@ def main(argv=None):
         write_cards()
         return None
     model, judge_model = load_model("toy"), load_model("toy-judge")
-    if args.canvas or args.robustness:  # one more reading added to the card's recorded inversion figures
+    for path in args.judges or []:
+        if not toy.is_toy_checkpoint(path):
+            raise SystemExit(f"--judges {path}: not a toy model saved by `clipinv toy train --out PATH` "
+                             "(a .safetensors with its card .json beside it)")
+    if args.canvas or args.robustness or args.judges:  # one more reading added to the card's recorded inversion figures
         results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
-        key, value = (("canvas_reading", canvas_reading(judge_model)) if args.canvas else
-                      ("judge_robustness", judge_robustness({"toy": model, "toy-judge": judge_model})))
+        if args.canvas:
+            key, value = "canvas_reading", canvas_reading(judge_model)
+        elif args.robustness:
+            key, value = "judge_robustness", judge_robustness({"toy": model, "toy-judge": judge_model})
+        else:
+            judges = {"toy-judge": judge_model, **{path: load_model(path) for path in args.judges}}
+            key, value = "judge_spread", judge_spread(judges, model=model)
         results[key] = value
         print(json.dumps(value))
-        write_cards(results)
-        return results
-    if args.judges:
-        for path in args.judges:
-            if not toy.is_toy_checkpoint(path):
-                raise SystemExit(f"--judges {path}: not a toy model saved by `clipinv toy train --out PATH` "
-                                 "(a .safetensors with its card .json beside it)")
-        judges = {"toy-judge": judge_model, **{path: load_model(path) for path in args.judges}}
-        results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
-        results["judge_spread"] = judge_spread(judges, model=model)
-        print(json.dumps(results["judge_spread"]["judges"]))
         write_cards(results)
         return results
     if args.tune is not None:
