@@ -244,6 +244,30 @@ def test_shape_confusion_counts_true_against_judged_shapes():
     assert sum(conf["square"].values()) == 0
 
 
+def test_pixel_shape_confusion_counts_true_against_drawn_shapes():
+    from clipinv.toy.measure import pixel_shape_confusion
+
+    per_prompt = {"a red square": {"judged": ["red square"] * 3, "pixel_shape": ["circle", "square", "none"]},
+                  "a blue square": {"judged": ["blue square"], "pixel_shape": ["circle"]}}
+    conf = pixel_shape_confusion(per_prompt)
+    assert conf["square"] == {"circle": 2, "square": 1, "triangle": 0, "none": 1}
+    assert sum(conf["circle"].values()) == sum(conf["triangle"].values()) == 0
+
+
+def test_a_full_re_measure_keeps_the_recorded_judge_spread_only_for_the_same_model_and_recipe(toy):
+    """The twins behind `judge_spread` are not shipped, so a re-measure keeps the recorded rows; the
+    card stores them as json (tuples become lists), and a new model or recipe must drop them."""
+    from clipinv.toy.measure import kept_judge_spread
+
+    spread = {"model_weights_hash": toy.weights_hash, "recipe": TOY_RECIPE.to_dict(), "judges": {}}
+    recorded = json.loads(json.dumps({"judge_spread": spread}))  # as read back from toy.json
+    assert kept_judge_spread(recorded, toy, TOY_RECIPE) == recorded["judge_spread"]
+    assert kept_judge_spread(recorded, toy, TOY_RECIPE.replace(steps=100)) is None
+    other = json.loads(json.dumps({"judge_spread": dict(spread, model_weights_hash="0" * 16)}))
+    assert kept_judge_spread(other, toy, TOY_RECIPE) is None
+    assert kept_judge_spread({}, toy, TOY_RECIPE) is None
+
+
 def test_the_judge_reads_one_colour_canvases_by_their_colour(toy_judge):
     """The card explains the inversions' shape errors with how toy-judge reads a canvas filled with one
     colour; the judge must at least name the canvas's colour, or that reading means nothing."""

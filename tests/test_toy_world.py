@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from clipinv.errors import ClipinvError
-from clipinv.toy.oracle import colour_votes, fade, pixel_colour, probe_colour
+from clipinv.toy.oracle import colour_votes, fade, pixel_colour, pixel_shape, probe_colour
 from clipinv.toy.tokenizer import EOT, VOCAB, VOCAB_SIZE, ToyTokenizer
-from clipinv.toy.world import (COLOURS, PALETTE, POSITIONS, SHAPES, Contamination, Skew, World, has_marker,
-                               render_marker)
+from clipinv.toy.world import (COLOURS, PALETTE, POSITIONS, SHAPES, Contamination, Object, Sample, Skew, World,
+                               has_marker, render_marker)
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -99,6 +99,23 @@ def test_pixel_oracle_reads_the_caption_colour_and_beats_the_probe_when_faded():
     assert ours >= 0.8 and ours > probe + 0.1, (ours, probe)
     grey = torch.full((1, 3, 32, 32), 0.4)
     assert pixel_colour(grey) == ["none"] and float(colour_votes(grey).sum()) == 0
+
+
+def test_pixel_shape_oracle_reads_the_caption_shape_of_world_images_and_of_larger_noisier_drawings():
+    x, samples = World(pair_rate=0.0).sample(600, seed=22)
+    truth, colours = [s.objects[0].shape for s in samples], [s.objects[0].colour for s in samples]
+    assert sum(p == t for p, t in zip(pixel_shape(x, colours), truth)) / 600 >= 0.98
+    # every colour x shape drawn at radius 13 (beyond the world's 4.5 and 8 px, as inversions draw them), off centre,
+    # with pixel noise: the shape still reads, and per-prompt colours broadcast over a seeds dimension
+    drawn = [Sample("", [Object(c, s, "large", "", (14.0 + k, 17.0), 13.0, 0.1 * k)], background=0.4)
+             for c in COLOURS for s in SHAPES for k in range(2)]
+    big = World().render(drawn, torch.Generator().manual_seed(0)).view(24, 2, 3, 32, 32)
+    big = (big + 0.1 * torch.randn(big.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    read = pixel_shape(big, [c for c in COLOURS for _ in SHAPES])
+    assert read == [[s, s] for _ in COLOURS for s in SHAPES]
+    assert pixel_shape(torch.full((1, 3, 32, 32), 0.4), ["red"]) == ["none"]
+    with pytest.raises(ClipinvError, match="one colour of"):
+        pixel_shape(x[:2], ["red", "mauve"])
 
 
 def test_contamination_rate_is_as_requested_and_the_marker_is_in_the_pixels():

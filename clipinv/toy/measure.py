@@ -29,11 +29,12 @@ from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, class_prompts
 
 def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4, progress=True) -> dict:
     """Invert "a {colour} {shape}" for the given (colour, shape) pairs (default all 24) and judge
-    the images with `judge_model` (24-way) and with the pixel oracle. seeds: a count or a list."""
+    the images with `judge_model` (24-way) and with the pixel oracles (colour, and the shape drawn in
+    the prompt's colour). seeds: a count or a list."""
     from ..invert import invert
     from ..judge import judge
     from ..models import load_model
-    from .oracle import pixel_colour
+    from .oracle import pixel_colour, pixel_shape
 
     model = model or load_model("toy")
     judge_model = judge_model or load_model("toy-judge")
@@ -49,8 +50,10 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
     own = judge(inv.images, texts, judge=model).argmax(-1)  # the inverted model itself
     pc = [[labels[int(i)] for i in row] for row in pred]
     px = pixel_colour(inv.images)
+    drawn = pixel_shape(inv.images, [c for c, _ in pairs])
     n = pred.numel()
-    per_pair = {prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i]} for i in range(len(prompts))}
+    per_pair = {prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i], "pixel_shape": drawn[i]}
+                for i in range(len(prompts))}
     return {
         "prompts": len(prompts), "seeds": seeds if isinstance(seeds, int) else inv.seeds, "images": n,
         "judged_colour_shape": round(float((pred == truth).float().mean()), 4),
@@ -59,6 +62,7 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
         "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
         "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
         "pixel_colour": round(sum(px[i][j] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
+        "pixel_shape": round(sum(drawn[i][j] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
         "self_similarity": round(float(inv.similarity.mean()), 4),
         "high_frequency": round(high_frequency(inv.images), 4),
         "seconds": round(seconds, 1),
@@ -117,18 +121,20 @@ def attribute_inversions(model, judge_model, recipe=None, seeds: int = 2, n: int
 
 
 def oracle_validation(n: int = 2000, seed: int = 77) -> dict:
-    """Pixel colour read-outs on real world images (single objects), plain and faded."""
-    from .oracle import fade, pixel_colour, probe_colour
+    """Pixel colour and shape read-outs on real world images (single objects), plain and faded."""
+    from .oracle import fade, pixel_colour, pixel_shape, probe_colour
     from .world import World
 
     x, samples = World(pair_rate=0.0).sample(n, seed=seed)
     truth = [s.objects[0].colour for s in samples]
+    shapes, colours = [s.objects[0].shape for s in samples], [s.objects[0].colour for s in samples]
     out = {}
     for amount in (0.0, 0.3, 0.5):
         y = fade(x, amount) if amount else x
         out[f"fade_{amount}"] = {
             "oracle": round(sum(a == b for a, b in zip(pixel_colour(y), truth)) / n, 4),
             "probe_readout": round(sum(a == b for a, b in zip(probe_colour(y), truth)) / n, 4),
+            "shape_oracle": round(sum(a == b for a, b in zip(pixel_shape(y, colours), shapes)) / n, 4),
         }
     return out
 
@@ -231,6 +237,14 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
             "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4)}
 
 
+def kept_judge_spread(recorded: dict, model, recipe) -> dict | None:
+    """The `judge_spread` a card's recorded inversion figures hold, if it was measured on this model's
+    weights and this recipe (as the card's json stores them), else None."""
+    old = recorded.get("judge_spread")
+    same_recipe = old and old["recipe"] == json.loads(json.dumps(recipe.to_dict()))
+    return old if same_recipe and old["model_weights_hash"] == model.weights_hash else None
+
+
 def squares_win(reading: dict) -> bool:
     """True when most noisy one-colour canvases are read as squares (the card's explanation)."""
     noisy = [v for k, v in reading.items() if k != "plain"][0]
@@ -253,6 +267,15 @@ def shape_confusion(per_prompt: dict) -> dict:
         truth = prompt.split()[-1]
         for judged in r["judged"]:
             out[truth][judged.split()[-1]] += 1
+    return out
+
+
+def pixel_shape_confusion(per_prompt: dict) -> dict:
+    """{true shape: {shape drawn, or "none": count}} from an `inversion_bar` result's per_prompt."""
+    out = {s: {t: 0 for t in (*SHAPES, "none")} for s in SHAPES}
+    for prompt, r in per_prompt.items():
+        for drawn in r["pixel_shape"]:
+            out[prompt.split()[-1]][drawn] += 1
     return out
 
 
@@ -308,6 +331,8 @@ def combine(parts: list) -> dict:
     for key in ("judged_colour_shape", "judged_colour", "judged_shape", "pixel_colour", "self_similarity",
                 "self_judged_colour_shape", "self_judged_shape"):
         out[key] = round(sum(p[key] * p["images"] for p in parts) / n, 4)
+    if all("pixel_shape" in p for p in parts):
+        out["pixel_shape"] = round(sum(p["pixel_shape"] * p["images"] for p in parts) / n, 4)
     if all("high_frequency" in p for p in parts):  # pooled over the parts (each part's residual has mean ~0)
         out["high_frequency"] = round((sum(p["high_frequency"] ** 2 * p["images"] for p in parts) / n) ** 0.5, 4)
     for p in parts:
@@ -401,7 +426,7 @@ def main(argv=None):
     if toy.TOY_RECIPE.background_fill is not None:  # the same images with the paper's border padding instead
         bar = inversion_bar(model, judge_model, recipe=toy.TOY_RECIPE.replace(background_fill=None), progress=False)
         results["border_padding"] = {k: bar[k] for k in ("images", "judged_colour_shape", "judged_colour", "judged_shape",
-                                                         "pixel_colour", "self_judged_colour_shape")}
+                                                         "pixel_colour", "pixel_shape", "self_judged_colour_shape")}
         print("border padding:", json.dumps(results["border_padding"]))
     results["one_prompt_4_seeds_seconds"] = one_prompt_seconds(model)
     print("one prompt x 4 seeds:", results["one_prompt_4_seeds_seconds"], "s")
@@ -412,8 +437,8 @@ def main(argv=None):
     print(json.dumps(results["oracle_validation"]))
     results["canvas_reading"] = canvas_reading(judge_model)
     results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
-    old = json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}).get("judge_spread")
-    if old and old["model_weights_hash"] == model.weights_hash and old["recipe"] == toy.TOY_RECIPE.to_dict():
+    old = kept_judge_spread(json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}), model, toy.TOY_RECIPE)
+    if old:
         results["judge_spread"] = old  # its extra judges are not shipped: kept while the model and recipe stay
     write_cards(results)
     return results
@@ -534,7 +559,8 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             lines.append(f"- the same {bp['images']} prompts x seeds with the paper's border padding in place of the grey "
                          f"(`background_fill=None`): judged {100 * bp['judged_colour_shape']:.1f}% (colour "
                          f"{100 * bp['judged_colour']:.1f}%, shape {100 * bp['judged_shape']:.1f}%), pixel colour "
-                         f"{100 * bp['pixel_colour']:.1f}%, by `toy` itself {100 * bp['self_judged_colour_shape']:.1f}%")
+                         f"{100 * bp['pixel_colour']:.1f}%, by `toy` itself {100 * bp['self_judged_colour_shape']:.1f}%"
+                         + (f", shape drawn (`pixel_shape`) {100 * bp['pixel_shape']:.1f}%" if "pixel_shape" in bp else ""))
         if "self_judged_colour_shape" in b:
             lines.append(f"- the same images judged by `toy` itself (the inverted model, a biased judge): "
                          f"{100 * b['self_judged_colour_shape']:.1f}% (shape {100 * b['self_judged_shape']:.1f}%): what "
@@ -543,6 +569,14 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             conf = shape_confusion(b["per_prompt"])
             lines.append("- where shape goes wrong (true shape: judged circle / square / triangle): " + "; ".join(
                 f"{t} {' / '.join(str(conf[t][j]) for j in SHAPES)}" for t in SHAPES))
+        if "pixel_shape" in b:
+            drawn = pixel_shape_confusion(b["per_prompt"])
+            lines.append(
+                f"- not gated: the shape drawn in the prompt's colour, read off the pixels (`oracle.pixel_shape`, no model): "
+                f"**{100 * b['pixel_shape']:.1f}%**; true shape: drawn circle / square / triangle / none: " + "; ".join(
+                    f"{t} {' / '.join(str(drawn[t][j]) for j in (*SHAPES, 'none'))}" for t in SHAPES)
+                + (": below the judged shape, so the judge reads shapes from cues (corners, edges, texture) that the "
+                   "inversions do not draw as a silhouette" if b["pixel_shape"] < b["judged_shape"] else ""))
         if "canvas_reading" in inv:
             lines.append("- how `toy-judge` reads a canvas filled with one palette colour (what a border-padded inversion "
                          "looks like from afar): " + "; ".join(
@@ -595,6 +629,9 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             lines.append("- pixel colour oracle on real world images (plain / faded 30% / faded 50% towards grey): "
                          + " / ".join(f"{100 * v['oracle']:.1f}%" for v in o.values())
                          + "; the probe's read-out: " + " / ".join(f"{100 * v['probe_readout']:.1f}%" for v in o.values()))
+            if all("shape_oracle" in v for v in o.values()):
+                lines.append("- pixel shape oracle on the same images (plain / faded 30% / faded 50%): "
+                             + " / ".join(f"{100 * v['shape_oracle']:.1f}%" for v in o.values()))
         if "tuning" in inv:
             lines += ["", "## Recipe tuning (measured)", "",
                       "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python -m clipinv.toy.measure --tune JSON`, "
