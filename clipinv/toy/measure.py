@@ -538,11 +538,17 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             f"{'border' if r.get('background_fill') is None else 'plain grey ' + str(r['background_fill'])}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}",
             "- why: the paper's recipe scaled to 32 px (schedule 16 -> 32 ending at the input size; 200 steps to "
             "fit the 30 s budget; TV 0.001 because the probe found strong TV hurts transfer; 16 copies, measured in "
-            "session 1). One change to the paper's augmentation: every copy gets the affine, shrunk to "
+            "session 1). Changes to the paper's augmentation: every copy gets the affine, shrunk to "
             f"{tuple(r['scale_range'])} of its size and padded with plain grey {r.get('background_fill')} (about the "
             "world's background) instead of its border pixels. With border padding an inversion fills the canvas "
             "with its colour, and an independent model reads such a canvas as a square (below); on grey the "
-            "copy's outline shows, so the optimiser draws the shape. The tuning table below measures each choice.",
+            "copy's outline shows, so the optimiser draws the shape. "
+            + (f"The paper code's ColorShift, off there by default, is on (mean {r['color_shift_mean']}, log std "
+               f"{r['color_shift_log_std']}): no copy sees the exact colour, so the inversion leans on shape. Its "
+               "strength and the scale range were picked by how the two twins of `toy-judge` trained from other seeds (the "
+               "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds, so `toy-judge` did not take part "
+               "in the choice. " if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
+            + "The tuning table below measures each choice.",
             "",
             f"## Inversions (measured by `python -m clipinv.toy.measure`, {inv.get('date', 'date not recorded')})",
             f"- \"a {{colour}} {{shape}}\", all {b['prompts']} pairs x {b['seeds']} seeds, judged by `toy-judge` "
