@@ -15,7 +15,8 @@ Shape (`pixel_shape`): the pixels that vote for a given colour form a mask; each
 shapes is drawn (`world.shape_mask`) at every pixel centre, at radii from 3.5 to 16 px and at
 rotations -10, 0 and 10 degrees, and the shape whose best drawing overlaps the mask most
 (intersection over union) wins. It reads a drawn shape, not the texture a model may read a shape
-into.
+into. It always names the best-fitting shape, however poor the fit: a blob reads as a circle, a
+diagonal streak as a triangle.
 """
 
 from __future__ import annotations
