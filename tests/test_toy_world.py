@@ -116,6 +116,8 @@ def test_pixel_shape_oracle_reads_the_caption_shape_of_world_images_and_of_large
     assert pixel_shape(torch.full((1, 3, 32, 32), 0.4), ["red"]) == ["none"]
     with pytest.raises(ClipinvError, match="one colour of"):
         pixel_shape(x[:2], ["red", "mauve"])
+    with pytest.raises(ClipinvError, match="add a batch dimension"):
+        pixel_shape(x[0], ["red"])
 
 
 def test_contamination_rate_is_as_requested_and_the_marker_is_in_the_pixels():

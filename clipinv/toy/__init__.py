@@ -37,7 +37,7 @@ def _toy_recipe():
     # outline shows and an inversion draws its shape instead of filling the canvas; and the paper
     # code's ColorShift (off by default there) is on, mildly, so no copy sees the exact colour and the
     # inversion leans on shape. The ColorShift strength and the scale range were picked by how two
-    # independent twins of toy-judge (not shipped) read the inversions, so toy-judge stays unseen.
+    # twins of toy-judge from other seeds (not shipped) read the inversions, not by toy-judge's reading.
     return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
                   tv_weight=0.001, affine_p=1.0, scale_range=(0.25, 1.0), background_fill=0.4,
                   color_shift_mean=0.05, color_shift_log_std=0.1, progress_every=25)

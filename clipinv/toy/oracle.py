@@ -110,6 +110,8 @@ def shape_fits(images: torch.Tensor, colours, radii=SHAPE_RADII, angles=SHAPE_AN
     [..., 3, H, W] that vote for its colour and each shape drawn at any pixel centre, radius in
     `radii` and rotation in `angles` (degrees). colours: a colour name for every image, or one per
     entry of the first dimension."""
+    if images.dim() < 4 or images.shape[-3] != 3:
+        raise ClipinvError(f"shape_fits needs images [N, ..., 3, H, W], got shape {tuple(images.shape)}: add a batch dimension")
     lead = images.shape[:-3]
     x = images.reshape(-1, *images.shape[-3:]).float().clamp(0, 1)
     n, _, h, w = x.shape
