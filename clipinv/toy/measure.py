@@ -546,8 +546,8 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             + (f"The paper code's ColorShift, off there by default, is on (mean {r['color_shift_mean']}, log std "
                f"{r['color_shift_log_std']}): no copy sees the exact colour, so the inversion leans on shape. Its "
                "strength and the scale range were picked by how the two twins of `toy-judge` trained from other seeds (the "
-               "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds, so `toy-judge` did not take part "
-               "in the choice. " if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
+               "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds; `toy-judge`'s reading was not the "
+               "criterion. " if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
             + "The tuning table below measures each choice.",
             "",
             f"## Inversions (measured by `python -m clipinv.toy.measure`, {inv.get('date', 'date not recorded')})",

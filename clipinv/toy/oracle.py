@@ -49,8 +49,8 @@ def _palette_hues() -> torch.Tensor:
     return hue.view(-1)
 
 
-def _pixel_votes(x: torch.Tensor, min_saturation: float, min_value: float, white_value: float,
-                 white_saturation: float):
+def _pixel_votes(x: torch.Tensor, min_saturation: float = 0.4, min_value: float = 0.25, white_value: float = 0.8,
+                 white_saturation: float = 0.18):
     """Per pixel of x [N, 3, H, W]: the palette colour it votes for [N, H, W] and its vote's weight
     [N, H, W] (0: it does not vote)."""
     hue, sat, val = _hsv(x)
@@ -66,12 +66,12 @@ def _pixel_votes(x: torch.Tensor, min_saturation: float, min_value: float, white
     return torch.where(is_white, torch.full_like(nearest, WHITE), nearest), torch.where(is_white, white, weight)
 
 
-def colour_votes(images: torch.Tensor, min_saturation: float = 0.4, min_value: float = 0.25,
-                 white_value: float = 0.8, white_saturation: float = 0.18) -> torch.Tensor:
-    """Votes [..., 8] (in COLOURS order) of the pixels of images [..., 3, H, W] in [0, 1]."""
+def colour_votes(images: torch.Tensor, **thresholds) -> torch.Tensor:
+    """Votes [..., 8] (in COLOURS order) of the pixels of images [..., 3, H, W] in [0, 1].
+    thresholds: min_saturation, min_value, white_value, white_saturation (see the module)."""
     lead = images.shape[:-3]
     x = images.reshape(-1, *images.shape[-3:]).float().clamp(0, 1)
-    colour, weight = _pixel_votes(x, min_saturation, min_value, white_value, white_saturation)
+    colour, weight = _pixel_votes(x, **thresholds)
     votes = torch.zeros(x.shape[0], len(COLOURS))
     votes.scatter_add_(1, colour.flatten(1), weight.flatten(1))
     return votes.view(*lead, len(COLOURS))
@@ -120,8 +120,7 @@ def shape_fits(images: torch.Tensor, colours, radii=SHAPE_RADII, angles=SHAPE_AN
         raise ClipinvError(f"shape_fits needs one colour of {', '.join(COLOURS)} per image along the first dimension "
                            f"({lead[0]}), got {colours!r}")
     want = torch.tensor([COLOURS.index(c) for c in names]).repeat_interleave(n // lead[0]).view(n, 1, 1)
-    colour, weight = _pixel_votes(x, **{**dict(min_saturation=0.4, min_value=0.25, white_value=0.8,
-                                                white_saturation=0.18), **kw})
+    colour, weight = _pixel_votes(x, **kw)
     mask = ((colour == want) & (weight > 0)).float().unsqueeze(1)  # [N, 1, H, W]
     size = mask.sum(dim=(1, 2, 3)).view(n, 1, 1, 1)
     best = torch.zeros(n, len(SHAPES))
