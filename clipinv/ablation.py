@@ -9,6 +9,7 @@ is active in it, with only that component off:
 - "one copy" (n_augments = 1): a single augmented copy per step instead of 13;
 - "no TV" (tv_weight = 0), "no L1" (only if l1 > 0);
 - "no roll jitter", "no colour jitter", "no noise", "no colour shift" (only if on in the recipe);
+- "no smoothing" (smooth_sigma = 0: the image is never replaced by its Gaussian blur; only if on);
 - "no gradient clip" (the clip raised to 1e6, i.e. never binding);
 - "no resolution schedule": optimise at the final resolution from step 0;
 - "no optimiser reset": keep Adam's moments (resized) across resolution changes.
@@ -44,6 +45,8 @@ def variants(recipe: Recipe, which: list[str] | None = None) -> dict[str, Recipe
         out["no noise"] = recipe.replace(noise_std=0.0)
     if recipe.color_shift_mean > 0 or recipe.color_shift_log_std > 0:
         out["no colour shift"] = recipe.replace(color_shift_mean=0.0, color_shift_log_std=0.0)
+    if recipe.smooth_sigma > 0:
+        out["no smoothing"] = recipe.replace(smooth_every=0, smooth_sigma=0.0)
     if recipe.grad_clip < 1e6:
         out["no gradient clip"] = recipe.replace(grad_clip=1e6)
     if len(recipe.resolution_schedule) > 1:

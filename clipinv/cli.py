@@ -27,6 +27,8 @@ KNOB_HELP = {
     "color_shift_log_std": (float, "ColorShift log-std range s"),
     "color_jitter": (float, "brightness/contrast/saturation jitter strength"),
     "noise_std": (float, "Gaussian pixel noise on the copies"),
+    "smooth_sigma": (float, "replace the final image by its Gaussian blur of this sigma (pixels), 0: none"),
+    "smooth_every": (int, "and the image every N steps too, 0: only at the end"),
     "grad_clip": (float, "max gradient norm per image"),
 }
 

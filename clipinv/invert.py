@@ -2,7 +2,7 @@
 
 The knobs come first (`Recipe`, defaults = the public code's), then the loop, top to bottom:
 targets, images, per-image random draws, then per step: resolution schedule, augmented copies,
-embedding, loss terms, backward, per-image gradient clipping, Adam, clamp, history.
+embedding, loss terms, backward, per-image gradient clipping, Adam, clamp, smoothing (if on), history.
 
 Every prompt x every seed is one image of one batch. Each image has its own loss, its own
 gradient-norm clip and its own generators (seeded by its seed) for its initial noise, its
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import objective
 from .errors import ClipinvError
-from .transform import AffineResample, ColorJitter, ColorShift, GaussianNoise, Normalize
+from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize
 
 TERMS = ("loss", "distance", "tv", "l1")
 NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
@@ -47,6 +47,8 @@ class Recipe:
     color_shift_log_std: float = 0.0         # ColorShift sigma = exp(U[-s, s]) (code's --cg_std)
     color_jitter: float = 0.0                # brightness/contrast/saturation strength (the demo: 0.1-0.4)
     noise_std: float = 0.0                   # additive Gaussian pixel noise on the copies
+    smooth_sigma: float = 0.0                # the final image is replaced by its Gaussian blur of this sigma (px of the final side); 0: none (the paper's)
+    smooth_every: int = 0                    # and so is the image every this many steps (Yosinski et al. 2015's blur); 0: only at the end
     tv_weight: float = 0.005                 # total variation weight (the code's TV)
     l1_weight: float = 0.0                   # L1 norm weight
     grad_clip: float = 1.0                   # max gradient L2 norm, per image
@@ -72,7 +74,8 @@ class Recipe:
         if int(self.steps) != self.steps or self.steps <= 0:
             raise ClipinvError(f"steps must be a positive whole number, got {self.steps}")
         for name in ("lr", "tv_weight", "l1_weight", "grad_clip", "affine_p", "rotate_degrees", "translate",
-                     "jitter_px", "color_shift_mean", "color_shift_log_std", "color_jitter", "noise_std"):
+                     "jitter_px", "color_shift_mean", "color_shift_log_std", "color_jitter", "noise_std",
+                     "smooth_sigma"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ClipinvError(f"recipe {name} must be a finite number, got {v!r}")
@@ -97,6 +100,10 @@ class Recipe:
             raise ClipinvError(f"scale_range must be 0 < low <= high, got {self.scale_range}")
         if self.precision not in ("fp32", "bf16"):
             raise ClipinvError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if int(self.smooth_every) != self.smooth_every or self.smooth_every < 0:
+            raise ClipinvError(f"smooth_every must be a whole number >= 0 (0: only at the end), got {self.smooth_every}")
+        if self.smooth_every and not self.smooth_sigma:
+            raise ClipinvError(f"smooth_every {self.smooth_every} has no effect with smooth_sigma 0: set smooth_sigma too (e.g. 0.5)")
         if self.progress_every < 1:
             raise ClipinvError(f"progress_every must be >= 1, got {self.progress_every}")
 
@@ -167,6 +174,11 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     color_shift = ColorShift(recipe.color_shift_mean, recipe.color_shift_log_std)
     color_jitter = ColorJitter(recipe.color_jitter)
     noise = GaussianNoise(recipe.noise_std)
+    final_side = recipe.resolution_schedule[-1][1]
+
+    def smooth(im):  # the smoothing blur, its sigma scaled to the current resolution
+        return GaussianBlur(recipe.smooth_sigma * im.shape[-1] / final_side)(im)
+
     normalize = [Normalize(b.mean, b.std).to(device) for b in bundles]
     encoders = [_image_encoder(b, recipe) for b in bundles]
     n_draws = AffineResample.n_draws + ColorShift.n_draws + ColorJitter.n_draws
@@ -230,6 +242,8 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
             opt.step()
             opt.zero_grad(set_to_none=True)
             x.clamp_(0, 1)
+            if recipe.smooth_sigma and (step + 1 == steps or recipe.smooth_every and (step + 1) % recipe.smooth_every == 0):
+                x.copy_(smooth(x))  # a smoothing step, not a loss term: the gradient never sees it
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
         if (step + 1) % recipe.progress_every == 0 or step + 1 == steps:

@@ -134,6 +134,24 @@ class GaussianNoise(nn.Module):
         return x + self.std * noise
 
 
+class GaussianBlur(nn.Module):
+    """A fixed Gaussian blur of standard deviation `sigma` pixels (torchvision's, reflect padding),
+    identity at 0. Not an augmentation: `clipinv.invert` uses it as the image's parameterisation
+    (the image shown is the blur of the optimised pixels), so it takes no draws."""
+
+    def __init__(self, sigma: float = 0.0):
+        super().__init__()
+        self.sigma = float(sigma)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.sigma <= 0:
+            return x
+        from torchvision.transforms.functional import gaussian_blur
+
+        k = 2 * math.ceil(3 * self.sigma) + 1
+        return gaussian_blur(x, [k, k], [self.sigma, self.sigma])
+
+
 class Normalize(nn.Module):
     """CLIP mean/std normalisation."""
 

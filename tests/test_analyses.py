@@ -45,11 +45,12 @@ def test_detection_table_and_smallest_reliable_p():
 
 # ---------------------------------------------------------------- ablations
 def test_ablation_variants_switch_off_one_part_each():
-    r = Recipe(steps=10, resolution_schedule=((0, 16), (5, 32)), jitter_px=2.0, noise_std=0.01)
+    r = Recipe(steps=10, resolution_schedule=((0, 16), (5, 32)), jitter_px=2.0, noise_std=0.01, smooth_sigma=0.5)
     v = ablation.variants(r)
     assert list(v)[0] == "full recipe" and v["full recipe"] == r
     expect = {"no affine": {"affine_p": 0.0}, "one copy": {"n_augments": 1}, "no TV": {"tv_weight": 0.0},
               "no roll jitter": {"jitter_px": 0.0}, "no noise": {"noise_std": 0.0}, "no gradient clip": {"grad_clip": 1e6},
+              "no smoothing": {"smooth_sigma": 0.0},
               "no resolution schedule": {"resolution_schedule": ((0, 32),)},
               "no optimiser reset": {"reset_optimizer_on_resize": False}}
     assert set(v) == {"full recipe", *expect}

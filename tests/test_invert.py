@@ -63,6 +63,24 @@ def test_schedule_switches_resolution_at_its_steps_and_resets_adam(tiny, monkeyp
     assert len(adams) == 1
 
 
+def test_smoothing_replaces_the_final_image_by_its_blur_and_smooth_every_also_smooths_in_the_loop(tiny):
+    """smooth_sigma alone blurs once, after the last step: the result is exactly the unsmoothed run's
+    image, blurred, and its similarity is that of the image returned; smoothing every 10 steps too
+    changes the optimisation itself and also smooths."""
+    from clipinv.transform import GaussianBlur
+
+    plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False)
+    last = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(smooth_sigma=0.75), cache=False, progress=False)
+    assert torch.allclose(last.images[0], GaussianBlur(0.75)(plain.images[0]), atol=1e-5)
+    assert torch.allclose(last.similarity, similarity(tiny, last.images[0], ["a red circle"])[:, 0][None], atol=1e-4)
+    often = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(smooth_sigma=0.75, smooth_every=10),
+                   cache=False, progress=False)
+    detail = lambda im: (im - GaussianBlur(1.0)(im)).std()  # noqa: E731
+    assert detail(last.images[0]) < 0.6 * detail(plain.images[0])
+    assert detail(often.images[0]) < 0.6 * detail(plain.images[0])
+    assert not torch.allclose(often.images[0], last.images[0], atol=1e-3)
+
+
 def test_negative_prompt_pushes_away(tiny):
     plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False)
     neg = invert(tiny, Prompt("a red circle") - 0.5 * Prompt("a blue square"), seeds=2, recipe=FAST, cache=False,
@@ -127,6 +145,11 @@ def test_divergence_stops_with_step_and_term(tiny, monkeypatch):
     ({"precision": "fp8"}, "precision"),
     ({"background_fill": 1.5}, "background_fill must be None"),
     ({"background_fill": "grey"}, "background_fill must be None"),
+    ({"smooth_every": -1}, "smooth_every must be a whole number"),
+    ({"smooth_every": 2.5, "smooth_sigma": 0.5}, "smooth_every must be a whole number"),
+    ({"smooth_every": 10}, "no effect with smooth_sigma 0"),
+    ({"smooth_sigma": -0.5}, "smooth_sigma must be >= 0"),
+    ({"smooth_sigma": float("nan")}, "smooth_sigma must be a finite"),
 ])
 def test_bad_recipes_are_refused_in_one_line(changes, message):
     with pytest.raises(ClipinvError, match=message) as e:

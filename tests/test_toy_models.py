@@ -322,3 +322,46 @@ def test_judge_robustness_measures_world_images_redrawn_larger_and_noisier(toy_j
     flat = torch.full((2, 3, 32, 32), 0.4)
     noisy = flat + 0.1 * torch.randn(flat.shape, generator=torch.Generator().manual_seed(0))
     assert high_frequency(flat) < 1e-6 < r["world_high_frequency"] < high_frequency(noisy)
+
+
+def test_panel_reads_the_same_images_with_every_judge_and_two_jobs_give_the_one_jobs_images(toy, toy_judge):
+    """`measure --panel`, the recipe-selection protocol: the pairs split over two processes come back
+    in class order, identical to one process's images; each judge's figure is its own 24-way
+    reading of those images; the table puts the choosing judges' mean before toy-judge's."""
+    from clipinv.judge import judge
+    from clipinv.toy.measure import panel, panel_images, panel_table
+    from clipinv.toy.world import class_prompts
+
+    quick = {"steps": 12, "resolution_schedule": [[0, 32]], "n_augments": 2}
+    one = panel_images(quick, seeds=[3], jobs=1)
+    two = panel_images(quick, seeds=[3], jobs=2)
+    assert one.shape == (24, 1, 3, 32, 32)
+    assert torch.allclose(one, two, atol=1e-5)
+    texts, _ = class_prompts()
+    direct = invert(toy, texts[5], seeds=[3], recipe=TOY_RECIPE.replace(**quick), cache=False, progress=False)
+    assert torch.allclose(one[5], direct.images[0], atol=1e-5)
+    rows = panel({"quick": quick}, {"toy-judge": toy_judge, "toy": toy}, seeds=[3], jobs=1)
+    truth = torch.arange(24)
+    for name, bundle in (("toy-judge", toy_judge), ("toy", toy)):
+        ok = (judge(one, texts, judge=bundle).argmax(-1)[:, 0] == truth).float().mean()
+        assert rows[0]["judged"][name] == round(float(ok), 4)
+    table = panel_table(rows)
+    header, _, row = table.splitlines()
+    assert header.split(" | ")[2:4] == ["mean of toy", "toy"]
+    assert row.split(" | ")[2] == f"{100 * rows[0]['judged']['toy']:.1f}%"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--panel", "x={bad"], "give NAME=JSON"),
+    (["--panel", "x"], "give NAME=JSON"),
+    (["--panel", 'x={"no_such_knob": 1}'], "unknown recipe knob"),
+    (["--panel", "x={}", "--seeds", "b-a"], "--seeds b-a"),
+    (["--panel", "x={}", "--panel-judges", "nowhere.safetensors"], "not a toy model"),
+])
+def test_panel_refuses_bad_arguments_in_one_line_before_any_work(argv, message, monkeypatch):
+    from clipinv.toy import measure
+
+    monkeypatch.setattr(measure, "panel", lambda *a, **k: pytest.fail("ran a panel on bad arguments"))
+    with pytest.raises(SystemExit, match=message) as e:
+        measure.main(argv)
+    assert "\n" not in str(e.value)

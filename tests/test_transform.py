@@ -3,7 +3,7 @@ import math
 import torch
 import pytest
 
-from clipinv.transform import AffineResample, ColorJitter, ColorShift, GaussianNoise
+from clipinv.transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise
 
 
 def _dot(side=16, row=8, col=8):
@@ -82,6 +82,26 @@ def test_elementwise_augmentations_are_identity_at_zero_strength_and_act_otherwi
     shifted = ColorShift(0.2, 0.0)(x, u)
     mu = (2 * u[:, :3] - 1) * 0.2
     assert torch.allclose(shifted, x - mu[:, :, None, None])
+
+
+def test_gaussian_blur_is_identity_at_zero_keeps_flat_images_and_the_mean_and_removes_pixel_noise():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 32, 32, generator=g)
+    assert torch.equal(GaussianBlur(0)(x), x)
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    assert torch.allclose(GaussianBlur(1.0)(flat), flat)
+    y = GaussianBlur(0.75)(x)
+    assert y.shape == x.shape
+    assert abs(y.mean() - x.mean()) < 0.01
+    # white noise of std 1/sqrt(12) ~ 0.29: a sigma 0.75 px blur leaves about a third of it
+    assert 0.25 < y.std() / x.std() < 0.45
+    assert GaussianBlur(1.5)(x).std() < y.std()
+    # a bright dot spreads to its neighbours, symmetric, with its total kept
+    dot = torch.zeros(1, 1, 15, 15)
+    dot[..., 7, 7] = 1.0
+    d = GaussianBlur(1.0)(dot)
+    assert torch.isclose(d.sum(), torch.tensor(1.0), atol=1e-4) and d[..., 7, 7] < 0.2
+    assert torch.isclose(d[..., 7, 6], d[..., 7, 8]) and torch.isclose(d[..., 6, 7], d[..., 7, 6])
 
 
 def test_fill_pads_a_shrunk_copy_with_plain_grey_and_border_padding_repeats_the_edge():

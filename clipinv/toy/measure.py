@@ -323,6 +323,79 @@ def tune(changes: dict, seeds: int = 2, model=None, judge_model=None, log=None, 
     return row
 
 
+def _panel_images(changes: dict, pairs: list, seeds: list, threads: int) -> torch.Tensor:
+    """One worker of `panel`: toy's inversions of "a {colour} {shape}" for `pairs` x `seeds`."""
+    from ..invert import invert
+    from ..models import load_model
+    from . import TOY_RECIPE
+
+    torch.set_num_threads(threads)
+    return invert(load_model("toy"), [f"a {c} {s}" for c, s in pairs], seeds=seeds,
+                  recipe=TOY_RECIPE.replace(**changes), cache=False, progress=False).images
+
+
+def panel_images(changes: dict, seeds, jobs: int = 1) -> torch.Tensor:
+    """toy's inversions [24 pairs, seeds, 3, H, W] (class_prompts order) with TOY_RECIPE + `changes`;
+    `jobs` > 1 splits the pairs over that many processes, 1 thread each."""
+    import concurrent.futures
+    import multiprocessing
+
+    _, labels = class_prompts()
+    seeds = list(seeds)
+    if jobs <= 1:
+        return _panel_images(changes, labels, seeds, torch.get_num_threads())
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        parts = list(ex.map(_panel_images, [changes] * jobs, [labels[k::jobs] for k in range(jobs)],
+                            [seeds] * jobs, [1] * jobs))
+    images = torch.empty(len(labels), len(seeds), *parts[0].shape[2:])
+    for k, part in enumerate(parts):
+        images[k::jobs] = part
+    return images
+
+
+def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) -> list[dict]:
+    """Recipe selection, reproducibly: each candidate ({name: changes to TOY_RECIPE}) inverts all 24
+    pairs x `seeds` with `toy`, and every judge in `judges` ({name: bundle}) reads the same images
+    24-way. The protocol of the card's recipe: choose by the mean of judges other than toy-judge
+    (twins, `clipinv toy train --like toy-judge --seed S`), then read toy-judge on the bar. `jobs`
+    processes split the pairs (1 thread each), the fastest layout on the 2-core CPU."""
+    from ..judge import judge
+    from .oracle import pixel_colour, pixel_shape
+
+    texts, labels = class_prompts()
+    seeds = list(seeds)
+    rows = []
+    for name, changes in candidates.items():
+        t0 = time.time()
+        images = panel_images(changes, seeds, jobs)
+        seconds = time.time() - t0
+        truth = torch.arange(len(labels)).view(-1, 1).expand(images.shape[:2])
+        row = {"name": name, "changes": changes, "images": int(truth.numel()), "seeds": seeds,
+               "seconds": round(seconds, 1), "judged": {}}
+        for jname, bundle in judges.items():
+            row["judged"][jname] = round(float((judge(images, texts, judge=bundle).argmax(-1) == truth).float().mean()), 4)
+        px, drawn = pixel_colour(images), pixel_shape(images, [c for c, _ in labels])
+        n = truth.numel()
+        row["pixel_colour"] = round(sum(px[i][j] == labels[i][0] for i in range(len(labels)) for j in range(len(seeds))) / n, 4)
+        row["pixel_shape"] = round(sum(drawn[i][j] == labels[i][1] for i in range(len(labels)) for j in range(len(seeds))) / n, 4)
+        rows.append(row)
+    return rows
+
+
+def panel_table(rows: list, test_judge: str = "toy-judge") -> str:
+    """`panel` rows as a markdown table, the selection criterion (mean of the other judges) first."""
+    names = [j for j in rows[0]["judged"] if j != test_judge]
+    head = ["recipe", "images", "mean of " + (", ".join(names) or "none")] + names + [test_judge, "pixel colour", "shape drawn", "seconds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        mean = sum(r["judged"][j] for j in names) / len(names) if names else float("nan")
+        cells = [r["name"], str(r["images"]), f"{100 * mean:.1f}%"] + [f"{100 * r['judged'][j]:.1f}%" for j in names]
+        cells += [f"{100 * r['judged'][test_judge]:.1f}%" if test_judge in r["judged"] else "-",
+                  f"{100 * r['pixel_colour']:.1f}%", f"{100 * r['pixel_shape']:.1f}%", str(r["seconds"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def combine(parts: list) -> dict:
     """Merge inversion_bar results of disjoint prompt sets (run in parallel processes)."""
     n = sum(p["images"] for p in parts)
@@ -361,6 +434,13 @@ def main(argv=None):
     ap.add_argument("--judges", nargs="+", default=None, metavar="PATH",
                     help="judge the bar's 96 images with toy-judge and these toy models too (e.g. twins of toy-judge from "
                          "`clipinv toy train --like toy-judge --seed S --out PATH`), and record it in the toy card")
+    ap.add_argument("--panel", nargs="+", default=None, metavar="NAME=JSON",
+                    help="recipe selection: each candidate (changes to TOY_RECIPE, e.g. 'smooth={\"smooth_sigma\": 0.5}') inverts "
+                         "24 pairs x --seeds, read by toy-judge and --panel-judges; prints a table (writes --out if given)")
+    ap.add_argument("--panel-judges", nargs="*", default=[], metavar="PATH",
+                    help="the judges --panel chooses by: twins of toy-judge (`clipinv toy train --like toy-judge --seed S --out PATH`)")
+    ap.add_argument("--seeds", default="0-7", metavar="A-B", help="--panel's seeds, a range A-B or a list 0,1,2 (default 0-7)")
+    ap.add_argument("--jobs", type=int, default=2, help="--panel's processes, 1 thread each (default 2)")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -380,6 +460,8 @@ def main(argv=None):
             path.write_text(json.dumps(card, indent=1) + "\n")
         write_cards()
         return None
+    if args.panel:
+        return run_panel(args)
     model, judge_model = load_model("toy"), load_model("toy-judge")
     for path in args.judges or []:
         if not toy.is_toy_checkpoint(path):
@@ -442,6 +524,52 @@ def main(argv=None):
         results["judge_spread"] = old  # its extra judges are not shipped: kept while the model and recipe stay
     write_cards(results)
     return results
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            a, b = (int(v) for v in text.split("-"))
+            seeds = list(range(a, b + 1))
+        else:
+            seeds = [int(v) for v in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise SystemExit(f"--seeds {text}: give a range A-B (e.g. 0-7) or a list of whole numbers >= 0 (e.g. 0,1,2)")
+    return seeds
+
+
+def run_panel(args) -> list:
+    from .. import toy
+    from ..errors import ClipinvError
+    from ..models import load_model
+
+    candidates = {}
+    for item in args.panel:
+        name, sep, text = item.partition("=")
+        try:
+            changes = json.loads(text) if sep else None
+            if not isinstance(changes, dict):
+                raise ValueError
+            toy.TOY_RECIPE.replace(**changes)
+        except ClipinvError as e:
+            raise SystemExit(f"--panel {item}: {e}")
+        except ValueError:
+            raise SystemExit(f"--panel {item}: give NAME=JSON, the JSON an object of recipe changes, e.g. 'smooth={{\"smooth_sigma\": 0.5}}'")
+        candidates[name] = changes
+    for path in args.panel_judges:
+        if not toy.is_toy_checkpoint(path):
+            raise SystemExit(f"--panel-judges {path}: not a toy model saved by `clipinv toy train --out PATH` "
+                             "(a .safetensors with its card .json beside it)")
+    seeds = _parse_seeds(args.seeds)
+    judges = {"toy-judge": load_model("toy-judge"), **{path: load_model(path) for path in args.panel_judges}}
+    rows = panel(candidates, judges, seeds=seeds, jobs=args.jobs)
+    print(panel_table(rows))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
 
 
 def write_cards(results: dict | None = None):
