@@ -343,12 +343,13 @@ def test_panel_reads_the_same_images_with_every_judge_and_two_jobs_give_the_one_
     rows = panel({"quick": quick}, {"toy-judge": toy_judge, "toy": toy}, seeds=[3], jobs=1)
     truth = torch.arange(24)
     for name, bundle in (("toy-judge", toy_judge), ("toy", toy)):
-        ok = (judge(one, texts, judge=bundle).argmax(-1)[:, 0] == truth).float().mean()
-        assert rows[0]["judged"][name] == round(float(ok), 4)
+        probs = judge(one, texts, judge=bundle)[:, 0]
+        assert rows[0]["judged"][name] == round(float((probs.argmax(-1) == truth).float().mean()), 4)
+        assert rows[0]["p_true"][name] == round(float(probs[truth, truth].mean()), 4)
     table = panel_table(rows)
     header, _, row = table.splitlines()
-    assert header.split(" | ")[2:4] == ["mean of toy", "toy"]
-    assert row.split(" | ")[2] == f"{100 * rows[0]['judged']['toy']:.1f}%"
+    assert header.split(" | ")[2:5] == ["mean of toy", "their mean p(true)", "toy"]
+    assert row.split(" | ")[2:4] == [f"{100 * rows[0]['judged']['toy']:.1f}%", f"{100 * rows[0]['p_true']['toy']:.1f}%"]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -356,8 +356,9 @@ def panel_images(changes: dict, seeds, jobs: int = 1) -> torch.Tensor:
 def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) -> list[dict]:
     """Recipe selection, reproducibly: each candidate ({name: changes to TOY_RECIPE}) inverts all 24
     pairs x `seeds` with `toy`, and every judge in `judges` ({name: bundle}) reads the same images
-    24-way. The protocol of the card's recipe: choose by the mean of judges other than toy-judge
-    (twins, `clipinv toy train --like toy-judge --seed S`), then read toy-judge on the bar. `jobs`
+    24-way. The protocol of the card's recipe: choose by the mean accuracy of judges other than
+    toy-judge (twins, `clipinv toy train --like toy-judge --seed S`), ties broken by their mean
+    probability of the true caption, then read toy-judge on the bar and on fresh seeds. `jobs`
     processes split the pairs (1 thread each), the fastest layout on the 2-core CPU."""
     from ..judge import judge
     from .oracle import pixel_colour, pixel_shape
@@ -371,9 +372,11 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
         seconds = time.time() - t0
         truth = torch.arange(len(labels)).view(-1, 1).expand(images.shape[:2])
         row = {"name": name, "changes": changes, "images": int(truth.numel()), "seeds": seeds,
-               "seconds": round(seconds, 1), "judged": {}}
+               "seconds": round(seconds, 1), "judged": {}, "p_true": {}}
         for jname, bundle in judges.items():
-            row["judged"][jname] = round(float((judge(images, texts, judge=bundle).argmax(-1) == truth).float().mean()), 4)
+            probs = judge(images, texts, judge=bundle)
+            row["judged"][jname] = round(float((probs.argmax(-1) == truth).float().mean()), 4)
+            row["p_true"][jname] = round(float(probs.gather(-1, truth[..., None]).mean()), 4)  # the tie-break
         px, drawn = pixel_colour(images), pixel_shape(images, [c for c, _ in labels])
         n = truth.numel()
         row["pixel_colour"] = round(sum(px[i][j] == labels[i][0] for i in range(len(labels)) for j in range(len(seeds))) / n, 4)
@@ -383,13 +386,17 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
 
 
 def panel_table(rows: list, test_judge: str = "toy-judge") -> str:
-    """`panel` rows as a markdown table, the selection criterion (mean of the other judges) first."""
+    """`panel` rows as a markdown table, the selection criterion first: the other judges' mean
+    accuracy, ties broken by their mean probability of the true caption."""
     names = [j for j in rows[0]["judged"] if j != test_judge]
-    head = ["recipe", "images", "mean of " + (", ".join(names) or "none")] + names + [test_judge, "pixel colour", "shape drawn", "seconds"]
+    head = (["recipe", "images", "mean of " + (", ".join(names) or "none"), "their mean p(true)"] + names
+            + [test_judge, "pixel colour", "shape drawn", "seconds"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         mean = sum(r["judged"][j] for j in names) / len(names) if names else float("nan")
-        cells = [r["name"], str(r["images"]), f"{100 * mean:.1f}%"] + [f"{100 * r['judged'][j]:.1f}%" for j in names]
+        p_true = sum(r["p_true"][j] for j in names) / len(names) if names else float("nan")
+        cells = ([r["name"], str(r["images"]), f"{100 * mean:.1f}%", f"{100 * p_true:.1f}%"]
+                 + [f"{100 * r['judged'][j]:.1f}%" for j in names])
         cells += [f"{100 * r['judged'][test_judge]:.1f}%" if test_judge in r["judged"] else "-",
                   f"{100 * r['pixel_colour']:.1f}%", f"{100 * r['pixel_shape']:.1f}%", str(r["seconds"])]
         lines.append("| " + " | ".join(cells) + " |")
