@@ -366,3 +366,36 @@ def test_panel_refuses_bad_arguments_in_one_line_before_any_work(argv, message, 
     with pytest.raises(SystemExit, match=message) as e:
         measure.main(argv)
     assert "\n" not in str(e.value)
+
+
+def test_a_recorded_panel_lands_in_the_card_with_twins_named_by_seed_and_rows_by_their_recipe(toy, toy_judge, tmp_path,
+                                                                                               monkeypatch):
+    """`--panel ... --record PURPOSE` keeps the run in toy.json (judges by weights hash, a twin named by
+    its training seed, not a local path) and the card prints it as a table whose rows are named by
+    their differences to today's TOY_RECIPE, the choosing judges' mean first."""
+    import shutil
+
+    import clipinv.toy as T
+    from clipinv.toy.measure import record_panel
+
+    shutil.copytree(WEIGHTS, tmp_path / "weights")
+    monkeypatch.setattr(T, "WEIGHTS", tmp_path / "weights")
+    base = {"images": 192, "seeds": list(range(8)), "seconds": 1.0, "pixel_colour": 1.0, "pixel_shape": 0.5}
+    rows = [dict(base, name="a", changes={}, recipe=TOY_RECIPE.to_dict(),
+                 judged={"toy-judge": 0.8, "/some/local/twin.safetensors": 0.9},
+                 p_true={"toy-judge": 0.7, "/some/local/twin.safetensors": 0.85}),
+            dict(base, name="b", changes={"tv_weight": 0.003}, recipe=TOY_RECIPE.replace(tv_weight=0.003).to_dict(),
+                 judged={"toy-judge": 0.75, "/some/local/twin.safetensors": 0.95},
+                 p_true={"toy-judge": 0.6, "/some/local/twin.safetensors": 0.9})]
+    record_panel(rows, {"toy-judge": toy_judge, "/some/local/twin.safetensors": toy}, "selection")
+    card = json.loads((tmp_path / "weights" / "toy.json").read_text())
+    entry = card["inversion"]["panels"][-1]
+    assert entry["judges"] == {"toy-judge": toy_judge.weights_hash, "twin seed 0": toy.weights_hash}
+    assert entry["rows"][1]["judged"] == {"toy-judge": 0.75, "twin seed 0": 0.95}
+    md = (tmp_path / "weights" / "toy.md").read_text()
+    assert "## Recipe panel: selection" in md and "/some/local" not in md
+    table = md[md.index("## Recipe panel: selection"):].split("\n\n")[2].splitlines()
+    assert table[0].split(" | ")[2:5] == ["mean of twin seed 0", "their mean p(true)", "twin seed 0"]
+    assert table[2].startswith("| TOY_RECIPE | 192 | 90.0% | 85.0% | 90.0% | 80.0% |")
+    assert table[3].startswith("| tv_weight=0.003 | 192 | 95.0% | 90.0% | 95.0% | 75.0% |")
+    assert (WEIGHTS / "toy.json").read_text() != (tmp_path / "weights" / "toy.json").read_text()  # the shipped card untouched

@@ -10,6 +10,8 @@
     python -m clipinv.toy.measure --robustness                    # both models on larger and noisier world images
     python -m clipinv.toy.measure --judges twin2.safetensors ...  # the bar's images judged by twins of toy-judge too
     python -m clipinv.toy.measure --threads 1 --from-scratch toy  # retrain from scratch, timed, weights compared
+    # recipe selection: candidates x 24 pairs x seeds 0-7, read by toy-judge and twins of it (the choosing judges)
+    python -m clipinv.toy.measure --panel 'TOY_RECIPE={}' 'sharp={"smooth_sigma": 0}' --panel-judges twin2.safetensors twin3.safetensors --seeds 0-7 --record selection
 
 Bars (issue 3): zero-shot colour x shape >= 98% for both models; inverting "a {colour} {shape}"
 for all 24 pairs x 4 seeds with TOY_RECIPE: judged by toy-judge >= 90%, pixel colour >= 95%;
@@ -361,6 +363,7 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
     probability of the true caption, then read toy-judge on the bar and on fresh seeds. `jobs`
     processes split the pairs (1 thread each), the fastest layout on the 2-core CPU."""
     from ..judge import judge
+    from . import TOY_RECIPE
     from .oracle import pixel_colour, pixel_shape
 
     texts, labels = class_prompts()
@@ -371,7 +374,8 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
         images = panel_images(changes, seeds, jobs)
         seconds = time.time() - t0
         truth = torch.arange(len(labels)).view(-1, 1).expand(images.shape[:2])
-        row = {"name": name, "changes": changes, "images": int(truth.numel()), "seeds": seeds,
+        row = {"name": name, "changes": changes, "recipe": TOY_RECIPE.replace(**changes).to_dict(),
+               "images": int(truth.numel()), "seeds": seeds,
                "seconds": round(seconds, 1), "judged": {}, "p_true": {}}
         for jname, bundle in judges.items():
             probs = judge(images, texts, judge=bundle)
@@ -383,6 +387,27 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
         row["pixel_shape"] = round(sum(drawn[i][j] == labels[i][1] for i in range(len(labels)) for j in range(len(seeds))) / n, 4)
         rows.append(row)
     return rows
+
+
+def record_panel(rows: list, judges: dict, purpose: str) -> dict:
+    """Add a `panel` run to the toy card's recorded inversion figures (kept across re-measures: each
+    row names its whole recipe) and rewrite the cards. judges: {name: bundle}, as given to `panel`."""
+    from . import WEIGHTS
+    from .training import stages
+
+    def label(name, bundle):  # a twin by its first stage seed (`clipinv toy train --seed S`), not its path here
+        if name == "toy-judge" or not bundle.card:
+            return name
+        return f"twin seed {stages(bundle.card)[0]['train_config']['seed']}"
+
+    names = {name: label(name, bundle) for name, bundle in judges.items()}
+    rows = [dict(row, **{k: {names[j]: v for j, v in row[k].items()} for k in ("judged", "p_true")}) for row in rows]
+    results = json.loads((WEIGHTS / "toy.json").read_text())["inversion"]
+    entry = {"purpose": purpose, "date": time.strftime("%Y-%m-%d"), "seeds": rows[0]["seeds"],
+             "judges": {names[name]: bundle.weights_hash for name, bundle in judges.items()}, "rows": rows}
+    results.setdefault("panels", []).append(entry)
+    write_cards(results)
+    return entry
 
 
 def panel_table(rows: list, test_judge: str = "toy-judge") -> str:
@@ -447,6 +472,8 @@ def main(argv=None):
     ap.add_argument("--panel-judges", nargs="*", default=[], metavar="PATH",
                     help="the judges --panel chooses by: twins of toy-judge (`clipinv toy train --like toy-judge --seed S --out PATH`)")
     ap.add_argument("--seeds", default="0-7", metavar="A-B", help="--panel's seeds, a range A-B or a list 0,1,2 (default 0-7)")
+    ap.add_argument("--record", default=None, metavar="PURPOSE",
+                    help="add the --panel run to the toy card under this heading (e.g. 'selection', 'fresh seeds')")
     ap.add_argument("--jobs", type=int, default=2, help="--panel's processes, 1 thread each (default 2)")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
@@ -529,6 +556,9 @@ def main(argv=None):
     old = kept_judge_spread(json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}), model, toy.TOY_RECIPE)
     if old:
         results["judge_spread"] = old  # its extra judges are not shipped: kept while the model and recipe stay
+    panels = json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}).get("panels")
+    if panels:
+        results["panels"] = panels  # each row names its whole recipe, so they stay true under a new TOY_RECIPE
     write_cards(results)
     return results
 
@@ -576,6 +606,8 @@ def run_panel(args) -> list:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=1)
+    if args.record:
+        record_panel(rows, judges, args.record)
     return rows
 
 
@@ -670,7 +702,11 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             f"{' -> '.join(f'{side} px at step {at}' for at, side in r['resolution_schedule'])}, "
             f"{r['n_augments']} augmented copies, affine p {r['affine_p']} (rotation +-{r['rotate_degrees']}, "
             f"translation {r['translate']}, scale {tuple(r['scale_range'])}, padding "
-            f"{'border' if r.get('background_fill') is None else 'plain grey ' + str(r['background_fill'])}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}",
+            f"{'border' if r.get('background_fill') is None else 'plain grey ' + str(r['background_fill'])}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}"
+            + (f", ColorShift mean {r['color_shift_mean']} / log std {r['color_shift_log_std']}"
+               if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
+            + (f", the final image smoothed by a Gaussian blur of sigma {r['smooth_sigma']} px"
+               + (f" (and every {r['smooth_every']} steps)" if r.get("smooth_every") else "") if r.get("smooth_sigma") else ""),
             "- why: the paper's recipe scaled to 32 px (schedule 16 -> 32 ending at the input size; 200 steps to "
             "fit the 30 s budget; TV 0.001 because the probe found strong TV hurts transfer; 16 copies, measured in "
             "session 1). Changes to the paper's augmentation: every copy gets the affine, shrunk to "
@@ -683,6 +719,10 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                "strength and the scale range were picked by how the two twins of `toy-judge` trained from other seeds (the "
                "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds; `toy-judge`'s reading was not the "
                "criterion. " if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
+            + (f"The last step is followed by a Gaussian blur of sigma {r['smooth_sigma']} px (Yosinski et al. 2015's "
+               "blur regulariser, applied once): the inversions carry pixel-scale texture that the world's images do not "
+               "(below), and independent judges read noisy images worse (below); the blur removes the texture, not the "
+               "shape. Its sigma was picked by the same two twins (the selection panel below). " if r.get("smooth_sigma") else "")
             + "The tuning table below measures each choice.",
             "",
             f"## Inversions (measured by `python -m clipinv.toy.measure`, {inv.get('date', 'date not recorded')})",
@@ -773,6 +813,18 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             if all("shape_oracle" in v for v in o.values()):
                 lines.append("- pixel shape oracle on the same images (plain / faded 30% / faded 50%): "
                              + " / ".join(f"{100 * v['shape_oracle']:.1f}%" for v in o.values()))
+        for entry in inv.get("panels", []):
+            rows = [dict(row, name=recipe_change(row["recipe"], r)) for row in entry["rows"]]
+            twins = [j for j in entry["judges"] if j != "toy-judge"]
+            lines += ["", f"## Recipe panel: {entry['purpose']} (measured {entry['date']})", "",
+                      f"Every row inverts all 24 pairs x seeds {entry['seeds'][0]}-{entry['seeds'][-1]} with `toy` "
+                      "(`python -m clipinv.toy.measure --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
+                      f"every judge reads the same images 24-way. The choosing judges are {len(twins)} twin(s) of `toy-judge` "
+                      "(same recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S --out PATH`; "
+                      "weights hashes " + ", ".join(entry["judges"][j] for j in twins) + "): their mean accuracy decides, "
+                      "ties broken by their mean probability of the true caption. `toy-judge` is the bar's judge. Rows are "
+                      "named by their differences to today's `TOY_RECIPE`.", "",
+                      panel_table(rows)]
         if "tuning" in inv:
             lines += ["", "## Recipe tuning (measured)", "",
                       "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python -m clipinv.toy.measure --tune JSON`, "
