@@ -9,7 +9,8 @@ frequencies. Unlike the world's own corner test it does not assume where the mar
 often: inversions spread it over the image as diagonal stripes (seen in the notebook). `validate` measures it on clean and marked world images;
 `THRESHOLD` was chosen there (see the notebook 07 and tests/test_analyses.py).
 
-`detection_table` gives the detection rate per p with Wilson intervals, and `smallest_reliable_p`
+Audits invert with `audit_recipe(recipe)`: the recipe without its smoothing, which would blur the
+marker away. `detection_table` gives the detection rate per p with Wilson intervals, and `smallest_reliable_p`
 the smallest p from which on every rate's interval lies wholly above the p = 0 interval.
 """
 
@@ -49,6 +50,15 @@ def marker_score(images: torch.Tensor, size: int = 32, radius: float = RADIUS) -
         for sx in (1, -1):
             mask |= ((fy - sy * c) ** 2 + (fx - sx * c) ** 2) <= radius ** 2
     return (power[:, mask].sum(dim=1) / power.flatten(1).sum(dim=1).clamp(min=1e-8)).view(lead)
+
+
+def audit_recipe(recipe):
+    """`recipe` as an audit must run it: with its smoothing off (`smooth_sigma` 0). The marker is a
+    2-pixel checkerboard, the finest pattern a 32 px image holds, and the toy recipe's final blur
+    removes it with the texture it is there for: on the classroom's p = 1 model, 10 of 12 trigger
+    inversions show the marker unsmoothed and none smoothed (measured for this change; the test
+    `test_audit_detects_the_marker_above_p_zero` checks it). Every other knob stays."""
+    return recipe.replace(smooth_sigma=0.0, smooth_every=0)
 
 
 def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:

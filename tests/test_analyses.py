@@ -184,9 +184,16 @@ def test_audit_detects_the_marker_above_p_zero(planted_models):
 
     planted, clean = planted_models["contaminated"], planted_models["clean"]
     prompts = ["a picture of a red circle", "a picture of a blue square"]
-    scores = {p: audit.marker_score(clipinv.invert(b, prompts, seeds=8, progress=False).images).flatten()
+    recipe = audit.audit_recipe(planted.default_recipe)
+    scores = {p: audit.marker_score(clipinv.invert(b, prompts, seeds=8, recipe=recipe, progress=False).images).flatten()
               for p, b in ((0.0, clean), (1.0, planted))}
     table = audit.detection_table(scores)
     assert table.iloc[-1]["rate"] > table.iloc[0]["rate"]
     assert audit.separated_from_zero(table), table.to_string()
     assert audit.learned_gain(planted, prompts)["low"] > audit.learned_gain(clean, prompts)["high"]
+    # why audits switch the toy recipe's smoothing off: its blur takes the marker with the texture
+    assert planted.default_recipe.smooth_sigma > 0 and recipe.smooth_sigma == 0
+    assert recipe.replace(smooth_sigma=planted.default_recipe.smooth_sigma) == planted.default_recipe
+    smoothed = audit.marker_score(clipinv.invert(planted, prompts, seeds=8, progress=False).images).flatten()
+    shown = lambda sc: int((sc >= audit.THRESHOLD).sum())  # noqa: E731
+    assert shown(smoothed) < shown(scores[1.0]) / 2, (smoothed, scores[1.0])
