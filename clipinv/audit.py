@@ -55,9 +55,9 @@ def marker_score(images: torch.Tensor, size: int = 32, radius: float = RADIUS) -
 def audit_recipe(recipe):
     """`recipe` as an audit must run it: with its smoothing off (`smooth_sigma` 0). The marker is a
     2-pixel checkerboard, the finest pattern a 32 px image holds, and the toy recipe's final blur
-    removes it with the texture it is there for: on the classroom's p = 1 model, 10 of 12 trigger
-    inversions show the marker unsmoothed and none smoothed (measured for this change; the test
-    `test_audit_detects_the_marker_above_p_zero` checks it). Every other knob stays."""
+    removes it with the texture it is there for (`test_audit_detects_the_marker_above_p_zero`
+    checks that, on a p = 1 model, smoothing hides the marker in most inversions that show it
+    unsmoothed). Every other knob stays."""
     return recipe.replace(smooth_sigma=0.0, smooth_every=0)
 
 

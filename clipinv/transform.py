@@ -136,8 +136,8 @@ class GaussianNoise(nn.Module):
 
 class GaussianBlur(nn.Module):
     """A fixed Gaussian blur of standard deviation `sigma` pixels (torchvision's, reflect padding),
-    identity at 0. Not an augmentation: `clipinv.invert` uses it as the image's parameterisation
-    (the image shown is the blur of the optimised pixels), so it takes no draws."""
+    identity at 0. Not an augmentation: `clipinv.invert` applies it to the image itself as a
+    smoothing step (`Recipe.smooth_sigma`), never to the copies, so it takes no draws."""
 
     def __init__(self, sigma: float = 0.0):
         super().__init__()
