@@ -387,14 +387,14 @@ def test_a_recorded_panel_lands_in_the_card_with_twins_named_by_seed_and_rows_by
             dict(base, name="b", changes={"tv_weight": 0.003}, recipe=TOY_RECIPE.replace(tv_weight=0.003).to_dict(),
                  judged={"toy-judge": 0.75, "/some/local/twin.safetensors": 0.95},
                  p_true={"toy-judge": 0.6, "/some/local/twin.safetensors": 0.9})]
-    record_panel(rows, {"toy-judge": toy_judge, "/some/local/twin.safetensors": toy}, "selection")
+    record_panel(rows, {"toy-judge": toy_judge, "/some/local/twin.safetensors": toy}, "a test's selection")
     card = json.loads((tmp_path / "weights" / "toy.json").read_text())
     entry = card["inversion"]["panels"][-1]
     assert entry["judges"] == {"toy-judge": toy_judge.weights_hash, "twin seed 0": toy.weights_hash}
     assert entry["rows"][1]["judged"] == {"toy-judge": 0.75, "twin seed 0": 0.95}
     md = (tmp_path / "weights" / "toy.md").read_text()
-    assert "## Recipe panel: selection" in md and "/some/local" not in md
-    table = md[md.index("## Recipe panel: selection"):].split("\n\n")[2].splitlines()
+    assert "## Recipe panel: a test's selection" in md and "/some/local" not in md
+    table = md[md.index("## Recipe panel: a test's selection"):].split("\n\n")[2].splitlines()
     assert table[0].split(" | ")[2:5] == ["mean of twin seed 0", "their mean p(true)", "twin seed 0"]
     assert table[2].startswith("| TOY_RECIPE | 192 | 90.0% | 85.0% | 90.0% | 80.0% |")
     assert table[3].startswith("| tv_weight=0.003 | 192 | 95.0% | 90.0% | 95.0% | 75.0% |")
