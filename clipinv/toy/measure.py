@@ -739,9 +739,10 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds; `toy-judge`'s reading was not the "
                "criterion. " if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
             + (f"The last step is followed by a Gaussian blur of sigma {r['smooth_sigma']} px (Yosinski et al. 2015's "
-               "blur regulariser, applied once): the inversions carry pixel-scale texture that the world's images do not "
-               "(below), and independent judges read noisy images worse (below); the blur removes the texture, not the "
-               "shape. Its sigma was picked by the same two twins (the selection panel below). " if r.get("smooth_sigma") else "")
+               "blur regulariser, applied once): it removes pixel-scale texture the optimiser leaves (the texture figure "
+               "below is after the blur, near the world's images), which independent judges read worse (noise, below); "
+               "the shapes drawn stay as they were (the panels' shape-drawn column). Its sigma was picked by the same two "
+               "twins (the selection panel below). " if r.get("smooth_sigma") else "")
             + "The tuning table below measures each choice.",
             "",
             f"## Inversions (measured by `python -m clipinv.toy.measure`, {inv.get('date', 'date not recorded')})",
