@@ -29,6 +29,12 @@ import torch
 from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, class_prompts
 
 
+def _share(readings: list, truths: list) -> float:
+    """Share of readings [pair][seed] equal to their pair's truth, over every pair and seed."""
+    hits = [r == t for row, t in zip(readings, truths) for r in row]
+    return round(sum(hits) / len(hits), 4)
+
+
 def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4, progress=True) -> dict:
     """Invert "a {colour} {shape}" for the given (colour, shape) pairs (default all 24) and judge
     the images with `judge_model` (24-way) and with the pixel oracles (colour, and the shape drawn in
@@ -63,8 +69,8 @@ def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4
         "self_judged_shape": round(sum(labels[int(own[i, j])][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
         "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
         "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "pixel_colour": round(sum(px[i][j] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "pixel_shape": round(sum(drawn[i][j] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
+        "pixel_colour": _share(px, [c for c, _ in pairs]),
+        "pixel_shape": _share(drawn, [s for _, s in pairs]),
         "self_similarity": round(float(inv.similarity.mean()), 4),
         "high_frequency": round(high_frequency(inv.images), 4),
         "seconds": round(seconds, 1),
@@ -381,10 +387,8 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
             probs = judge(images, texts, judge=bundle)
             row["judged"][jname] = round(float((probs.argmax(-1) == truth).float().mean()), 4)
             row["p_true"][jname] = round(float(probs.gather(-1, truth[..., None]).mean()), 4)  # the tie-break
-        px, drawn = pixel_colour(images), pixel_shape(images, [c for c, _ in labels])
-        n = truth.numel()
-        row["pixel_colour"] = round(sum(px[i][j] == labels[i][0] for i in range(len(labels)) for j in range(len(seeds))) / n, 4)
-        row["pixel_shape"] = round(sum(drawn[i][j] == labels[i][1] for i in range(len(labels)) for j in range(len(seeds))) / n, 4)
+        row["pixel_colour"] = _share(pixel_colour(images), [c for c, _ in labels])
+        row["pixel_shape"] = _share(pixel_shape(images, [c for c, _ in labels]), [s for _, s in labels])
         rows.append(row)
     return rows
 
@@ -497,10 +501,7 @@ def main(argv=None):
     if args.panel:
         return run_panel(args)
     model, judge_model = load_model("toy"), load_model("toy-judge")
-    for path in args.judges or []:
-        if not toy.is_toy_checkpoint(path):
-            raise SystemExit(f"--judges {path}: not a toy model saved by `clipinv toy train --out PATH` "
-                             "(a .safetensors with its card .json beside it)")
+    _check_toy_paths("--judges", args.judges or [])
     if args.canvas or args.robustness or args.judges:  # one more reading added to the card's recorded inversion figures
         results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
         if args.canvas:
@@ -563,6 +564,15 @@ def main(argv=None):
     return results
 
 
+def _check_toy_paths(flag: str, paths: list):
+    from .. import toy
+
+    for path in paths:
+        if not toy.is_toy_checkpoint(path):
+            raise SystemExit(f"{flag} {path}: not a toy model saved by `clipinv toy train --out PATH` "
+                             "(a .safetensors with its card .json beside it)")
+
+
 def _parse_seeds(text: str) -> list[int]:
     try:
         if "-" in text:
@@ -595,10 +605,7 @@ def run_panel(args) -> list:
         except ValueError:
             raise SystemExit(f"--panel {item}: give NAME=JSON, the JSON an object of recipe changes, e.g. 'smooth={{\"smooth_sigma\": 0.5}}'")
         candidates[name] = changes
-    for path in args.panel_judges:
-        if not toy.is_toy_checkpoint(path):
-            raise SystemExit(f"--panel-judges {path}: not a toy model saved by `clipinv toy train --out PATH` "
-                             "(a .safetensors with its card .json beside it)")
+    _check_toy_paths("--panel-judges", args.panel_judges)
     seeds = _parse_seeds(args.seeds)
     judges = {"toy-judge": load_model("toy-judge"), **{path: load_model(path) for path in args.panel_judges}}
     rows = panel(candidates, judges, seeds=seeds, jobs=args.jobs)
