@@ -12,12 +12,22 @@ from pathlib import Path
 
 from .errors import ClipinvError
 
+def _parse_range(text: str):
+    try:
+        low, high = (float(v) for v in text.split(","))
+        return (low, high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"range {text!r} is not LOW,HIGH (e.g. 0.3,0.5)")
+
+
 # recipe knobs exposed as flags: name -> (type, help)
 KNOB_HELP = {
     "lr": (float, "Adam learning rate"),
     "n_augments": (int, "augmented copies per image per step"),
     "tv_weight": (float, "total-variation weight"),
     "l1_weight": (float, "L1-norm weight"),
+    "l1_center": (float, "the grey level in [0, 1] the L1 term pulls pixels toward (0: black)"),
+    "init_range": (_parse_range, "LOW,HIGH: the initial image is uniform noise in [LOW, HIGH]"),
     "affine_p": (float, "probability of the random affine per copy"),
     "rotate_degrees": (float, "max rotation of the affine (degrees)"),
     "translate": (float, "max translation of the affine (fraction of the side)"),

@@ -51,6 +51,8 @@ class Recipe:
     smooth_every: int = 0                    # and so is the image every this many steps (Yosinski et al. 2015's blur); 0: only at the end
     tv_weight: float = 0.005                 # total variation weight (the code's TV)
     l1_weight: float = 0.0                   # L1 norm weight
+    l1_center: float = 0.0                   # the grey level the L1 term pulls pixels toward (0: black, the paper's ||x||_1)
+    init_range: tuple = (0.0, 1.0)           # the initial image: uniform noise in [low, high] (the paper's: [0, 1])
     grad_clip: float = 1.0                   # max gradient L2 norm, per image
     precision: str = "fp32"                  # "fp32" or "bf16" (autocast of the encoder; image and Adam stay fp32)
     compile: bool = False                    # torch.compile the image encoder
@@ -59,6 +61,10 @@ class Recipe:
     def __post_init__(self):
         object.__setattr__(self, "resolution_schedule", tuple(tuple(int(v) for v in s) for s in self.resolution_schedule))
         object.__setattr__(self, "scale_range", tuple(float(v) for v in self.scale_range))
+        try:
+            object.__setattr__(self, "init_range", tuple(float(v) for v in self.init_range))
+        except (TypeError, ValueError):
+            raise ClipinvError(f"init_range must be two numbers (low, high) in [0, 1] (the paper's: (0, 1)), got {self.init_range!r}") from None
         self.validate()
 
     def replace(self, **changes) -> "Recipe":
@@ -75,7 +81,7 @@ class Recipe:
             raise ClipinvError(f"steps must be a positive whole number, got {self.steps}")
         for name in ("lr", "tv_weight", "l1_weight", "grad_clip", "affine_p", "rotate_degrees", "translate",
                      "jitter_px", "color_shift_mean", "color_shift_log_std", "color_jitter", "noise_std",
-                     "smooth_sigma"):
+                     "smooth_sigma", "l1_center"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ClipinvError(f"recipe {name} must be a finite number, got {v!r}")
@@ -98,6 +104,10 @@ class Recipe:
             raise ClipinvError(f"resolution_schedule steps must increase, got {sched}")
         if self.scale_range[0] <= 0 or self.scale_range[0] > self.scale_range[1]:
             raise ClipinvError(f"scale_range must be 0 < low <= high, got {self.scale_range}")
+        if not 0 <= self.l1_center <= 1:
+            raise ClipinvError(f"l1_center must be a grey level in [0, 1] (0: black, the paper's), got {self.l1_center}")
+        if len(self.init_range) != 2 or not 0 <= self.init_range[0] <= self.init_range[1] <= 1:
+            raise ClipinvError(f"init_range must be (low, high) with 0 <= low <= high <= 1 (the paper's: (0, 1)), got {self.init_range}")
         if self.precision not in ("fp32", "bf16"):
             raise ClipinvError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if int(self.smooth_every) != self.smooth_every or self.smooth_every < 0:
@@ -185,7 +195,8 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
 
     # each image's own generator: initial noise now, augmentation draws in chunks of steps
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
+    low, high = recipe.init_range
+    x = torch.stack([low + (high - low) * torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
     # and, with pixel noise on, a second stream per image on the device for the noise
     noise_gens = ([torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds]
                   if recipe.noise_std else None)
@@ -231,7 +242,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
             f = f / f.norm(dim=-1, keepdim=True)
             dist = dist + objective.distance(f.view(n, copies, -1), t_feat, t_w) / len(bundles)
         tv = objective.total_variation(x)
-        l1 = objective.l1(x)
+        l1 = objective.l1(x, recipe.l1_center)
         loss = dist + recipe.tv_weight * tv + recipe.l1_weight * l1
         loss.sum().backward()
 

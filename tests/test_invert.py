@@ -81,6 +81,40 @@ def test_smoothing_replaces_the_final_image_by_its_blur_and_smooth_every_also_sm
     assert not torch.allclose(often.images[0], last.images[0], atol=1e-3)
 
 
+def test_init_range_sets_the_starting_noise_and_the_paper_default_draws_the_same_noise(tiny, monkeypatch):
+    """init_range (low, high) scales the seed's uniform draw into [low, high]; (0, 1), the paper's,
+    draws exactly torch.rand of the seed's generator, as before the knob existed."""
+    starts = []
+    real = objective.total_variation
+
+    def spy(x):
+        if not starts:
+            starts.append(x.detach().clone())
+        return real(x)
+
+    monkeypatch.setattr(objective, "total_variation", spy)
+    invert(tiny, "a dog", seeds=[4], recipe=FAST.replace(steps=1), cache=False, progress=False)
+    assert torch.equal(starts[0][0], torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4)))
+    starts.clear()
+    invert(tiny, "a dog", seeds=[4], recipe=FAST.replace(steps=1, init_range=(0.3, 0.5)), cache=False, progress=False)
+    expected = 0.3 + 0.2 * torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4))
+    assert torch.allclose(starts[0][0], expected, atol=1e-6)
+    assert 0.3 <= starts[0].min() and starts[0].max() <= 0.5
+
+
+def test_l1_center_pulls_pixels_toward_its_grey(tiny):
+    """With a strong L1 toward grey 0.4 the image ends nearer that grey than without it, and nearer
+    0.4 than 0 (a L1 toward black, the paper's, would pull the other way)."""
+    plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False).images
+    grey = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(l1_weight=0.01, l1_center=0.4), cache=False,
+                  progress=False).images
+    black = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(l1_weight=0.01), cache=False, progress=False).images
+    off = lambda im, c: (im - c).abs().mean().item()  # noqa: E731
+    assert off(grey, 0.4) < 0.5 * off(plain, 0.4)
+    assert off(black, 0.0) < 0.5 * off(plain, 0.0)
+    assert off(grey, 0.4) < off(grey, 0.0) and off(black, 0.0) < off(black, 0.4)
+
+
 def test_negative_prompt_pushes_away(tiny):
     plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False)
     neg = invert(tiny, Prompt("a red circle") - 0.5 * Prompt("a blue square"), seeds=2, recipe=FAST, cache=False,
@@ -150,6 +184,12 @@ def test_divergence_stops_with_step_and_term(tiny, monkeypatch):
     ({"smooth_every": 10}, "no effect with smooth_sigma 0"),
     ({"smooth_sigma": -0.5}, "smooth_sigma must be >= 0"),
     ({"smooth_sigma": float("nan")}, "smooth_sigma must be a finite"),
+    ({"l1_center": 1.5}, "l1_center must be a grey level"),
+    ({"l1_center": float("nan")}, "l1_center must be a finite"),
+    ({"init_range": (0.6, 0.4)}, "init_range must be"),
+    ({"init_range": (-0.1, 0.5)}, "init_range must be"),
+    ({"init_range": 0.5}, "init_range must be two numbers"),
+    ({"init_range": (0.1, 0.2, 0.3)}, "init_range must be"),
 ])
 def test_bad_recipes_are_refused_in_one_line(changes, message):
     with pytest.raises(ClipinvError, match=message) as e:
