@@ -28,6 +28,8 @@ KNOB_HELP = {
     "l1_weight": (float, "L1-norm weight"),
     "l1_center": (float, "the grey level in [0, 1] the L1 term pulls pixels toward (0: black)"),
     "init_range": (_parse_range, "LOW,HIGH: the initial image is uniform noise in [LOW, HIGH]"),
+    "parameterization": (str, "what the optimiser changes: pixels, or fourier (the 1/f-scaled spectrum)"),
+    "fourier_decay": (float, "with --parameterization fourier: the spectrum's scale falls as 1/f^decay"),
     "affine_p": (float, "probability of the random affine per copy"),
     "rotate_degrees": (float, "max rotation of the affine (degrees)"),
     "translate": (float, "max translation of the affine (fraction of the side)"),

@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import objective
+from . import objective, param
 from .errors import ClipinvError
+from .param import PARAMETERIZATIONS
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize
 
 TERMS = ("loss", "distance", "tv", "l1")
@@ -53,6 +54,8 @@ class Recipe:
     l1_weight: float = 0.0                   # L1 norm weight
     l1_center: float = 0.0                   # the grey level the L1 term pulls pixels toward (0: black, the paper's ||x||_1)
     init_range: tuple = (0.0, 1.0)           # the initial image: uniform noise in [low, high] (the paper's: [0, 1])
+    parameterization: str = "pixels"         # what Adam changes: "pixels" (the paper's) or "fourier" (the 1/f-scaled spectrum, lucent's fft)
+    fourier_decay: float = 1.0               # with "fourier": the spectrum's scale falls as 1/f^decay
     grad_clip: float = 1.0                   # max gradient L2 norm, per image
     precision: str = "fp32"                  # "fp32" or "bf16" (autocast of the encoder; image and Adam stay fp32)
     compile: bool = False                    # torch.compile the image encoder
@@ -81,7 +84,7 @@ class Recipe:
             raise ClipinvError(f"steps must be a positive whole number, got {self.steps}")
         for name in ("lr", "tv_weight", "l1_weight", "grad_clip", "affine_p", "rotate_degrees", "translate",
                      "jitter_px", "color_shift_mean", "color_shift_log_std", "color_jitter", "noise_std",
-                     "smooth_sigma", "l1_center"):
+                     "smooth_sigma", "l1_center", "fourier_decay"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ClipinvError(f"recipe {name} must be a finite number, got {v!r}")
@@ -108,6 +111,11 @@ class Recipe:
             raise ClipinvError(f"l1_center must be a grey level in [0, 1] (0: black, the paper's), got {self.l1_center}")
         if len(self.init_range) != 2 or not 0 <= self.init_range[0] <= self.init_range[1] <= 1:
             raise ClipinvError(f"init_range must be (low, high) with 0 <= low <= high <= 1 (the paper's: (0, 1)), got {self.init_range}")
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ClipinvError(f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
+        if self.parameterization != "pixels" and not self.reset_optimizer_on_resize:
+            raise ClipinvError("reset_optimizer_on_resize=False keeps Adam's state across a resize only for "
+                               "parameterization 'pixels': set reset_optimizer_on_resize=True")
         if self.precision not in ("fp32", "bf16"):
             raise ClipinvError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if int(self.smooth_every) != self.smooth_every or self.smooth_every < 0:
@@ -197,6 +205,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     low, high = recipe.init_range
     x = torch.stack([low + (high - low) * torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
+    par = param.make(recipe.parameterization, side0, recipe.fourier_decay, device)
     # and, with pixel noise on, a second stream per image on the device for the noise
     noise_gens = ([torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds]
                   if recipe.noise_std else None)
@@ -211,22 +220,25 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     schedule = dict(recipe.resolution_schedule)
     checked = 0
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
-    x.requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=recipe.lr)
+    z = par.to_params(x).requires_grad_(True)  # what Adam changes; the image is par.to_image(z)
+    opt = torch.optim.Adam([z], lr=recipe.lr)
     for step in range(steps):
-        if step in schedule and schedule[step] != x.shape[-1]:
+        if step in schedule and schedule[step] != par.side:
             side = schedule[step]
             for b, r in zip(bundles, resample):
                 r.jitter = recipe.jitter_px * side / side0
-            x = F.interpolate(x.detach(), size=(side, side), mode="bicubic", align_corners=False).requires_grad_(True)
+            x = F.interpolate(par.to_image(z.detach()), size=(side, side), mode="bicubic", align_corners=False)
+            par = param.make(recipe.parameterization, side, recipe.fourier_decay, device)
+            z = par.to_params(x).requires_grad_(True)
             if recipe.reset_optimizer_on_resize:
-                opt = torch.optim.Adam([x], lr=recipe.lr)
-            else:
+                opt = torch.optim.Adam([z], lr=recipe.lr)
+            else:  # pixels only (Recipe.validate): Adam's moments resized with the image
                 state = opt.state.pop(opt.param_groups[0]["params"][0], {})
-                opt.param_groups[0]["params"] = [x]
+                opt.param_groups[0]["params"] = [z]
                 if state:
-                    opt.state[x] = {k: (F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)
+                    opt.state[z] = {k: (F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)
                                         if torch.is_tensor(v) and v.dim() == 4 else v) for k, v in state.items()}
+        x = par.to_image(z)
         if step % chunk == 0:
             u_chunk = draws(step)
         u = u_chunk[step % chunk].reshape(n * copies, n_draws)
@@ -247,14 +259,15 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
         loss.sum().backward()
 
         with torch.no_grad():
-            g = x.grad
+            g = z.grad
             norms = g.flatten(1).norm(dim=1)
-            g.mul_((recipe.grad_clip / (norms + 1e-6)).clamp(max=1.0).view(-1, 1, 1, 1))
+            g.mul_((recipe.grad_clip / (norms + 1e-6)).clamp(max=1.0).view(-1, *[1] * (g.dim() - 1)))
             opt.step()
             opt.zero_grad(set_to_none=True)
-            x.clamp_(0, 1)
+            x = par.to_image(z).clamp_(0, 1)  # the pixels' constraints hold in pixel space, whatever Adam changes
             if recipe.smooth_sigma and (step + 1 == steps or recipe.smooth_every and (step + 1) % recipe.smooth_every == 0):
-                x.copy_(smooth(x))  # a smoothing step, not a loss term: the gradient never sees it
+                x = smooth(x)  # a smoothing step, not a loss term: the gradient never sees it
+            z.copy_(par.to_params(x))
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
         if (step + 1) % recipe.progress_every == 0 or step + 1 == steps:
@@ -267,7 +280,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
                     f"{seeds[bad[1]]}: lower lr or the regulariser weights"
                 )
             checked = step + 1
-            bar.set_postfix(loss=f"{history[step, :, 0].mean().item():.4f}", side=x.shape[-1], refresh=False)
+            bar.set_postfix(loss=f"{history[step, :, 0].mean().item():.4f}", side=par.side, refresh=False)
     bar.close()
 
     with torch.no_grad():
