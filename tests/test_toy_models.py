@@ -266,6 +266,11 @@ def test_a_full_re_measure_keeps_the_recorded_judge_spread_only_for_the_same_mod
     other = json.loads(json.dumps({"judge_spread": dict(spread, model_weights_hash="0" * 16)}))
     assert kept_judge_spread(other, toy, TOY_RECIPE) is None
     assert kept_judge_spread({}, toy, TOY_RECIPE) is None
+    # recorded before a knob existed: its recipe lacks the knob, whose default is the shipped value
+    older = json.loads(json.dumps({"judge_spread": dict(spread, recipe={k: v for k, v in TOY_RECIPE.to_dict().items()
+                                                                       if k != "parameterization"})}))
+    assert kept_judge_spread(older, toy, TOY_RECIPE) == older["judge_spread"]
+    assert kept_judge_spread(older, toy, TOY_RECIPE.replace(parameterization="fourier")) is None
 
 
 def test_the_judge_reads_one_colour_canvases_by_their_colour(toy_judge):

@@ -248,8 +248,10 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
 def kept_judge_spread(recorded: dict, model, recipe) -> dict | None:
     """The `judge_spread` a card's recorded inversion figures hold, if it was measured on this model's
     weights and this recipe (as the card's json stores them), else None."""
-    old = recorded.get("judge_spread")
-    same_recipe = old and old["recipe"] == json.loads(json.dumps(recipe.to_dict()))
+    from ..invert import Recipe
+
+    old = recorded.get("judge_spread")  # its recipe as json, without knobs added since (their defaults)
+    same_recipe = old and json.loads(json.dumps(Recipe(**old["recipe"]).to_dict())) == json.loads(json.dumps(recipe.to_dict()))
     return old if same_recipe and old["model_weights_hash"] == model.weights_hash else None
 
 
