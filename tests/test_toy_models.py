@@ -381,7 +381,7 @@ def test_a_recorded_panel_lands_in_the_card_with_twins_named_by_seed_and_rows_by
     import shutil
 
     import clipinv.toy as T
-    from clipinv.toy.measure import record_panel
+    from clipinv.toy.measure import choosing_twins, record_panel
 
     shutil.copytree(WEIGHTS, tmp_path / "weights")
     monkeypatch.setattr(T, "WEIGHTS", tmp_path / "weights")
@@ -399,8 +399,33 @@ def test_a_recorded_panel_lands_in_the_card_with_twins_named_by_seed_and_rows_by
     assert entry["rows"][1]["judged"] == {"toy-judge": 0.75, "twin seed 0": 0.95}
     md = (tmp_path / "weights" / "toy.md").read_text()
     assert "## Recipe panel: a test's selection" in md and "/some/local" not in md
+    assert choosing_twins(card["inversion"]) >= {toy.weights_hash}
     table = md[md.index("## Recipe panel: a test's selection"):].split("\n\n")[2].splitlines()
     assert table[0].split(" | ")[2:5] == ["mean of twin seed 0", "their mean p(true)", "twin seed 0"]
     assert table[2].startswith("| TOY_RECIPE | 192 | 90.0% | 85.0% | 90.0% | 80.0% |")
     assert table[3].startswith("| tv_weight=0.003 | 192 | 95.0% | 90.0% | 95.0% | 75.0% |")
     assert (WEIGHTS / "toy.json").read_text() != (tmp_path / "weights" / "toy.json").read_text()  # the shipped card untouched
+
+
+def test_a_panel_recorded_as_no_choice_says_so_and_its_twins_did_not_choose_the_recipe(toy, toy_judge, tmp_path,
+                                                                                      monkeypatch):
+    """A reading of routes not shipped (`--record PURPOSE --not-a-choice`) is marked in toy.json and the
+    card, and a twin seen only there counts as a judge that took no part in choosing TOY_RECIPE."""
+    import shutil
+
+    import clipinv.toy as T
+    from clipinv.toy.measure import choosing_twins, record_panel
+
+    shutil.copytree(WEIGHTS, tmp_path / "weights")
+    monkeypatch.setattr(T, "WEIGHTS", tmp_path / "weights")
+    before = choosing_twins(json.loads((tmp_path / "weights" / "toy.json").read_text())["inversion"])
+    row = {"images": 96, "seeds": [4, 5, 6, 7], "seconds": 1.0, "pixel_colour": 1.0, "pixel_shape": 0.5, "name": "a",
+           "changes": {"n_augments": 32}, "recipe": TOY_RECIPE.replace(n_augments=32).to_dict(),
+           "judged": {"toy-judge": 0.8, "/local/other.safetensors": 0.9}, "p_true": {"toy-judge": 0.7, "/local/other.safetensors": 0.8}}
+    record_panel([row], {"toy-judge": toy_judge, "/local/other.safetensors": toy}, "routes not shipped", choice=False)
+    inv = json.loads((tmp_path / "weights" / "toy.json").read_text())["inversion"]
+    assert inv["panels"][-1]["choice"] is False
+    assert toy.weights_hash not in choosing_twins(inv) and choosing_twins(inv) == before
+    md = (tmp_path / "weights" / "toy.md").read_text()
+    part = md[md.index("## Recipe panel: routes not shipped"):]
+    assert "no recipe was chosen on this panel" in part.split("\n\n")[1]

@@ -395,9 +395,11 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
     return rows
 
 
-def record_panel(rows: list, judges: dict, purpose: str) -> dict:
+def record_panel(rows: list, judges: dict, purpose: str, choice: bool = True) -> dict:
     """Add a `panel` run to the toy card's recorded inversion figures (kept across re-measures: each
-    row names its whole recipe) and rewrite the cards. judges: {name: bundle}, as given to `panel`."""
+    row names its whole recipe) and rewrite the cards. judges: {name: bundle}, as given to `panel`.
+    choice: whether its twins chose (or confirm) `TOY_RECIPE`; False for a reading of routes that
+    were not shipped, whose twins then count as judges that took no part in the choice."""
     from . import WEIGHTS
     from .training import stages
 
@@ -409,11 +411,18 @@ def record_panel(rows: list, judges: dict, purpose: str) -> dict:
     names = {name: label(name, bundle) for name, bundle in judges.items()}
     rows = [dict(row, **{k: {names[j]: v for j, v in row[k].items()} for k in ("judged", "p_true")}) for row in rows]
     results = json.loads((WEIGHTS / "toy.json").read_text())["inversion"]
-    entry = {"purpose": purpose, "date": time.strftime("%Y-%m-%d"), "seeds": rows[0]["seeds"],
+    entry = {"purpose": purpose, "choice": choice, "date": time.strftime("%Y-%m-%d"), "seeds": rows[0]["seeds"],
              "judges": {names[name]: bundle.weights_hash for name, bundle in judges.items()}, "rows": rows}
     results.setdefault("panels", []).append(entry)
     write_cards(results)
     return entry
+
+
+def choosing_twins(inv: dict) -> set:
+    """Weights hashes of the twins that chose (or confirmed) the recipe: those of every recorded panel
+    but the ones recorded as no choice (`record_panel(choice=False)`)."""
+    return {h for entry in inv.get("panels", []) if entry.get("choice", True)
+            for j, h in entry["judges"].items() if j != "toy-judge"}
 
 
 def panel_table(rows: list, test_judge: str = "toy-judge") -> str:
@@ -480,6 +489,8 @@ def main(argv=None):
     ap.add_argument("--seeds", default="0-7", metavar="A-B", help="--panel's seeds, a range A-B or a list 0,1,2 (default 0-7)")
     ap.add_argument("--record", default=None, metavar="PURPOSE",
                     help="add the --panel run to the toy card under this heading (e.g. 'selection', 'fresh seeds')")
+    ap.add_argument("--not-a-choice", action="store_true",
+                    help="with --record: the panel reads routes not shipped; its twins did not choose TOY_RECIPE")
     ap.add_argument("--jobs", type=int, default=2, help="--panel's processes, 1 thread each (default 2)")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
@@ -616,7 +627,7 @@ def run_panel(args) -> list:
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=1)
     if args.record:
-        record_panel(rows, judges, args.record)
+        record_panel(rows, judges, args.record, choice=not args.not_a_choice)
     return rows
 
 
@@ -809,11 +820,14 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                              f"{b['high_frequency']}, world images {jr['world_high_frequency']}")
         if "judge_spread" in inv:
             js = inv["judge_spread"]
+            chose = choosing_twins(inv)
             lines.append(
                 f"- the same {js['images']} images judged by independent twins of `toy-judge` (`judge_spread`; same training "
                 "recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S`), judged colour x shape "
                 "(circle / square / triangle right): " + "; ".join(
                     f"{'`toy-judge`' if n == 'toy-judge' else 'twin'} with stage seeds {r['stage_seeds']} "
+                    + ("" if n == "toy-judge" else "(chose the recipe) " if r["weights_hash"] in chose
+                       else "(took no part in choosing the recipe) ") +
                     f"(held-out zero-shot {100 * r['zero_shot_colour_shape']:.1f}%): {100 * r['judged_colour_shape']:.1f}% "
                     f"({' / '.join(f'{100 * v:.0f}%' for v in r['per_shape'].values())})" for n, r in js["judges"].items())
                 + f"; over these {len(js['judges'])} judges: all right {100 * js['all_right']:.1f}%, at least one right "
@@ -846,14 +860,16 @@ def card_markdown(card: dict, inv: dict | None) -> str:
         for entry in inv.get("panels", []):
             rows = [dict(row, name=recipe_change(row["recipe"], r)) for row in entry["rows"]]
             twins = [j for j in entry["judges"] if j != "toy-judge"]
+            how = ("their mean accuracy decides, ties broken by their mean probability of the true caption"
+                   if entry.get("choice", True) else "no recipe was chosen on this panel: it reads routes that were "
+                   "not shipped, so its twins' readings are not a choice")
             lines += ["", f"## Recipe panel: {entry['purpose']} (measured {entry['date']})", "",
                       f"Every row inverts all 24 pairs x seeds {entry['seeds'][0]}-{entry['seeds'][-1]} with `toy` "
                       "(`python -m clipinv.toy.measure --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
-                      f"every judge reads the same images 24-way. The choosing judges are {len(twins)} twin(s) of `toy-judge` "
+                      f"every judge reads the same images 24-way. The other judges are {len(twins)} twin(s) of `toy-judge` "
                       "(same recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S --out PATH`; "
-                      "weights hashes " + ", ".join(entry["judges"][j] for j in twins) + "): their mean accuracy decides, "
-                      "ties broken by their mean probability of the true caption. `toy-judge` is the bar's judge. Rows are "
-                      "named by their differences to today's `TOY_RECIPE`.", "",
+                      "weights hashes " + ", ".join(entry["judges"][j] for j in twins) + f"): {how}. `toy-judge` is the "
+                      "bar's judge. Rows are named by their differences to today's `TOY_RECIPE`.", "",
                       panel_table(rows)]
         if "tuning" in inv:
             lines += ["", "## Recipe tuning (measured)", "",
