@@ -1,8 +1,10 @@
 """Invert CLIP: find images whose embedding matches a text, with the paper's recipe.
 
 The knobs come first (`Recipe`, defaults = the public code's), then the loop, top to bottom:
-targets, images, per-image random draws, then per step: resolution schedule, augmented copies,
-embedding, loss terms, backward, per-image gradient clipping, Adam, clamp, smoothing (if on), history.
+targets, images and their parameters (`clipinv.param`: the pixels themselves in the paper's recipe),
+per-image random draws, then per step: resolution schedule, the image from its parameters,
+augmented copies, embedding, loss terms, backward, per-image gradient clipping, Adam, then in pixel
+space clamp and smoothing (if on) and back to the parameters, history.
 
 Every prompt x every seed is one image of one batch. Each image has its own loss, its own
 gradient-norm clip and its own generators (seeded by its seed) for its initial noise, its
@@ -22,7 +24,6 @@ from tqdm.auto import tqdm
 
 from . import objective, param
 from .errors import ClipinvError
-from .param import PARAMETERIZATIONS
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize
 
 TERMS = ("loss", "distance", "tv", "l1")
@@ -111,8 +112,8 @@ class Recipe:
             raise ClipinvError(f"l1_center must be a grey level in [0, 1] (0: black, the paper's), got {self.l1_center}")
         if len(self.init_range) != 2 or not 0 <= self.init_range[0] <= self.init_range[1] <= 1:
             raise ClipinvError(f"init_range must be (low, high) with 0 <= low <= high <= 1 (the paper's: (0, 1)), got {self.init_range}")
-        if self.parameterization not in PARAMETERIZATIONS:
-            raise ClipinvError(f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
+        if self.parameterization not in param.PARAMETERIZATIONS:
+            raise ClipinvError(f"parameterization must be one of {', '.join(param.PARAMETERIZATIONS)}, got {self.parameterization!r}")
         if self.parameterization != "pixels" and not self.reset_optimizer_on_resize:
             raise ClipinvError("reset_optimizer_on_resize=False keeps Adam's state across a resize only for "
                                "parameterization 'pixels': set reset_optimizer_on_resize=True")

@@ -490,7 +490,7 @@ def main(argv=None):
     ap.add_argument("--record", default=None, metavar="PURPOSE",
                     help="add the --panel run to the toy card under this heading (e.g. 'selection', 'fresh seeds')")
     ap.add_argument("--not-a-choice", action="store_true",
-                    help="with --record: the panel reads routes not shipped; its twins did not choose TOY_RECIPE")
+                    help="with --record: the panel is a reading (routes not shipped, or more judges), not a choice of TOY_RECIPE")
     ap.add_argument("--jobs", type=int, default=2, help="--panel's processes, 1 thread each (default 2)")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
@@ -657,15 +657,41 @@ def other_seeds_reading(inv: dict) -> str:
     b = inv["inversion"]
     bar_seeds = set(range(b["seeds"]) if isinstance(b["seeds"], int) else b["seeds"])
     today = Recipe(**inv["recipe"]).to_dict()
-    readings = [(row["seeds"], row["judged"]["toy-judge"], row["images"]) for entry in inv.get("panels", [])
-                for row in entry["rows"] if "toy-judge" in row["judged"] and Recipe(**row["recipe"]).to_dict() == today
-                and not bar_seeds & set(row["seeds"])]
+    readings = {tuple(row["seeds"]): (row["seeds"], row["judged"]["toy-judge"], row["images"])
+                for entry in inv.get("panels", []) for row in entry["rows"]
+                if "toy-judge" in row["judged"] and Recipe(**row["recipe"]).to_dict() == today
+                and not bar_seeds & set(row["seeds"])}.values()  # one reading per seed set
     if not readings:
         return ""
     return ("; the same recipe on other seeds (recipe panels below): " + ", ".join(
         f"seeds {s[0]}-{s[-1]} {100 * v:.1f}% ({n} images)" for s, v, n in readings)
         + (", below the bar: the pass depends on which seeds are drawn" if b["judged_colour_shape"] >= 0.9
            and min(v for _, v, _ in readings) < 0.9 else ""))
+
+
+def unchosen_twins_reading(inv: dict) -> str:
+    """How the twins of `toy-judge` that took no part in choosing the recipe (`choosing_twins`) read
+    this recipe's inversions: on the bar's images (`judge_spread`) and in the recorded panels. The
+    choosing twins' readings are biased upwards by the choice; these are not."""
+    from ..invert import Recipe
+
+    chose = choosing_twins(inv)
+    today = Recipe(**inv["recipe"]).to_dict()
+    parts = []
+    js = inv.get("judge_spread")
+    if js and Recipe(**js["recipe"]).to_dict() == today:
+        v = [r["judged_colour_shape"] for n, r in js["judges"].items() if n != "toy-judge" and r["weights_hash"] not in chose]
+        if v:
+            parts.append(f"the bar's {js['images']} images " + " / ".join(f"{100 * x:.1f}%" for x in v))
+    seen = set()
+    for entry in inv.get("panels", []):
+        names = [j for j, h in entry["judges"].items() if j != "toy-judge" and h not in chose]
+        for row in entry["rows"]:
+            if names and Recipe(**row["recipe"]).to_dict() == today and tuple(row["seeds"]) not in seen:
+                seen.add(tuple(row["seeds"]))
+                parts.append(f"seeds {row['seeds'][0]}-{row['seeds'][-1]} ({row['images']} images) "
+                             + " / ".join(f"{100 * row['judged'][j]:.1f}%" for j in names))
+    return ("; twins of `toy-judge` that took no part in choosing the recipe read it: " + ", ".join(parts)) if parts else ""
 
 
 def card_markdown(card: dict, inv: dict | None) -> str:
@@ -839,6 +865,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             f"- zero-shot colour x shape >= 98%: {'met' if zs.get('colour_shape', 0) >= 0.98 else 'NOT met'}",
             f"- inversions judged >= 90%: {'met' if b['judged_colour_shape'] >= 0.9 else 'NOT met'} on the bar's "
             f"{b['images']} images ({100 * b['judged_colour_shape']:.1f}%)" + other_seeds_reading(inv)
+            + unchosen_twins_reading(inv)
             + f"; pixel colour >= 95%: {'met' if b['pixel_colour'] >= 0.95 else 'NOT met'}",
             f"- one prompt x 4 seeds <= 30 s: {'met' if inv['one_prompt_4_seeds_seconds'] <= 30 else 'NOT met'}",
         ]
@@ -861,8 +888,8 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             rows = [dict(row, name=recipe_change(row["recipe"], r)) for row in entry["rows"]]
             twins = [j for j in entry["judges"] if j != "toy-judge"]
             how = ("their mean accuracy decides, ties broken by their mean probability of the true caption"
-                   if entry.get("choice", True) else "no recipe was chosen on this panel: it reads routes that were "
-                   "not shipped, so its twins' readings are not a choice")
+                   if entry.get("choice", True) else "no recipe was chosen on this panel: it is a reading (of routes "
+                   "not shipped, or of the shipped recipe by more judges), not a choice")
             lines += ["", f"## Recipe panel: {entry['purpose']} (measured {entry['date']})", "",
                       f"Every row inverts all 24 pairs x seeds {entry['seeds'][0]}-{entry['seeds'][-1]} with `toy` "
                       "(`python -m clipinv.toy.measure --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
