@@ -268,7 +268,8 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
             x = par.to_image(z).clamp_(0, 1)  # the pixels' constraints hold in pixel space, whatever Adam changes
             if recipe.smooth_sigma and (step + 1 == steps or recipe.smooth_every and (step + 1) % recipe.smooth_every == 0):
                 x = smooth(x)  # a smoothing step, not a loss term: the gradient never sees it
-            z.copy_(par.to_params(x))
+            if x is not z:  # pixels, unsmoothed: the clamp already wrote into z
+                z.copy_(par.to_params(x))
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
         if (step + 1) % recipe.progress_every == 0 or step + 1 == steps:

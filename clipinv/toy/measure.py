@@ -245,13 +245,19 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
             "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4)}
 
 
+def recipe_key(recipe) -> dict:
+    """A recipe (a `Recipe` or its dict, as the card's json stores it, perhaps from before a knob was
+    added) as one comparable form: every knob, the missing ones at their defaults, json types."""
+    from ..invert import Recipe
+
+    return json.loads(json.dumps((recipe if isinstance(recipe, Recipe) else Recipe(**recipe)).to_dict()))
+
+
 def kept_judge_spread(recorded: dict, model, recipe) -> dict | None:
     """The `judge_spread` a card's recorded inversion figures hold, if it was measured on this model's
     weights and this recipe (as the card's json stores them), else None."""
-    from ..invert import Recipe
-
-    old = recorded.get("judge_spread")  # its recipe as json, without knobs added since (their defaults)
-    same_recipe = old and json.loads(json.dumps(Recipe(**old["recipe"]).to_dict())) == json.loads(json.dumps(recipe.to_dict()))
+    old = recorded.get("judge_spread")
+    same_recipe = old and recipe_key(old["recipe"]) == recipe_key(recipe)
     return old if same_recipe and old["model_weights_hash"] == model.weights_hash else None
 
 
@@ -265,7 +271,7 @@ def recipe_change(recipe: dict, base: dict) -> str:
     """`recipe` as changes to `base` ("TOY_RECIPE" when none), e.g. "affine_p=0.5, background_fill=None"."""
     from ..invert import Recipe
 
-    a, b = Recipe(**recipe).to_dict(), Recipe(**base).to_dict()
+    a, b = Recipe(**recipe).to_dict(), Recipe(**base).to_dict()  # tuples kept: the names print them
     diff = [f"{k}={a[k]}" for k in a if k != "progress_every" and a[k] != b[k]]
     return ", ".join(diff) or "TOY_RECIPE"
 
@@ -652,15 +658,11 @@ def write_cards(results: dict | None = None):
 def other_seeds_reading(inv: dict) -> str:
     """How `toy-judge` read this recipe's inversions on seeds outside the bar's, in the recorded panels:
     the bar's 96 images are one draw of seeds, and a pass or a miss can depend on it."""
-    from ..invert import Recipe
-
     b = inv["inversion"]
     bar_seeds = set(range(b["seeds"]) if isinstance(b["seeds"], int) else b["seeds"])
-    today = Recipe(**inv["recipe"]).to_dict()
     readings = {tuple(row["seeds"]): (row["seeds"], row["judged"]["toy-judge"], row["images"])
-                for entry in inv.get("panels", []) for row in entry["rows"]
-                if "toy-judge" in row["judged"] and Recipe(**row["recipe"]).to_dict() == today
-                and not bar_seeds & set(row["seeds"])}.values()  # one reading per seed set
+                for _, row in todays_rows(inv)
+                if "toy-judge" in row["judged"] and not bar_seeds & set(row["seeds"])}.values()  # one per seed set
     if not readings:
         return ""
     return ("; the same recipe on other seeds (recipe panels below): " + ", ".join(
@@ -669,28 +671,30 @@ def other_seeds_reading(inv: dict) -> str:
            and min(v for _, v, _ in readings) < 0.9 else ""))
 
 
+def todays_rows(inv: dict):
+    """(panel entry, row) of every recorded panel row that ran the card's recipe."""
+    today = recipe_key(inv["recipe"])
+    return [(entry, row) for entry in inv.get("panels", []) for row in entry["rows"] if recipe_key(row["recipe"]) == today]
+
+
 def unchosen_twins_reading(inv: dict) -> str:
     """How the twins of `toy-judge` that took no part in choosing the recipe (`choosing_twins`) read
     this recipe's inversions: on the bar's images (`judge_spread`) and in the recorded panels. The
     choosing twins' readings are biased upwards by the choice; these are not."""
-    from ..invert import Recipe
-
     chose = choosing_twins(inv)
-    today = Recipe(**inv["recipe"]).to_dict()
     parts = []
     js = inv.get("judge_spread")
-    if js and Recipe(**js["recipe"]).to_dict() == today:
+    if js and recipe_key(js["recipe"]) == recipe_key(inv["recipe"]):
         v = [r["judged_colour_shape"] for n, r in js["judges"].items() if n != "toy-judge" and r["weights_hash"] not in chose]
         if v:
             parts.append(f"the bar's {js['images']} images " + " / ".join(f"{100 * x:.1f}%" for x in v))
     seen = set()
-    for entry in inv.get("panels", []):
+    for entry, row in todays_rows(inv):
         names = [j for j, h in entry["judges"].items() if j != "toy-judge" and h not in chose]
-        for row in entry["rows"]:
-            if names and Recipe(**row["recipe"]).to_dict() == today and tuple(row["seeds"]) not in seen:
-                seen.add(tuple(row["seeds"]))
-                parts.append(f"seeds {row['seeds'][0]}-{row['seeds'][-1]} ({row['images']} images) "
-                             + " / ".join(f"{100 * row['judged'][j]:.1f}%" for j in names))
+        if names and tuple(row["seeds"]) not in seen:
+            seen.add(tuple(row["seeds"]))
+            parts.append(f"seeds {row['seeds'][0]}-{row['seeds'][-1]} ({row['images']} images) "
+                         + " / ".join(f"{100 * row['judged'][j]:.1f}%" for j in names))
     return ("; twins of `toy-judge` that took no part in choosing the recipe read it: " + ", ".join(parts)) if parts else ""
 
 
