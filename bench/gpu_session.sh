@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One lent-GPU session's measurements, run by the `device` tool from the repository root:
+#   1. `clipinv toy train --like toy` from scratch on the GPU (issue 3's "GPU: <= 3 min" bar),
+#   2. bench/throughput.py on ViT-B-16:random: eager fp32/bf16 at 1..128 seeds with the baseline,
+#   3. the same bench with bf16 + compile at 1 and 64 seeds.
+# Each part has its own time limit so a slow part cannot eat the next one; everything is written
+# under $OUT (logs, json, the retrained weights' card). The device image has torch but not
+# open_clip: its wheels travel in .whl/ (see the device tool's README).
+set -u
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || { echo "wheel install failed"; exit 1; }
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+python3 -c "import torch, open_clip; print('torch', torch.__version__, 'open_clip', open_clip.__version__, torch.cuda.get_device_name())" \
+  | tee -a "$OUT/gpu.txt"
+
+T_TRAIN=${T_TRAIN:-240}
+T_EAGER=${T_EAGER:-130}
+T_COMPILE=${T_COMPILE:-130}
+
+echo "== 1. toy from scratch on the GPU (limit ${T_TRAIN} s)"
+mkdir -p /tmp/gpu-train
+start=$(date +%s.%N)
+timeout "$T_TRAIN" python3 -m clipinv.cli toy train --like toy --out /tmp/gpu-train/toy-gpu.safetensors --device cuda 2>&1 \
+  | tr '\r' '\n' | tee "$OUT/train.log" | grep -v "it/s\]$" | tail -n 25
+end=$(date +%s.%N)
+echo "toy train --like toy wall: $(python3 -c "print(round($end - $start, 1))") s" | tee -a "$OUT/train.log"
+cp /tmp/gpu-train/toy-gpu.json "$OUT/" 2>/dev/null  # the card comes back; the weights stay (they differ from the CPU's)
+
+echo "== 2. bench, eager (limit ${T_EAGER} s)"
+timeout "$T_EAGER" python3 bench/throughput.py --device cuda --model ViT-B-16:random --batches 1,8,32,64,128 \
+  --precisions fp32,bf16 --compile off --steps 10 --warmup 3 --repeats 2 --ablations \
+  --json "$OUT/gpu-eager.json" 2>&1 | tee "$OUT/bench-eager.log"
+
+echo "== 3. bench, bf16 + compile (limit ${T_COMPILE} s)"
+timeout "$T_COMPILE" python3 bench/throughput.py --device cuda --model ViT-B-16:random --batches 1,64 \
+  --precisions bf16 --compile on --steps 10 --warmup 3 --repeats 2 \
+  --json "$OUT/gpu-compile.json" 2>&1 | tee "$OUT/bench-compile.log"
+echo "== done"
