@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One lent-GPU session's measurements, run by the `device` tool from the repository root:
+#   0. bench/toy_train.py: the toy's training step, one GPU option at a time,
 #   1. `clipinv toy train --like toy` from scratch on the GPU (issue 3's "GPU: <= 3 min" bar),
 #   2. bench/throughput.py on ViT-B-16:random: eager fp32/bf16 at 1..128 seeds with the baseline,
 #   3. the same bench with bf16 + compile at 1 and 64 seeds.
+# PARTS picks some of them (default "0 1 2 3"), e.g. PARTS="0 1" bash bench/gpu_session.sh
 # Each part has its own time limit so a slow part cannot eat the next one; everything is written
 # under $OUT (logs, json, the retrained weights' card). The device image has torch but not
 # open_clip: its wheels travel in .whl/ (see the device tool's README).
@@ -21,10 +23,19 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, open_clip; print('torch', torch.__version__, 'open_clip', open_clip.__version__, torch.cuda.get_device_name())" \
   | tee -a "$OUT/gpu.txt"
 
+PARTS=${PARTS:-0 1 2 3}
+T_BENCH_TRAIN=${T_BENCH_TRAIN:-90}
 T_TRAIN=${T_TRAIN:-240}
 T_EAGER=${T_EAGER:-130}
 T_COMPILE=${T_COMPILE:-130}
 
+if [[ " $PARTS " == *" 0 "* ]]; then
+echo "== 0. toy training step, option by option (limit ${T_BENCH_TRAIN} s)"
+timeout "$T_BENCH_TRAIN" python3 bench/toy_train.py --device cuda --steps 300 --json "$OUT/toy-train-bench.json" 2>&1 \
+  | tee "$OUT/toy-train-bench.log"
+fi
+
+if [[ " $PARTS " == *" 1 "* ]]; then
 echo "== 1. toy from scratch on the GPU (limit ${T_TRAIN} s)"
 mkdir -p /tmp/gpu-train
 start=$(date +%s.%N)
@@ -33,14 +44,19 @@ timeout "$T_TRAIN" python3 -m clipinv.cli toy train --like toy --out /tmp/gpu-tr
 end=$(date +%s.%N)
 echo "toy train --like toy wall: $(python3 -c "print(round($end - $start, 1))") s" | tee -a "$OUT/train.log"
 cp /tmp/gpu-train/toy-gpu.json "$OUT/" 2>/dev/null  # the card comes back; the weights stay (they differ from the CPU's)
+fi
 
+if [[ " $PARTS " == *" 2 "* ]]; then
 echo "== 2. bench, eager (limit ${T_EAGER} s)"
 timeout "$T_EAGER" python3 bench/throughput.py --device cuda --model ViT-B-16:random --batches 1,8,32,64,128 \
   --precisions fp32,bf16 --compile off --steps 10 --warmup 3 --repeats 2 --ablations \
   --json "$OUT/gpu-eager.json" 2>&1 | tee "$OUT/bench-eager.log"
+fi
 
+if [[ " $PARTS " == *" 3 "* ]]; then
 echo "== 3. bench, bf16 + compile (limit ${T_COMPILE} s)"
 timeout "$T_COMPILE" python3 bench/throughput.py --device cuda --model ViT-B-16:random --batches 1,64 \
   --precisions bf16 --compile on --steps 10 --warmup 3 --repeats 2 \
   --json "$OUT/gpu-compile.json" 2>&1 | tee "$OUT/bench-compile.log"
+fi
 echo "== done"

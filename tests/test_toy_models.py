@@ -133,6 +133,31 @@ def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path
         bad.func(bad)
 
 
+
+def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_diverged(monkeypatch):
+    import clipinv.toy.training as training
+
+    small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
+    kw = dict(seed=3, steps=12, samples=200, model_config=small, train_config=TrainConfig(batch_size=32, warmup=2),
+              progress=False, evaluate=False)
+    b1, m1 = train(read_loss_every=1, **kw)
+    b5, m5 = train(read_loss_every=5, **kw)  # 12 steps: reads after steps 4, 9 and the last, 11
+    assert b1.weights_hash == b5.weights_hash
+    assert (m1["loss_first"], m1["loss_last"]) == (m5["loss_first"], m5["loss_last"])
+
+    real, calls = training.soft_clip_loss, []
+
+    def nan_at_step_7(*args):
+        calls.append(1)
+        loss = real(*args)
+        return loss * float("nan") if len(calls) == 8 else loss
+
+    monkeypatch.setattr(training, "soft_clip_loss", nan_at_step_7)
+    with pytest.raises(ClipinvError, match=r"diverged at step 7 \(loss nan\)"):
+        train(read_loss_every=5, **kw)
+    with pytest.raises(ClipinvError, match="read_loss_every must be >= 1"):
+        train(read_loss_every=0, **kw)
+
 def test_a_trained_toy_loads_by_its_path_like_any_other_clip(tmp_path):
     """What `clipinv toy train --out PATH` saves loads with `load_model(PATH)` (so `clipinv invert
     --model PATH` and judging with it work): the same weights as trained, the toy recipe, marked a

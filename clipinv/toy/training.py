@@ -168,13 +168,24 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
           contamination: Contamination | None = None, skew: Skew | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           world: World | None = None, device: str | None = None, progress: bool = True, name: str | None = None,
-          evaluate: bool = True, init: str | Path | None = None):
+          evaluate: bool = True, init: str | Path | None = None, overlap: bool = True,
+          fused_optimizer: bool | None = None, read_loss_every: int = 20):
     """Train a toy CLIP. Returns (bundle, metrics). With `out` (a .safetensors path), saves the
     weights there and the card beside it (`.json`, `.md`).
 
     samples: size of a fixed training set drawn once (default: a fresh stream, every batch new).
     The training data stream is seeded by `seed`; held-out evaluation uses seed + 1_000_003.
-    init: continue from a model saved by `train` (its card's history is kept in the new card)."""
+    init: continue from a model saved by `train` (its card's history is kept in the new card).
+
+    On a GPU the tiny model is bound by the CPU's launches, not by arithmetic; three options (timed
+    one at a time by `bench/toy_train.py`) keep the GPU fed. None changes the CPU path's numerics:
+    overlap: copy each batch to the GPU from pinned memory without waiting, so the CPU draws and
+      augments the next batch while the GPU runs this one (the data and its random stream are the
+      same; on the CPU nothing is copied);
+    fused_optimizer: AdamW's fused CUDA kernel (default: on for CUDA, off on the CPU, where it
+      would change the rounding of the CPU's reproducible weights);
+    read_loss_every: the losses stay on the device and are read (a sync) every this many steps;
+      a non-finite loss is reported with the step it appeared at."""
     from ..models import ModelBundle, weights_hash
 
     mc = model_config or ModelConfig()
@@ -204,8 +215,17 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     tokenizer = ToyTokenizer(mc.context_length)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    if read_loss_every < 1:
+        raise ClipinvError(f"read_loss_every must be >= 1, got {read_loss_every}")
+    on_gpu = device.type == "cuda"
+    fused = on_gpu if fused_optimizer is None else bool(fused_optimizer)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=tc.lr, betas=(0.9, 0.98))
+                            lr=tc.lr, betas=(0.9, 0.98), **({"fused": True} if fused else {}))
+
+    def to_device(t):
+        if overlap and on_gpu:
+            return t.pin_memory().to(device, non_blocking=True)
+        return t.to(device)
 
     def lr_at(step):
         if step < tc.warmup:
@@ -226,7 +246,7 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     else:
         stream = ((x, [s.caption for s in ss]) for x, ss in world.stream(tc.batch_size, seed=seed))
 
-    losses = []
+    losses, pending = [], []
     t0 = time.time()
     bar = tqdm(range(tc.steps), desc=f"training {name or 'toy'}", disable=not progress, mininterval=1.0)
     model.train()
@@ -236,19 +256,24 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         uniq = list(dict.fromkeys(caps))
-        index = torch.tensor([uniq.index(c) for c in caps], device=device)
-        img = model.encode_image(normalise(x).to(device), normalize=True)
-        txt = model.encode_text(tokenizer(uniq).to(device), normalize=True)
+        index = to_device(torch.tensor([uniq.index(c) for c in caps]))
+        img = model.encode_image(to_device(normalise(x)), normalize=True)
+        txt = model.encode_text(to_device(tokenizer(uniq)), normalize=True)
         loss = soft_clip_loss(img, txt, model.logit_scale.exp().clamp(max=100), index)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(loss.item())
-        if step % 20 == 0:
+        pending.append(loss.detach())
+        if len(pending) == read_loss_every or step == tc.steps - 1:
+            read = torch.stack(pending).tolist()  # the one sync of these steps
+            pending.clear()
+            bad = next((i for i, v in enumerate(read) if not math.isfinite(v)), None)
+            if bad is not None:
+                at = step - len(read) + 1 + bad
+                raise ClipinvError(f"training diverged at step {at} (loss {read[bad]}): lower the learning rate")
+            losses += read
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
-        if not math.isfinite(losses[-1]):
-            raise ClipinvError(f"training diverged at step {step} (loss {losses[-1]}): lower the learning rate")
     train_s = time.time() - t0
     bar.close()
     model.eval()

@@ -1,0 +1,73 @@
+"""Training speed of a toy CLIP, one option of `clipinv.toy.training.train` at a time.
+
+The toy model is tiny (a 3-layer ViT of width 128 on 32 px), so on a GPU a step is bound by the
+CPU's kernel launches and host-device syncs, not by arithmetic. Each row trains the same model from
+the same seed for `--steps` steps (stage 1 of `toy`'s card: batch 96, a fixed set of `--samples`
+world images) and reports milliseconds per step, steps/s and what 6,800 steps (`toy`'s five
+stages) would take at that rate. The first row is the loop as it was before the options existed
+(blocking copies, a loss read every step, foreach AdamW).
+
+    python bench/toy_train.py --device cuda
+    python bench/toy_train.py --device cpu --steps 40       # a smoke run here
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clipinv.toy.training import TrainConfig, train  # noqa: E402
+from clipinv.toy.world import World  # noqa: E402
+
+VARIANTS = [  # (name, options of train)
+    ("before: blocking copies, loss read every step", dict(overlap=False, fused_optimizer=False, read_loss_every=1)),
+    ("loss read every 20 steps", dict(overlap=False, fused_optimizer=False, read_loss_every=20)),
+    ("pinned non-blocking copies", dict(overlap=True, fused_optimizer=False, read_loss_every=1)),
+    ("fused AdamW", dict(overlap=False, fused_optimizer=True, read_loss_every=1)),
+    ("copies + loss every 20", dict(overlap=True, fused_optimizer=False, read_loss_every=20)),
+    ("all three (the default on CUDA)", dict(overlap=True, fused_optimizer=True, read_loss_every=20)),
+]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--samples", type=int, default=8000)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(TrainConfig().threads)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"# toy training speed  torch {torch.__version__}  device {device} ({name})  {args.steps} steps per row")
+    t = time.perf_counter()
+    World().sample(args.samples, seed=0)
+    print(f"# drawing {args.samples} world images: {time.perf_counter() - t:.2f} s (once per stage)")
+    tc = TrainConfig(steps=args.steps, warmup=20)
+    # warm-up: CUDA context, kernels, allocator
+    train(steps=20, samples=args.samples, train_config=tc, device=str(device), progress=False, evaluate=False)
+    print(f"{'what':<48} {'ms/step':>8} {'steps/s':>8} {'6800 steps':>11}")
+    rows = []
+    for what, opts in VARIANTS:
+        if opts["fused_optimizer"] and device.type == "cpu":
+            continue  # fused AdamW is not offered on the CPU path (it would change the CPU's rounding)
+        _, m = train(steps=args.steps, samples=args.samples, train_config=tc, device=str(device), progress=False,
+                     evaluate=False, **opts)
+        ms = m["train_seconds"] * 1000 / args.steps
+        rows.append({"what": what, **opts, "ms_per_step": ms, "loss_last": m["loss_last"]})
+        print(f"{what:<48} {ms:>8.2f} {1000 / ms:>8.1f} {6800 * ms / 1000:>9.0f} s", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"device": str(device), "name": name, "torch": torch.__version__,
+                                               "steps": args.steps, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
