@@ -482,3 +482,44 @@ def test_the_bar_line_reports_only_twins_that_took_no_part_in_choosing_the_recip
     assert "97.0%" not in text and "98.0%" not in text and "99.0%" not in text  # the choosing twin is left out
     assert "33.3%" not in text and "11.1%" not in text  # another recipe; a seed set already read
     assert unchosen_twins_reading(dict(inv, judge_spread=None, panels=inv["panels"][:1])) == ""
+
+
+def test_a_gpu_training_run_is_read_from_its_files_and_the_card_counts_runs_within_three_minutes(tmp_path, monkeypatch):
+    """`measure --gpu-run toy FOLDER` reads what bench/gpu_session.sh brought back; the card's bar line
+    says how many recorded GPU runs took <= 3 min, and a folder without a finished run is refused."""
+    import shutil
+
+    import clipinv.toy as T
+    from clipinv.toy.measure import gpu_run, main
+
+    shutil.copytree(WEIGHTS, tmp_path / "weights")
+    monkeypatch.setattr(T, "WEIGHTS", tmp_path / "weights")
+    card = json.loads((WEIGHTS / "toy.json").read_text())
+    card = dict(card, from_scratch_gpu=[])
+    (tmp_path / "weights" / "toy.json").write_text(json.dumps(card))
+    for run, wall in (("fast", 150.5), ("slow", 201.0)):
+        d = tmp_path / run
+        d.mkdir()
+        gpu_card = dict(card, total_train_seconds=wall - 30, total_steps=6800,
+                        metrics={"device": "cuda", "zero_shot": {"colour_shape": 0.991}})
+        (d / "toy-gpu.json").write_text(json.dumps(gpu_card))
+        (d / "train.log").write_text(f"training...\ntoy train --like toy wall: {wall} s\n")
+        (d / "gpu.txt").write_text("name, memory.total [MiB], driver_version\nSome GPU 80GB, 81559 MiB, 1\n"
+                                   "torch 9.9.9 open_clip 3.3.0 Some GPU\n")
+    row = gpu_run(tmp_path / "fast", "a note")
+    assert (row["wall_seconds"], row["train_seconds"], row["gpu"], row["torch"], row["colour_shape"]) == \
+        (150.5, 120.5, "Some GPU 80GB", "9.9.9", 0.991)
+    assert main(["--gpu-run", "toy", str(tmp_path / "fast")]) is None
+    md = (tmp_path / "weights" / "toy.md").read_text()
+    assert "- training from scratch <= 3 min on a GPU: met: 1 of 1 runs within 3 min (2.5 min" in md
+    main(["--gpu-run", "toy", str(tmp_path / "slow")])
+    md = (tmp_path / "weights" / "toy.md").read_text()
+    assert "NOT met in every run: 1 of 2 runs within 3 min (2.5 min, 3.4 min" in md
+    assert md.count("- from scratch on a GPU (") == 2
+
+    (tmp_path / "slow" / "train.log").write_text("training... (killed)\n")
+    with pytest.raises(SystemExit, match="no 'wall:' line"):
+        gpu_run(tmp_path / "slow")
+    with pytest.raises(SystemExit, match="missing .*gpu.txt"):
+        (tmp_path / "slow" / "gpu.txt").unlink()
+        gpu_run(tmp_path / "slow")

@@ -177,8 +177,10 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     The training data stream is seeded by `seed`; held-out evaluation uses seed + 1_000_003.
     init: continue from a model saved by `train` (its card's history is kept in the new card).
 
-    On a GPU the tiny model is bound by the CPU's launches, not by arithmetic; three options (timed
-    one at a time by `bench/toy_train.py`) keep the GPU fed. None changes the CPU path's numerics:
+    On a GPU the tiny model's step is bound by the host's Python and kernel launches, not by
+    arithmetic. Three options remove the host-device waits of a step; `bench/toy_train.py` times them
+    one at a time, and on one H100 (bench/RESULTS.md, 2026-11-26) none moved the step beyond
+    run-to-run noise. None changes the CPU path's numerics:
     overlap: copy each batch to the GPU from pinned memory without waiting, so the CPU draws and
       augments the next batch while the GPU runs this one (the data and its random stream are the
       same; on the CPU nothing is copied);
