@@ -14,6 +14,7 @@ split or cached per (prompt, seed) without changing any result.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from . import objective, param
 from .errors import ClipinvError
+from .ghost import ResidualJitter
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize
 
 TERMS = ("loss", "distance", "tv", "l1")
@@ -57,6 +59,7 @@ class Recipe:
     init_range: tuple = (0.0, 1.0)           # the initial image: uniform noise in [low, high] (the paper's: [0, 1])
     parameterization: str = "pixels"         # what Adam changes: "pixels" (the paper's) or "fourier" (the 1/f-scaled spectrum, lucent's fft)
     fourier_decay: float = 1.0               # with "fourier": the spectrum's scale falls as 1/f^decay
+    residual_jitter: float = 0.0             # ghost networks: each residual branch of each copy scaled by U[1-j, 1+j], new every step (ViTs; 0: the model as is, the paper's)
     grad_clip: float = 1.0                   # max gradient L2 norm, per image
     precision: str = "fp32"                  # "fp32" or "bf16" (autocast of the encoder; image and Adam stay fp32)
     compile: bool = False                    # torch.compile the image encoder
@@ -85,7 +88,7 @@ class Recipe:
             raise ClipinvError(f"steps must be a positive whole number, got {self.steps}")
         for name in ("lr", "tv_weight", "l1_weight", "grad_clip", "affine_p", "rotate_degrees", "translate",
                      "jitter_px", "color_shift_mean", "color_shift_log_std", "color_jitter", "noise_std",
-                     "smooth_sigma", "l1_center", "fourier_decay"):
+                     "smooth_sigma", "l1_center", "fourier_decay", "residual_jitter"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ClipinvError(f"recipe {name} must be a finite number, got {v!r}")
@@ -108,6 +111,8 @@ class Recipe:
             raise ClipinvError(f"resolution_schedule steps must increase, got {sched}")
         if self.scale_range[0] <= 0 or self.scale_range[0] > self.scale_range[1]:
             raise ClipinvError(f"scale_range must be 0 < low <= high, got {self.scale_range}")
+        if self.residual_jitter >= 1:
+            raise ClipinvError(f"residual_jitter must be in [0, 1) (factors in [1-j, 1+j] stay positive), got {self.residual_jitter}")
         if not 0 <= self.l1_center <= 1:
             raise ClipinvError(f"l1_center must be a grey level in [0, 1] (0: black, the paper's), got {self.l1_center}")
         if len(self.init_range) != 2 or not 0 <= self.init_range[0] <= self.init_range[1] <= 1:
@@ -201,6 +206,8 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     normalize = [Normalize(b.mean, b.std).to(device) for b in bundles]
     encoders = [_image_encoder(b, recipe) for b in bundles]
     n_draws = AffineResample.n_draws + ColorShift.n_draws + ColorJitter.n_draws
+    ghosts = [ResidualJitter(b.model, recipe.residual_jitter) if recipe.residual_jitter else None for b in bundles]
+    ghost_draws = [g.n_draws if g else 0 for g in ghosts]
 
     # each image's own generator: initial noise now, augmentation draws in chunks of steps
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
@@ -215,7 +222,10 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     def draws(step):
         k = min(chunk, steps - step)
         u = torch.stack([torch.rand(k, copies, n_draws, generator=g) for g in gens], dim=1)
-        return u.to(device, non_blocking=True)  # [k, B, copies, n_draws]
+        if not sum(ghost_draws):
+            return u.to(device, non_blocking=True), None  # [k, B, copies, n_draws]
+        v = torch.stack([torch.rand(k, copies, sum(ghost_draws), generator=g) for g in gens], dim=1)
+        return u.to(device, non_blocking=True), v.to(device, non_blocking=True)
 
     history = torch.zeros(steps, n, len(TERMS), device=device)
     schedule = dict(recipe.resolution_schedule)
@@ -241,15 +251,17 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
                                         if torch.is_tensor(v) and v.dim() == 4 else v) for k, v in state.items()}
         x = par.to_image(z)
         if step % chunk == 0:
-            u_chunk = draws(step)
+            u_chunk, v_chunk = draws(step)
         u = u_chunk[step % chunk].reshape(n * copies, n_draws)
+        v = v_chunk[step % chunk].reshape(n * copies, -1).split(ghost_draws, dim=1) if v_chunk is not None else None
         u_aff, u_cs, u_cj = u.split([AffineResample.n_draws, ColorShift.n_draws, ColorJitter.n_draws], dim=1)
 
         copies_x = x.repeat_interleave(copies, dim=0)  # image-major: copies of image i are rows i*C..i*C+C-1
         dist = 0.0
-        for r, norm, enc, (t_feat, t_w) in zip(resample, normalize, encoders, targets):
+        for i, (r, norm, enc, (t_feat, t_w)) in enumerate(zip(resample, normalize, encoders, targets)):
             a = noise(color_jitter(color_shift(r(copies_x, u_aff), u_cs), u_cj), noise_gens)
-            with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+            with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"), \
+                    (ghosts[i](v[i]) if ghosts[i] else contextlib.nullcontext()):
                 f = enc(norm(a))
             f = f.float()
             f = f / f.norm(dim=-1, keepdim=True)

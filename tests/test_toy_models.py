@@ -476,11 +476,13 @@ def test_the_bar_line_reports_only_twins_that_took_no_part_in_choosing_the_recip
                 "rows": [row([4, 5], today, {"toy-judge": 0.5, "twin seed 2": 0.98, "twin seed 4": 0.875}),
                          row([4, 5], other, {"toy-judge": 0.5, "twin seed 2": 0.98, "twin seed 4": 0.333})]},
                {"choice": False, "judges": {"toy-judge": "j", "twin seed 4": "fresh"},
-                "rows": [row([4, 5], today, {"toy-judge": 0.5, "twin seed 4": 0.111})]}]}
+                "rows": [row([4, 5], today, {"toy-judge": 0.5, "twin seed 4": 0.111}),
+                         row([0, 1, 2, 3], today, {"toy-judge": 0.5, "twin seed 4": 0.222})]}]}
     text = unchosen_twins_reading(inv)
     assert "the bar's 96 images 91.0%" in text and "seeds 4-5 (48 images) 87.5%" in text
     assert "97.0%" not in text and "98.0%" not in text and "99.0%" not in text  # the choosing twin is left out
     assert "33.3%" not in text and "11.1%" not in text  # another recipe; a seed set already read
+    assert "22.2%" not in text and "seeds 0-3" not in text  # the bar's own seeds: judge_spread read them already
     assert unchosen_twins_reading(dict(inv, judge_spread=None, panels=inv["panels"][:1])) == ""
 
 

@@ -725,13 +725,14 @@ def unchosen_twins_reading(inv: dict) -> str:
     this recipe's inversions: on the bar's images (`judge_spread`) and in the recorded panels. The
     choosing twins' readings are biased upwards by the choice; these are not."""
     chose = choosing_twins(inv)
-    parts = []
+    parts, seen = [], set()
     js = inv.get("judge_spread")
     if js and recipe_key(js["recipe"]) == recipe_key(inv["recipe"]):
         v = [r["judged_colour_shape"] for n, r in js["judges"].items() if n != "toy-judge" and r["weights_hash"] not in chose]
         if v:
             parts.append(f"the bar's {js['images']} images " + " / ".join(f"{100 * x:.1f}%" for x in v))
-    seen = set()
+            bar = inv["inversion"]["seeds"]
+            seen.add(tuple(range(bar)) if isinstance(bar, int) else tuple(bar))  # a panel of the bar's seeds: the same images
     for entry, row in todays_rows(inv):
         names = [j for j, h in entry["judges"].items() if j != "toy-judge" and h not in chose]
         if names and tuple(row["seeds"]) not in seen:
