@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One lent-GPU session's measurements, run by the `device` tool from the repository root:
-#   0. bench/toy_train.py: the toy's training step, one GPU option at a time,
+#   0. bench/toy_train.py: the toy's training step (loss read every step / every 20 steps),
 #   1. `clipinv toy train --like toy` from scratch on the GPU (issue 3's "GPU: <= 3 min" bar),
 #   2. bench/throughput.py on ViT-B-16:random: eager fp32/bf16 at 1..128 seeds with the baseline,
 #   3. the same bench with bf16 + compile at 1 and 64 seeds.
@@ -30,7 +30,7 @@ T_EAGER=${T_EAGER:-130}
 T_COMPILE=${T_COMPILE:-130}
 
 if [[ " $PARTS " == *" 0 "* ]]; then
-echo "== 0. toy training step, option by option (limit ${T_BENCH_TRAIN} s)"
+echo "== 0. toy training step (limit ${T_BENCH_TRAIN} s)"
 timeout "$T_BENCH_TRAIN" python3 bench/toy_train.py --device cuda --steps 300 --json "$OUT/toy-train-bench.json" 2>&1 \
   | tee "$OUT/toy-train-bench.log"
 fi

@@ -168,26 +168,17 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
           contamination: Contamination | None = None, skew: Skew | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           world: World | None = None, device: str | None = None, progress: bool = True, name: str | None = None,
-          evaluate: bool = True, init: str | Path | None = None, overlap: bool = True,
-          fused_optimizer: bool | None = None, read_loss_every: int = 20):
+          evaluate: bool = True, init: str | Path | None = None, read_loss_every: int = 20):
     """Train a toy CLIP. Returns (bundle, metrics). With `out` (a .safetensors path), saves the
     weights there and the card beside it (`.json`, `.md`).
 
     samples: size of a fixed training set drawn once (default: a fresh stream, every batch new).
     The training data stream is seeded by `seed`; held-out evaluation uses seed + 1_000_003.
     init: continue from a model saved by `train` (its card's history is kept in the new card).
-
-    On a GPU the tiny model's step is bound by the host's Python and kernel launches, not by
-    arithmetic. Three options remove the host-device waits of a step; `bench/toy_train.py` times them
-    one at a time, and on one H100 (bench/RESULTS.md, 2026-11-26) none moved the step beyond
-    run-to-run noise. None changes the CPU path's numerics:
-    overlap: copy each batch to the GPU from pinned memory without waiting, so the CPU draws and
-      augments the next batch while the GPU runs this one (the data and its random stream are the
-      same; on the CPU nothing is copied);
-    fused_optimizer: AdamW's fused CUDA kernel (default: on for CUDA, off on the CPU, where it
-      would change the rounding of the CPU's reproducible weights);
-    read_loss_every: the losses stay on the device and are read (a sync) every this many steps;
-      a non-finite loss is reported with the step it appeared at."""
+    read_loss_every: the losses stay on the device and are read (a host-device sync) every this
+      many steps; a non-finite loss is reported with the step it appeared at. On a GPU this tiny
+      model's step is bound by the host's Python and kernel launches (`bench/toy_train.py`;
+      bench/RESULTS.md, one H100, 2026-11-26: 16-27 ms per step, set by the machine)."""
     from ..models import ModelBundle, weights_hash
 
     mc = model_config or ModelConfig()
@@ -219,15 +210,8 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     if read_loss_every < 1:
         raise ClipinvError(f"read_loss_every must be >= 1, got {read_loss_every}")
-    on_gpu = device.type == "cuda"
-    fused = on_gpu if fused_optimizer is None else bool(fused_optimizer)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=tc.lr, betas=(0.9, 0.98), **({"fused": True} if fused else {}))
-
-    def to_device(t):
-        if overlap and on_gpu:
-            return t.pin_memory().to(device, non_blocking=True)
-        return t.to(device)
+                            lr=tc.lr, betas=(0.9, 0.98))
 
     def lr_at(step):
         if step < tc.warmup:
@@ -258,9 +242,9 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         uniq = list(dict.fromkeys(caps))
-        index = to_device(torch.tensor([uniq.index(c) for c in caps]))
-        img = model.encode_image(to_device(normalise(x)), normalize=True)
-        txt = model.encode_text(to_device(tokenizer(uniq)), normalize=True)
+        index = torch.tensor([uniq.index(c) for c in caps], device=device)
+        img = model.encode_image(normalise(x).to(device), normalize=True)
+        txt = model.encode_text(tokenizer(uniq).to(device), normalize=True)
         loss = soft_clip_loss(img, txt, model.logit_scale.exp().clamp(max=100), index)
         opt.zero_grad(set_to_none=True)
         loss.backward()
