@@ -3,8 +3,11 @@
 #   0. bench/toy_train.py: the toy's training step (loss read every step / every 20 steps),
 #   1. `clipinv toy train --like toy` from scratch on the GPU (issue 3's "GPU: <= 3 min" bar),
 #   2. bench/throughput.py on ViT-B-16:random: eager fp32/bf16 at 1..128 seeds with the baseline,
-#   3. the same bench with bf16 + compile at 1 and 64 seeds.
-# PARTS picks some of them (default "0 1 2 3"), e.g. PARTS="0 1" bash bench/gpu_session.sh
+#   3. the same bench with bf16 + compile at 1 and 64 seeds,
+#   4. bench/precision_check.py: toy's inversions in fp32, bf16 and bf16 + compile, judged by toy-judge.
+# PARTS picks some of them (default "0 1 2 3 4"), e.g. PARTS="0 1" bash bench/gpu_session.sh. The
+# limits of all five add up to about 12 minutes, more than one call of a 15-minute lease leaves
+# after the machine's start: pick the parts still to measure (bench/RESULTS.md says which).
 # Each part has its own time limit so a slow part cannot eat the next one; everything is written
 # under $OUT (logs, json, the retrained weights' card). The device image has torch but not
 # open_clip: its wheels travel in .whl/ (see the device tool's README).
@@ -23,11 +26,12 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, open_clip; print('torch', torch.__version__, 'open_clip', open_clip.__version__, torch.cuda.get_device_name())" \
   | tee -a "$OUT/gpu.txt"
 
-PARTS=${PARTS:-0 1 2 3}
+PARTS=${PARTS:-0 1 2 3 4}
 T_BENCH_TRAIN=${T_BENCH_TRAIN:-90}
 T_TRAIN=${T_TRAIN:-240}
 T_EAGER=${T_EAGER:-130}
 T_COMPILE=${T_COMPILE:-130}
+T_QUALITY=${T_QUALITY:-150}
 
 if [[ " $PARTS " == *" 0 "* ]]; then
 echo "== 0. toy training step (limit ${T_BENCH_TRAIN} s)"
@@ -58,5 +62,9 @@ echo "== 3. bench, bf16 + compile (limit ${T_COMPILE} s)"
 timeout "$T_COMPILE" python3 bench/throughput.py --device cuda --model ViT-B-16:random --batches 1,64 \
   --precisions bf16 --compile on --steps 10 --warmup 3 --repeats 2 \
   --json "$OUT/gpu-compile.json" 2>&1 | tee "$OUT/bench-compile.log"
+fi
+if [[ " $PARTS " == *" 4 "* ]]; then
+echo "== 4. toy inversion quality, fp32 / bf16 / bf16 + compile (limit ${T_QUALITY} s)"
+timeout "$T_QUALITY" python3 bench/precision_check.py --device cuda --compile 2>&1 | tee "$OUT/precision.log"
 fi
 echo "== done"
