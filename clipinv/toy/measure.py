@@ -535,29 +535,29 @@ def main(argv=None):
     from ..models import load_model
     from .. import toy
 
+    def shipped(flag, name):
+        if name not in toy.TOY_MODELS:
+            raise SystemExit(f"{flag} {name}: not a shipped toy model; pick from {', '.join(toy.TOY_MODELS)}")
+        return name
+
+    def add_to_card(name, edit):  # a training-time figure of one shipped model, then both cards rewritten
+        path = toy.WEIGHTS / f"{name}.json"
+        card = json.loads(path.read_text())
+        edit(card)
+        path.write_text(json.dumps(card, indent=1) + "\n")
+
     if args.from_scratch:
-        for name in args.from_scratch:
-            if name not in toy.TOY_MODELS:
-                raise SystemExit(f"--from-scratch {name}: not a shipped toy model; pick from {', '.join(toy.TOY_MODELS)}")
-        for name in args.from_scratch:
+        for name in [shipped("--from-scratch", n) for n in args.from_scratch]:
             row = dict(from_scratch(name), machine=args.machine)
             print(name, json.dumps(row))
-            path = toy.WEIGHTS / f"{name}.json"
-            card = json.loads(path.read_text())
-            card["from_scratch"] = row
-            path.write_text(json.dumps(card, indent=1) + "\n")
+            add_to_card(name, lambda card: card.update(from_scratch=row))
         write_cards()
         return None
     if args.gpu_run:
-        name, folder = args.gpu_run
-        if name not in toy.TOY_MODELS:
-            raise SystemExit(f"--gpu-run {name}: not a shipped toy model; pick from {', '.join(toy.TOY_MODELS)}")
+        name, folder = shipped("--gpu-run", args.gpu_run[0]), args.gpu_run[1]
         row = gpu_run(folder, args.gpu_note)
         print(name, json.dumps(row))
-        path = toy.WEIGHTS / f"{name}.json"
-        card = json.loads(path.read_text())
-        card["from_scratch_gpu"] = card.get("from_scratch_gpu", []) + [row]
-        path.write_text(json.dumps(card, indent=1) + "\n")
+        add_to_card(name, lambda card: card.update(from_scratch_gpu=card.get("from_scratch_gpu", []) + [row]))
         write_cards()
         return None
     if args.panel:
