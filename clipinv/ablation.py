@@ -5,11 +5,13 @@ is active in it, with only that component off:
 
 - "no affine" (affine_p = 0): no random rotation/translation/scale of the copies;
 - "border padding" (background_fill = None, the paper's): shrunk copies padded with their border
-  pixels instead of plain grey (only if the recipe pads with grey, as the toy recipe does);
+  pixels instead of plain grey (only if the recipe pads with grey, as the toy recipe does), and
+  so the final image at full size (final_scale = 1), there being no plain grey to shrink it onto;
 - "one copy" (n_augments = 1): a single augmented copy per step instead of 13;
 - "no TV" (tv_weight = 0), "no L1" (only if l1 > 0);
 - "no roll jitter", "no colour jitter", "no noise", "no colour shift" (only if on in the recipe);
 - "no smoothing" (smooth_sigma = 0: the image is never replaced by its Gaussian blur; only if on);
+- "full size" (final_scale = 1: the final image is not shrunk onto the background; only if on);
 - "no gradient clip" (the clip raised to 1e6, i.e. never binding);
 - "no resolution schedule": optimise at the final resolution from step 0;
 - "no optimiser reset": keep Adam's moments (resized) across resolution changes.
@@ -30,7 +32,7 @@ def variants(recipe: Recipe, which: list[str] | None = None) -> dict[str, Recipe
     if recipe.affine_p > 0:
         out["no affine"] = recipe.replace(affine_p=0.0)
         if recipe.background_fill is not None:
-            out["border padding"] = recipe.replace(background_fill=None)
+            out["border padding"] = recipe.replace(background_fill=None, final_scale=1.0)
     if recipe.n_augments > 1:
         out["one copy"] = recipe.replace(n_augments=1)
     if recipe.tv_weight > 0:
@@ -47,6 +49,8 @@ def variants(recipe: Recipe, which: list[str] | None = None) -> dict[str, Recipe
         out["no colour shift"] = recipe.replace(color_shift_mean=0.0, color_shift_log_std=0.0)
     if recipe.smooth_sigma > 0:
         out["no smoothing"] = recipe.replace(smooth_every=0, smooth_sigma=0.0)
+    if recipe.final_scale < 1:
+        out["full size"] = recipe.replace(final_scale=1.0)
     if recipe.grad_clip < 1e6:
         out["no gradient clip"] = recipe.replace(grad_clip=1e6)
     if len(recipe.resolution_schedule) > 1:

@@ -41,6 +41,7 @@ KNOB_HELP = {
     "noise_std": (float, "Gaussian pixel noise on the copies"),
     "smooth_sigma": (float, "replace the final image by its Gaussian blur of this sigma (pixels), 0: none"),
     "smooth_every": (int, "and the image every N steps too, 0: only at the end"),
+    "final_scale": (float, "shrink the final image to this fraction of its side onto --background-fill, 1: as optimised"),
     "residual_jitter": (float, "ghost networks: scale each residual branch of each copy by U[1-J, 1+J] every step (ViTs), 0: off"),
     "grad_clip": (float, "max gradient norm per image"),
 }

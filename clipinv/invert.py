@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from . import objective, param
 from .errors import ClipinvError
 from .ghost import ResidualJitter
-from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize
+from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize, ShrinkOnto
 
 TERMS = ("loss", "distance", "tv", "l1")
 NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
@@ -53,6 +53,7 @@ class Recipe:
     noise_std: float = 0.0                   # additive Gaussian pixel noise on the copies
     smooth_sigma: float = 0.0                # the final image is replaced by its Gaussian blur of this sigma (px of the final side); 0: none (the paper's)
     smooth_every: int = 0                    # and so is the image every this many steps (Yosinski et al. 2015's blur); 0: only at the end
+    final_scale: float = 1.0                 # the final image shrunk to this fraction of its side, centred on background_fill (after any smoothing); 1: as optimised (the paper's)
     tv_weight: float = 0.005                 # total variation weight (the code's TV)
     l1_weight: float = 0.0                   # L1 norm weight
     l1_center: float = 0.0                   # the grey level the L1 term pulls pixels toward (0: black, the paper's ||x||_1)
@@ -128,6 +129,10 @@ class Recipe:
             raise ClipinvError(f"smooth_every must be a whole number >= 0 (0: only at the end), got {self.smooth_every}")
         if self.smooth_every and not self.smooth_sigma:
             raise ClipinvError(f"smooth_every {self.smooth_every} has no effect with smooth_sigma 0: set smooth_sigma too (e.g. 0.5)")
+        if not isinstance(self.final_scale, (int, float)) or not 0 < self.final_scale <= 1:
+            raise ClipinvError(f"final_scale must be in (0, 1] (1: the image as optimised, the paper's), got {self.final_scale!r}")
+        if self.final_scale < 1 and self.background_fill is None:
+            raise ClipinvError(f"final_scale {self.final_scale} shrinks the image onto background_fill: set background_fill too (e.g. 0.4)")
         if self.progress_every < 1:
             raise ClipinvError(f"progress_every must be >= 1, got {self.progress_every}")
 
@@ -298,7 +303,8 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     bar.close()
 
     with torch.no_grad():
-        sims = final_similarity(bundles[0], x.detach(), targets[0])
+        x = ShrinkOnto(recipe.final_scale, recipe.background_fill)(x.detach())  # identity at final_scale 1
+        sims = final_similarity(bundles[0], x, targets[0])
     return x.detach().cpu(), sims.cpu(), history.transpose(0, 1).cpu()
 
 

@@ -152,6 +152,28 @@ class GaussianBlur(nn.Module):
         return gaussian_blur(x, [k, k], [self.sigma, self.sigma])
 
 
+class ShrinkOnto(nn.Module):
+    """The image shrunk to `scale` of its side (antialiased bilinear) and centred on a plain grey
+    `fill`, identity at 1. Not an augmentation: `clipinv.invert` applies it once to the final image
+    (`Recipe.final_scale`), so the image shows what the shrunk copies showed the model: the whole
+    canvas as an object on the background, its outline included."""
+
+    def __init__(self, scale: float = 1.0, fill: float | None = None):
+        super().__init__()
+        self.scale, self.fill = float(scale), fill
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale >= 1:
+            return x
+        h, w = x.shape[-2:]
+        sh, sw = max(1, round(h * self.scale)), max(1, round(w * self.scale))
+        small = F.interpolate(x, size=(sh, sw), mode="bilinear", antialias=True, align_corners=False)
+        out = torch.full_like(x, self.fill)
+        top, left = (h - sh) // 2, (w - sw) // 2
+        out[..., top:top + sh, left:left + sw] = small
+        return out
+
+
 class Normalize(nn.Module):
     """CLIP mean/std normalisation."""
 

@@ -81,6 +81,24 @@ def test_smoothing_replaces_the_final_image_by_its_blur_and_smooth_every_also_sm
     assert not torch.allclose(often.images[0], last.images[0], atol=1e-3)
 
 
+def test_final_scale_shrinks_the_final_image_onto_the_background_after_the_smoothing(tiny):
+    """final_scale acts once, after the last step and the smoothing: the result is exactly the full-size
+    run's image shrunk (the optimisation is the same), its margin the plain background_fill, and its
+    similarity that of the image returned."""
+    from clipinv.transform import ShrinkOnto
+
+    base = FAST.replace(background_fill=0.4, smooth_sigma=0.75)
+    full = invert(tiny, "a red circle", seeds=2, recipe=base, cache=False, progress=False)
+    half = invert(tiny, "a red circle", seeds=2, recipe=base.replace(final_scale=0.5), cache=False, progress=False)
+    assert torch.allclose(half.images[0], ShrinkOnto(0.5, 0.4)(full.images[0]), atol=1e-6)
+    side = half.images.shape[-1]
+    margin = torch.ones(side, side, dtype=torch.bool)
+    margin[side // 4: side // 4 + side // 2, side // 4: side // 4 + side // 2] = False
+    assert torch.all(half.images[0][..., margin] == 0.4)
+    assert not torch.allclose(half.images[0], full.images[0], atol=1e-2)
+    assert torch.allclose(half.similarity, similarity(tiny, half.images[0], ["a red circle"])[:, 0][None], atol=1e-4)
+
+
 def test_init_range_sets_the_starting_noise_and_the_paper_default_draws_the_same_noise(tiny, monkeypatch):
     """init_range (low, high) scales the seed's uniform draw into [low, high]; (0, 1), the paper's,
     draws exactly torch.rand of the seed's generator, as before the knob existed."""
@@ -186,6 +204,9 @@ def test_divergence_stops_with_step_and_term(tiny, monkeypatch):
     ({"smooth_sigma": float("nan")}, "smooth_sigma must be a finite"),
     ({"l1_center": 1.5}, "l1_center must be a grey level"),
     ({"l1_center": float("nan")}, "l1_center must be a finite"),
+    ({"final_scale": 0.0}, "final_scale must be in"),
+    ({"final_scale": 1.5}, "final_scale must be in"),
+    ({"final_scale": 0.5}, "set background_fill too"),
     ({"init_range": (0.6, 0.4)}, "init_range must be"),
     ({"init_range": (-0.1, 0.5)}, "init_range must be"),
     ({"init_range": 0.5}, "init_range must be two numbers"),

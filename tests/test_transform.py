@@ -124,3 +124,31 @@ def test_pixel_noise_draws_each_images_rows_from_its_own_generator():
     assert abs(both.std().item() - 0.5) < 0.1  # std as asked (96 x 3 draws)
     with pytest.raises(ValueError, match="cannot be split"):
         GaussianNoise(0.5)(torch.zeros(5, 3, 4, 4), gens())
+
+
+def test_shrink_onto_is_identity_at_one_and_draws_the_image_small_in_the_centre_on_plain_fill():
+    from clipinv.transform import ShrinkOnto
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 32, 32, generator=g)
+    assert torch.equal(ShrinkOnto(1.0, 0.4)(x), x)
+    # a red canvas becomes a 16 px red square in the middle of grey 0.4, nothing else
+    red = torch.zeros(1, 3, 32, 32)
+    red[:, 0] = 1.0
+    y = ShrinkOnto(0.5, 0.4)(red)
+    inside = torch.zeros(32, 32, dtype=torch.bool)
+    inside[8:24, 8:24] = True
+    assert torch.allclose(y[0][:, inside], torch.tensor([1.0, 0.0, 0.0]).view(3, 1))
+    assert torch.all(y[0][:, ~inside] == 0.4)
+    # the small copy is the image averaged down: a left/right split stays split, its mean kept
+    half = torch.zeros(1, 1, 32, 32)
+    half[..., 16:] = 1.0
+    z = ShrinkOnto(0.5, 0.0)(half)[0, 0, 8:24, 8:24]
+    assert torch.all(z[:, :7] < 0.05) and torch.all(z[:, 9:] > 0.95)
+    assert abs(float(z.mean()) - 0.5) < 1e-4
+    # odd sizes and scales keep the side and centre the copy
+    w = ShrinkOnto(0.3, 0.2)(torch.ones(1, 3, 25, 25))
+    assert w.shape == (1, 3, 25, 25)
+    drawn = ((w[0, 0] - 1.0).abs() < 1e-5).nonzero()
+    assert len(drawn) == 8 * 8 and drawn.min().item() == 8 and drawn.max().item() == 15  # round(7.5) = 8 px, at (25 - 8) // 2
+    assert torch.all(w[0, 0][((w[0, 0] - 1.0).abs() >= 1e-5)] == 0.2)
