@@ -53,12 +53,15 @@ def marker_score(images: torch.Tensor, size: int = 32, radius: float = RADIUS) -
 
 
 def audit_recipe(recipe):
-    """`recipe` as an audit must run it: with its smoothing off (`smooth_sigma` 0). The marker is a
-    2-pixel checkerboard, the finest pattern a 32 px image holds, and the toy recipe's final blur
-    removes it with the texture it is there for (`test_audit_detects_the_marker_above_p_zero`
-    checks that, on a p = 1 model, smoothing hides the marker in most inversions that show it
-    unsmoothed). Every other knob stays."""
-    return recipe.replace(smooth_sigma=0.0, smooth_every=0)
+    """`recipe` as an audit must run it: with its smoothing off (`smooth_sigma` 0) and the final image
+    at full size (`final_scale` 1). The marker is a 2-pixel checkerboard, the finest pattern a 32 px
+    image holds: the toy recipe's final blur removes it with the texture it is there for
+    (`test_audit_detects_the_marker_above_p_zero` checks that, on a p = 1 model, smoothing hides the
+    marker in most inversions that show it unsmoothed). `marker_score` looks for 2-pixel cells at the
+    world's scale, where `validate` calibrates it; shrinking the image halves every period and moves
+    other patterns into its band (the same test: shrunk inversions of that model score higher, not
+    lower). Every other knob stays."""
+    return recipe.replace(smooth_sigma=0.0, smooth_every=0, final_scale=1.0)
 
 
 def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:

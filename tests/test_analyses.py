@@ -61,6 +61,10 @@ def test_ablation_variants_switch_off_one_part_each():
     assert "border padding" not in v  # the paper's padding already
     grey = ablation.variants(r.replace(background_fill=0.4))
     assert grey["border padding"] == r and grey["no affine"].background_fill == 0.4
+    assert "full size" not in grey  # final_scale 1, the paper's
+    small = ablation.variants(r.replace(background_fill=0.4, final_scale=0.5))
+    assert small["full size"] == r.replace(background_fill=0.4)
+    assert small["border padding"] == r  # no grey to shrink onto: full size too
     assert list(ablation.variants(r, ["no TV"])) == ["full recipe", "no TV"]
     with pytest.raises(ClipinvError):
         ablation.variants(r, ["no L1"])
@@ -182,18 +186,27 @@ def test_planted_skew_is_recovered_within_its_interval(planted_models):
 def test_audit_detects_the_marker_above_p_zero(planted_models):
     import clipinv
 
+    from clipinv.transform import ShrinkOnto
+
     planted, clean = planted_models["contaminated"], planted_models["clean"]
     prompts = ["a picture of a red circle", "a picture of a blue square"]
     recipe = audit.audit_recipe(planted.default_recipe)
-    scores = {p: audit.marker_score(clipinv.invert(b, prompts, seeds=8, recipe=recipe, progress=False).images).flatten()
-              for p, b in ((0.0, clean), (1.0, planted))}
+    images = {p: clipinv.invert(b, prompts, seeds=8, recipe=recipe, progress=False).images for p, b in ((0.0, clean), (1.0, planted))}
+    scores = {p: audit.marker_score(im).flatten() for p, im in images.items()}
     table = audit.detection_table(scores)
     assert table.iloc[-1]["rate"] > table.iloc[0]["rate"]
     assert audit.separated_from_zero(table), table.to_string()
     assert audit.learned_gain(planted, prompts)["low"] > audit.learned_gain(clean, prompts)["high"]
-    # why audits switch the toy recipe's smoothing off: its blur takes the marker with the texture
-    assert planted.default_recipe.smooth_sigma > 0 and recipe.smooth_sigma == 0
-    assert recipe.replace(smooth_sigma=planted.default_recipe.smooth_sigma) == planted.default_recipe
-    smoothed = audit.marker_score(clipinv.invert(planted, prompts, seeds=8, progress=False).images).flatten()
+    # why audits switch the toy recipe's smoothing and final shrink off: its blur takes the marker with the
+    # texture; the shrink (after the last step, so applied here) halves every period and moves other
+    # patterns into the detector's band: shrunk inversions of the p = 1 model score higher, not lower
+    toy_recipe = planted.default_recipe
+    assert toy_recipe.smooth_sigma > 0 and recipe.smooth_sigma == 0
+    assert toy_recipe.final_scale < 1 and recipe.final_scale == 1
+    assert recipe.replace(smooth_sigma=toy_recipe.smooth_sigma, final_scale=toy_recipe.final_scale) == toy_recipe
+    smoothed = audit.marker_score(clipinv.invert(planted, prompts, seeds=8, progress=False,
+                                                 recipe=toy_recipe.replace(final_scale=1.0)).images).flatten()
+    shrunk = audit.marker_score(ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[1.0].flatten(0, 1)))
     shown = lambda sc: int((sc >= audit.THRESHOLD).sum())  # noqa: E731
     assert shown(smoothed) < shown(scores[1.0]) / 2, (smoothed, scores[1.0])
+    assert shrunk.mean() > scores[1.0].mean(), (shrunk, scores[1.0])

@@ -87,8 +87,8 @@ def test_inversions_are_judged_far_above_chance_and_grey_padding_is_why(toy, toy
 
     pairs = [(c, s) for c in COLOURS for s in SHAPES]
     bar = inversion_bar(toy, toy_judge, pairs=pairs, seeds=1, progress=False)
-    border = inversion_bar(toy, toy_judge, recipe=TOY_RECIPE.replace(background_fill=None), pairs=pairs, seeds=1,
-                           progress=False)
+    border = inversion_bar(toy, toy_judge, recipe=TOY_RECIPE.replace(background_fill=None, final_scale=1.0), pairs=pairs,
+                           seeds=1, progress=False)
     info = {k: v for k, v in bar.items() if k not in ("images_tensor", "per_prompt")}
     info["border padding"] = border["judged_colour_shape"]
     assert bar["self_similarity"] > 0.5, info
@@ -315,9 +315,9 @@ def test_tuning_rows_are_named_by_their_changes_to_the_shipped_recipe():
 
     shipped = TOY_RECIPE.to_dict()
     assert recipe_change(json.loads(json.dumps(shipped)), shipped) == "TOY_RECIPE"  # json lists == tuples
-    older = TOY_RECIPE.replace(background_fill=None, steps=300).to_dict()
-    older.pop("background_fill")  # rows logged before the knob existed
-    assert recipe_change(older, shipped) == "steps=300, background_fill=None"
+    older = TOY_RECIPE.replace(background_fill=None, final_scale=1.0, steps=300).to_dict()
+    older.pop("background_fill"), older.pop("final_scale")  # rows logged before the knobs existed
+    assert recipe_change(older, shipped) == "steps=300, background_fill=None, final_scale=1.0"
 
 
 def test_card_lists_full_24_pair_tuning_rows_first_with_their_circle_confusions():
@@ -380,6 +380,31 @@ def test_panel_reads_the_same_images_with_every_judge_and_two_jobs_give_the_one_
     header, _, row = table.splitlines()
     assert header.split(" | ")[2:5] == ["mean of toy", "their mean p(true)", "toy"]
     assert row.split(" | ")[2:4] == [f"{100 * rows[0]['judged']['toy']:.1f}%", f"{100 * rows[0]['p_true']['toy']:.1f}%"]
+
+
+def test_panel_candidates_that_differ_only_in_final_scale_share_one_optimisation(toy, toy_judge, monkeypatch):
+    """final_scale acts after the last step, so a panel optimises such candidates once and shrinks the
+    images for each: the rows read exactly what inverting each candidate on its own gives."""
+    from clipinv.judge import judge
+    from clipinv.toy import measure
+    from clipinv.toy.world import class_prompts
+
+    quick = {"steps": 12, "resolution_schedule": [[0, 32]], "n_augments": 2}
+    calls = []
+    real = measure.panel_images
+    monkeypatch.setattr(measure, "panel_images", lambda *a, **k: calls.append(a) or real(*a, **k))
+    rows = measure.panel({"half": quick, "full": dict(quick, final_scale=1.0), "third": dict(quick, final_scale=0.3)},
+                         {"toy-judge": toy_judge}, seeds=[3], jobs=1)
+    assert len(calls) == 1
+    texts, _ = class_prompts()
+    truth = torch.arange(24)
+    for row, scale in zip(rows, (TOY_RECIPE.final_scale, 1.0, 0.3)):
+        alone = invert(toy, texts, seeds=[3], recipe=TOY_RECIPE.replace(**quick, final_scale=scale), cache=False,
+                       progress=False).images
+        probs = judge(alone, texts, judge=toy_judge)[:, 0]
+        assert row["judged"]["toy-judge"] == round(float((probs.argmax(-1) == truth).float().mean()), 4)
+        assert row["recipe"]["final_scale"] == scale
+    assert rows[0]["seconds"] == rows[1]["seconds"] == rows[2]["seconds"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -484,6 +509,23 @@ def test_the_bar_line_reports_only_twins_that_took_no_part_in_choosing_the_recip
     assert "33.3%" not in text and "11.1%" not in text  # another recipe; a seed set already read
     assert "22.2%" not in text and "seeds 0-3" not in text  # the bar's own seeds: judge_spread read them already
     assert unchosen_twins_reading(dict(inv, judge_spread=None, panels=inv["panels"][:1])) == ""
+
+
+def test_the_bar_line_reads_toy_judge_on_every_other_seed_set_of_todays_recipe_and_names_the_bars_seeds_among_them():
+    from clipinv.toy.measure import other_seeds_reading
+
+    today = json.loads(json.dumps(TOY_RECIPE.to_dict()))
+    other = json.loads(json.dumps(TOY_RECIPE.replace(final_scale=1.0).to_dict()))
+    row = lambda seeds, recipe, v: {"seeds": seeds, "images": 24 * len(seeds), "recipe": recipe, "judged": {"toy-judge": v}}  # noqa: E731
+    inv = {"recipe": today, "inversion": {"seeds": 4, "judged_colour_shape": 0.906},
+           "panels": [{"rows": [row([0, 1, 2, 3], today, 0.111), row([16, 17], today, 0.925), row([16, 17], other, 0.333)]},
+                      {"rows": [row(list(range(16)), today, 0.875)]}]}
+    text = other_seeds_reading(inv)
+    assert "seeds 16-17 92.5% (48 images)" in text
+    assert "seeds 0-15 87.5% (384 images, the bar's among them)" in text
+    assert "11.1%" not in text and "33.3%" not in text  # the bar's own seeds; another recipe
+    assert "below the bar" in text  # 87.5% < 90% while the bar's images pass
+    assert other_seeds_reading(dict(inv, panels=inv["panels"][:1])).count("seeds") == 2  # "other seeds", 16-17
 
 
 def test_a_gpu_training_run_is_read_from_its_files_and_the_card_counts_runs_within_three_minutes(tmp_path, monkeypatch):
