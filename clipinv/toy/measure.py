@@ -420,7 +420,7 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
         images, seconds = full_size[key]  # the optimisation's time, whichever candidate ran it
         images = ShrinkOnto(recipe.final_scale, recipe.background_fill)(images.flatten(0, 1)).view(images.shape)
         truth = torch.arange(len(labels)).view(-1, 1).expand(images.shape[:2])
-        row = {"name": name, "changes": changes, "recipe": TOY_RECIPE.replace(**changes).to_dict(),
+        row = {"name": name, "changes": changes, "recipe": recipe.to_dict(),
                "images": int(truth.numel()), "seeds": seeds,
                "seconds": round(seconds, 1), "judged": {}, "p_true": {}}
         for jname, bundle in judges.items():
