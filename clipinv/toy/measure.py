@@ -861,7 +861,9 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                "`toy-judge` reads it >= 90% there and the twins' mean reads it no worse than full size (the decision "
                "panel below). Before that run, scales 0.4 to 1.0 had been read on seeds 0-15 (the exploration panel below, "
                "a reading, not a choice): there the judges of the earlier rule, twins 2 and 3, read 0.75 best, the "
-               "scale `toy-judge` read worst; 0.5 was kept for the geometry. "
+               "scale `toy-judge` read worst; 0.5 was kept for the geometry. A twin trained after the decision (seed 7), "
+               "which took no part, reads the shrunk images worse than full size (the panel after the decision): "
+               "independent judges differ in how they read them, and the gain is not every judge's. "
                if r.get("final_scale", 1.0) < 1 else "")
             + "The tuning table below measures each choice.",
             "",
