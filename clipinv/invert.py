@@ -305,7 +305,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     with torch.no_grad():
         x = ShrinkOnto(recipe.final_scale, recipe.background_fill)(x.detach())  # identity at final_scale 1
         sims = final_similarity(bundles[0], x, targets[0])
-    return x.detach().cpu(), sims.cpu(), history.transpose(0, 1).cpu()
+    return x.cpu(), sims.cpu(), history.transpose(0, 1).cpu()
 
 
 @torch.no_grad()

@@ -160,6 +160,8 @@ class ShrinkOnto(nn.Module):
 
     def __init__(self, scale: float = 1.0, fill: float | None = None):
         super().__init__()
+        if scale < 1 and fill is None:
+            raise ValueError(f"ShrinkOnto({scale}) needs a fill, the grey level it shrinks the image onto")
         self.scale, self.fill = float(scale), fill
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -152,3 +152,5 @@ def test_shrink_onto_is_identity_at_one_and_draws_the_image_small_in_the_centre_
     drawn = ((w[0, 0] - 1.0).abs() < 1e-5).nonzero()
     assert len(drawn) == 8 * 8 and drawn.min().item() == 8 and drawn.max().item() == 15  # round(7.5) = 8 px, at (25 - 8) // 2
     assert torch.all(w[0, 0][((w[0, 0] - 1.0).abs() >= 1e-5)] == 0.2)
+    with pytest.raises(ValueError, match="needs a fill"):
+        ShrinkOnto(0.5, None)
