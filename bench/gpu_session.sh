@@ -5,8 +5,11 @@
 #   2. bench/throughput.py on ViT-B-16:random: eager fp32/bf16 at 1..128 seeds with the baseline,
 #   3. the same bench with bf16 + compile at 1 and 64 seeds,
 #   4. bench/precision_check.py: toy's inversions in fp32, bf16 and bf16 + compile, judged by toy-judge.
-# PARTS picks some of them (default "0 1 2 3 4"), e.g. PARTS="0 1" bash bench/gpu_session.sh. The
-# limits of all five add up to about 12 minutes, more than one call of a 15-minute lease leaves
+#   5. as 1, with --cuda-graph (the whole training step captured once and replayed).
+# Parts 1 and 5 write a folder each (train-default/, train-cuda-graph/) that
+# `python -m clipinv.toy.measure --gpu-run toy FOLDER` records in the toy card.
+# PARTS picks some of them (default "0 1 2 3 4 5"), e.g. PARTS="0 5" bash bench/gpu_session.sh. The
+# limits of all six add up to about 16 minutes, more than one call of a 15-minute lease leaves
 # after the machine's start: pick the parts still to measure (bench/RESULTS.md says which).
 # Each part has its own time limit so a slow part cannot eat the next one; everything is written
 # under $OUT (logs, json, the retrained weights' card). The device image has torch but not
@@ -26,7 +29,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import torch, open_clip; print('torch', torch.__version__, 'open_clip', open_clip.__version__, torch.cuda.get_device_name())" \
   | tee -a "$OUT/gpu.txt"
 
-PARTS=${PARTS:-0 1 2 3 4}
+PARTS=${PARTS:-0 1 2 3 4 5}
 T_BENCH_TRAIN=${T_BENCH_TRAIN:-90}
 T_TRAIN=${T_TRAIN:-240}
 T_EAGER=${T_EAGER:-130}
@@ -39,15 +42,28 @@ timeout "$T_BENCH_TRAIN" python3 bench/toy_train.py --device cuda --steps 300 --
   | tee "$OUT/toy-train-bench.log"
 fi
 
+from_scratch() {  # $1: folder under $OUT, then extra flags of toy train
+  local dir="$OUT/$1"; shift
+  mkdir -p /tmp/gpu-train "$dir"
+  cp "$OUT/gpu.txt" "$dir/"
+  local start end
+  start=$(date +%s.%N)
+  timeout "$T_TRAIN" python3 -m clipinv.cli toy train --like toy --out /tmp/gpu-train/toy-gpu.safetensors --device cuda "$@" 2>&1 \
+    | tr '\r' '\n' | tee "$dir/train.log" | grep -v "it/s\]$" | tail -n 25
+  end=$(date +%s.%N)
+  echo "toy train --like toy wall: $(python3 -c "print(round($end - $start, 1))") s" | tee -a "$dir/train.log"
+  cp /tmp/gpu-train/toy-gpu.json "$dir/" 2>/dev/null  # the card comes back; the weights stay (they differ from the CPU's)
+  rm -f /tmp/gpu-train/toy-gpu.*
+}
+
 if [[ " $PARTS " == *" 1 "* ]]; then
 echo "== 1. toy from scratch on the GPU (limit ${T_TRAIN} s)"
-mkdir -p /tmp/gpu-train
-start=$(date +%s.%N)
-timeout "$T_TRAIN" python3 -m clipinv.cli toy train --like toy --out /tmp/gpu-train/toy-gpu.safetensors --device cuda 2>&1 \
-  | tr '\r' '\n' | tee "$OUT/train.log" | grep -v "it/s\]$" | tail -n 25
-end=$(date +%s.%N)
-echo "toy train --like toy wall: $(python3 -c "print(round($end - $start, 1))") s" | tee -a "$OUT/train.log"
-cp /tmp/gpu-train/toy-gpu.json "$OUT/" 2>/dev/null  # the card comes back; the weights stay (they differ from the CPU's)
+from_scratch train-default
+fi
+
+if [[ " $PARTS " == *" 5 "* ]]; then
+echo "== 5. toy from scratch on the GPU, the step captured as a CUDA graph (limit ${T_TRAIN} s)"
+from_scratch train-cuda-graph --cuda-graph
 fi
 
 if [[ " $PARTS " == *" 2 "* ]]; then

@@ -4,8 +4,11 @@ The toy model is tiny (a 3-layer ViT of width 128 on 32 px), so on a GPU a step 
 CPU's kernel launches and host-device syncs, not by arithmetic. Each row trains the same model from
 the same seed for `--steps` steps (stage 1 of `toy`'s card: batch 96, a fixed set of `--samples`
 world images) and reports milliseconds per step, steps/s and what 6,800 steps (`toy`'s five
-stages) would take at that rate. The first row reads the loss every step (a sync each step), the
-second every 20 steps (`train`'s default). On 2026-11-26 an H100 also timed pinned non-blocking
+stages) would take at that rate, and the mean loss of its last 20 steps (the rows train the same
+model on the same batches, so a row whose loss strays computes something else). The first row
+reads the loss every step (a sync each step), the second every 20 steps (`train`'s default). The
+third gives every tensor a fixed shape (the text tower sees all 96 captions, repeats masked out of
+the loss); the fourth captures that step once as a CUDA graph and replays it (CUDA only). On 2026-11-26 an H100 also timed pinned non-blocking
 batch copies and fused AdamW (bench/h100-2026-11-26/): no row moved beyond noise, so `train` kept
 neither.
 
@@ -31,6 +34,8 @@ from clipinv.toy.world import World  # noqa: E402
 VARIANTS = [  # (name, options of train)
     ("loss read every step", dict(read_loss_every=1)),
     ("loss read every 20 steps (the default)", dict(read_loss_every=20)),
+    ("fixed shapes, eager (what the graph captures)", dict(step="fixed")),
+    ("CUDA graph of the whole step (--cuda-graph)", dict(step="cuda-graph")),  # CUDA only
 ]
 
 
@@ -52,14 +57,17 @@ def main(argv=None):
     tc = TrainConfig(steps=args.steps, warmup=20)
     # warm-up: CUDA context, kernels, allocator
     train(steps=20, samples=args.samples, train_config=tc, device=str(device), progress=False, evaluate=False)
-    print(f"{'what':<48} {'ms/step':>8} {'steps/s':>8} {'6800 steps':>11}")
+    print(f"{'what':<48} {'ms/step':>8} {'steps/s':>8} {'6800 steps':>11} {'loss, last 20':>14}")
     rows = []
     for what, opts in VARIANTS:
+        if opts.get("step") == "cuda-graph" and device.type != "cuda":
+            print(f"{what:<48} {'(CUDA only)':>8}")
+            continue
         _, m = train(steps=args.steps, samples=args.samples, train_config=tc, device=str(device), progress=False,
                      evaluate=False, **opts)
         ms = m["train_seconds"] * 1000 / args.steps
         rows.append({"what": what, **opts, "ms_per_step": ms, "loss_last": m["loss_last"]})
-        print(f"{what:<48} {ms:>8.2f} {1000 / ms:>8.1f} {6800 * ms / 1000:>9.0f} s", flush=True)
+        print(f"{what:<48} {ms:>8.2f} {1000 / ms:>8.1f} {6800 * ms / 1000:>9.0f} s {m['loss_last']:>14.4f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"device": str(device), "name": name, "torch": torch.__version__,
                                                "steps": args.steps, "rows": rows}, indent=1))

@@ -158,6 +158,82 @@ def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_div
     with pytest.raises(ClipinvError, match="read_loss_every must be >= 1"):
         train(read_loss_every=0, **kw)
 
+def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_and_gradients():
+    """What a CUDA graph captures sees every caption, repeats included; the loss and the gradients it
+    sends to each unique caption must equal `soft_clip_loss` over the unique captions."""
+    from clipinv.toy.training import caption_rows, fixed_shape_clip_loss, soft_clip_loss
+
+    caps = ["a red circle", "a blue square", "a red circle", "a cyan star", "a blue square", "a red circle"]
+    index, first = caption_rows(caps)
+    assert index.tolist() == [0, 1, 0, 3, 1, 0] and first.tolist() == [True, True, False, True, False, False]
+    uniq = list(dict.fromkeys(caps))
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=-1)
+    feats = torch.nn.functional.normalize(torch.randn(3, 8, generator=g), dim=-1)
+    of_unique = [uniq.index(c) for c in caps]
+    img_a, txt_a = img.clone().requires_grad_(), feats.clone().requires_grad_()
+    img_b, txt_b = img.clone().requires_grad_(), feats[of_unique].clone().requires_grad_()
+    scale = torch.tensor(10.0)
+    want = soft_clip_loss(img_a, txt_a, scale, torch.tensor(of_unique))
+    got = fixed_shape_clip_loss(img_b, txt_b, scale, index, first)
+    want.backward()
+    got.backward()
+    assert got.item() == pytest.approx(want.item(), rel=1e-6) and want.item() > 0.1
+    assert torch.allclose(img_b.grad, img_a.grad, atol=1e-6)
+    summed = torch.zeros_like(feats).index_add_(0, torch.tensor(of_unique), txt_b.grad)  # a repeat's rows add up
+    assert torch.allclose(summed, txt_a.grad, atol=1e-6)
+    assert txt_b.grad[~first].abs().sum() == 0 and txt_b.grad[first].abs().min() > 0  # repeats are masked out
+
+
+def test_fixed_shape_training_follows_the_default_step_and_a_cuda_graph_needs_cuda(tmp_path):
+    from clipinv.toy.cli import register
+    from clipinv.toy.tokenizer import ToyTokenizer
+    from clipinv.toy.training import build_model, caption_rows, fixed_shape_clip_loss, normalise, soft_clip_loss
+    from clipinv.toy.world import World
+
+    small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
+    # one step's gradients through the real towers: the unique captions' text rows, or all 32 rows
+    torch.manual_seed(4)
+    model, tok = build_model(small), ToyTokenizer(small.context_length)
+    x, samples = World().sample(32, seed=0)
+    caps = [s.caption for s in samples[:16]] * 2  # every caption twice, on different images
+    img = model.encode_image(normalise(x), normalize=True)
+    uniq = list(dict.fromkeys(caps))
+    soft_clip_loss(img, model.encode_text(tok(uniq), normalize=True), model.logit_scale.exp(),
+                   torch.tensor([uniq.index(c) for c in caps])).backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    img = model.encode_image(normalise(x), normalize=True)
+    fixed_shape_clip_loss(img, model.encode_text(tok(caps), normalize=True), model.logit_scale.exp(),
+                          *caption_rows(caps)).backward()
+    for (name, p), w in zip(model.named_parameters(), want):
+        assert torch.allclose(p.grad, w, atol=1e-5 * w.abs().max().item() + 1e-9), name
+    assert sum(w.abs().sum().item() for w in want) > 1
+
+    # whole runs: the same batches, the same loss curve
+    kw = dict(seed=4, steps=60, samples=200, model_config=small, train_config=TrainConfig(batch_size=32, warmup=2),
+              progress=False, evaluate=False)
+    _, m_dyn = train(**kw)
+    _, m_fix = train(step="fixed", **kw)
+    assert (m_dyn["step"], m_fix["step"]) == ("dynamic", "fixed")
+    assert m_dyn["loss_last"] < m_dyn["loss_first"] - 0.3, m_dyn
+    assert m_fix["loss_first"] == pytest.approx(m_dyn["loss_first"], abs=1e-4)
+    assert m_fix["loss_last"] == pytest.approx(m_dyn["loss_last"], abs=2e-3)
+
+    with pytest.raises(ClipinvError, match="a CUDA graph needs a CUDA device, got cpu"):
+        train(step="cuda-graph", device="cpu", **kw)
+    with pytest.raises(ClipinvError, match="step must be one of dynamic, fixed, cuda-graph"):
+        train(step="graph", **kw)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "g.safetensors"
+    for argv in (["--steps", "3"], ["--like", "toy"]):
+        args = parser.parse_args(["toy", "train", "--out", str(out), "--device", "cpu", "--cuda-graph", *argv])
+        with pytest.raises(ClipinvError, match="a CUDA graph needs a CUDA device"):
+            args.func(args)
+    assert not list(tmp_path.iterdir())  # refused before writing anything
+
+
 def test_a_trained_toy_loads_by_its_path_like_any_other_clip(tmp_path):
     """What `clipinv toy train --out PATH` saves loads with `load_model(PATH)` (so `clipinv invert
     --model PATH` and judging with it work): the same weights as trained, the toy recipe, marked a
@@ -560,6 +636,19 @@ def test_a_gpu_training_run_is_read_from_its_files_and_the_card_counts_runs_with
     md = (tmp_path / "weights" / "toy.md").read_text()
     assert "NOT met in every run: 1 of 2 runs within 3 min (2.5 min, 3.4 min" in md
     assert md.count("- from scratch on a GPU (") == 2
+
+    graphed = tmp_path / "graphed"
+    shutil.copytree(tmp_path / "fast", graphed)
+    gc = json.loads((graphed / "toy-gpu.json").read_text())
+    gc["metrics"]["step"] = "cuda-graph"
+    (graphed / "toy-gpu.json").write_text(json.dumps(gc))
+    (graphed / "train.log").write_text("toy train --like toy wall: 61.0 s\n")
+    row = gpu_run(graphed)
+    assert row["step"] == "cuda-graph" and row["command"].endswith("--device cuda --cuda-graph")
+    main(["--gpu-run", "toy", str(graphed)])
+    md = (tmp_path / "weights" / "toy.md").read_text()
+    assert ("- training from scratch <= 3 min on a GPU: the default step: NOT met in every run: 1 of 2 runs within "
+            "3 min (2.5 min, 3.4 min); with --cuda-graph: met: 1 of 1 runs within 3 min (1.0 min), above") in md
 
     (tmp_path / "slow" / "train.log").write_text("training... (killed)\n")
     with pytest.raises(SystemExit, match="no 'wall:' line"):

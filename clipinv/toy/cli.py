@@ -30,6 +30,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: TrainConfig.lr)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out zero-shot evaluation")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="on a GPU, capture the whole training step once as a CUDA graph and replay it (the step of "
+                        "this tiny model is otherwise bound by kernel launches); needs --device cuda")
     p.add_argument("--like", default=None, metavar="MODEL",
                    help="retrain a shipped model (toy, toy-judge) or a card .json from scratch, every stage its card "
                         "records (other training options but --seed are then not allowed)")
@@ -50,7 +53,8 @@ def handle_train(args) -> int:
         if given:
             raise ClipinvError(f"--like retrains with the card's own settings; drop {' '.join(given)}")
         card = _card(args.like)
-        _, metrics = reproduce(card if args.seed is None else reseeded(card, args.seed), args.out, device=args.device)
+        _, metrics = reproduce(card if args.seed is None else reseeded(card, args.seed), args.out, device=args.device,
+                               step="cuda-graph" if args.cuda_graph else "dynamic")
         print(json.dumps(metrics))
         return 0
 
@@ -67,7 +71,7 @@ def handle_train(args) -> int:
     tc = TrainConfig(**({"lr": args.lr} if args.lr is not None else {}))
     _, metrics = train(out=args.out, seed=args.seed or 0, steps=args.steps, samples=args.samples or None,
                        contamination=contamination, skew=skew, device=args.device, evaluate=not args.no_eval,
-                       init=args.init, train_config=tc)
+                       init=args.init, train_config=tc, step="cuda-graph" if args.cuda_graph else "dynamic")
     print(json.dumps(metrics))
     return 0
 

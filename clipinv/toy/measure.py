@@ -327,7 +327,7 @@ def gpu_run(folder, note: str = "") -> dict:
     need = [folder / f for f in ("toy-gpu.json", "train.log", "gpu.txt")]
     missing = [str(f) for f in need if not f.exists()]
     if missing:
-        raise SystemExit(f"--gpu-run {folder}: missing {', '.join(missing)}; give a folder bench/gpu_session.sh part 1 wrote")
+        raise SystemExit(f"--gpu-run {folder}: missing {', '.join(missing)}; give a folder bench/gpu_session.sh part 1 or 5 wrote")
     card = json.loads(need[0].read_text())
     wall = re.findall(r"toy train --like (\S+) wall: ([0-9.]+) s", need[1].read_text())
     if not wall:
@@ -335,12 +335,29 @@ def gpu_run(folder, note: str = "") -> dict:
     lines = need[2].read_text().splitlines()
     gpu = lines[1].split(",")[0].strip() if len(lines) > 1 else "a GPU"
     m = card["metrics"]
-    return {"command": f"clipinv toy train --like {wall[-1][0]} --out PATH --device cuda",
+    graph = m.get("step") == "cuda-graph"
+    return {"command": f"clipinv toy train --like {wall[-1][0]} --out PATH --device cuda" + " --cuda-graph" * graph,
             "wall_seconds": float(wall[-1][1]), "train_seconds": card["total_train_seconds"],
             "steps": card["total_steps"], "device": m["device"], "gpu": gpu,
             "torch": lines[2].split()[1] if len(lines) > 2 and lines[2].startswith("torch") else None,
-            "colour_shape": m["zero_shot"]["colour_shape"], "note": note,
+            "colour_shape": m["zero_shot"]["colour_shape"], "step": m.get("step", "dynamic"), "note": note,
             "date": time.strftime("%Y-%m-%d", time.localtime(need[0].stat().st_mtime))}
+
+
+def gpu_bar_reading(runs: list[dict]) -> str:
+    """The "<= 3 min on a GPU" bar over recorded runs, judged separately for each training step
+    (the default, and `--cuda-graph`): met where every run of that step took <= 180 s wall."""
+    steps = list(dict.fromkeys(g.get("step", "dynamic") for g in runs))
+
+    def verdict(rs):
+        met = [g for g in rs if g["wall_seconds"] <= 180]
+        return (f"{'met' if len(met) == len(rs) else 'NOT met in every run'}: {len(met)} of {len(rs)} runs within "
+                f"3 min (" + ", ".join(f"{g['wall_seconds'] / 60:.1f} min" for g in rs))
+    if steps == ["dynamic"]:
+        return verdict(runs) + ", above)"
+    names = {"dynamic": "the default step", "cuda-graph": "with --cuda-graph", "fixed": "fixed shapes"}
+    return "; ".join(f"{names.get(st, st)}: " + verdict([g for g in runs if g.get("step", "dynamic") == st]) + ")"
+                     for st in steps) + ", above"
 
 
 TUNING_PAIRS = [(c, ("circle", "square", "triangle")[i % 3]) for i, c in enumerate(COLOURS)]
@@ -950,10 +967,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                          f"({fs['wall_seconds'] / 60:.1f} min, above)")
         gpu = card.get("from_scratch_gpu", [])
         if gpu:
-            met = [g for g in gpu if g["wall_seconds"] <= 180]
-            lines.append(f"- training from scratch <= 3 min on a GPU: {'met' if len(met) == len(gpu) else 'NOT met in every run'}: "
-                         f"{len(met)} of {len(gpu)} runs within 3 min ("
-                         + ", ".join(f"{g['wall_seconds'] / 60:.1f} min" for g in gpu) + ", above)")
+            lines.append("- training from scratch <= 3 min on a GPU: " + gpu_bar_reading(gpu))
         if "attributes" in inv:
             a = inv["attributes"]
             lines.append("- not gated, judged by `toy-judge` among the alternatives: " + "; ".join(

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,92 @@ def soft_clip_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, ca
     return 0.5 * (i2t + t2i)
 
 
+def fixed_shape_clip_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, caption_index: torch.Tensor,
+                          first: torch.Tensor) -> torch.Tensor:
+    """`soft_clip_loss` with shapes that do not depend on the batch's captions, so a CUDA graph can
+    capture it: txt holds every caption of the batch, repeats included ([B, D]); caption_index[i] is
+    the row where image i's caption first occurs, `first` marks those rows. Repeated rows are masked
+    out of the image-to-text softmax and carry no text-to-image term, so this is soft_clip_loss over
+    the unique captions."""
+    logits = scale * img @ txt.T  # [B images, B caption rows]
+    i2t = F.cross_entropy(logits.masked_fill(~first, float("-inf")), caption_index)
+    rows = torch.arange(txt.shape[0], device=txt.device)
+    same = (caption_index[None, :] == rows[:, None]).float()  # [B caption rows, B images]; repeats: all 0
+    target = same / same.sum(dim=1, keepdim=True).clamp(min=1)
+    t2i = -(target * logits.T.log_softmax(dim=1)).sum() / first.sum()
+    return 0.5 * (i2t + t2i)
+
+
+def caption_rows(caps: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """For `fixed_shape_clip_loss`: each caption's first row in the batch, and which rows are firsts."""
+    first_at: dict[str, int] = {}
+    index = [first_at.setdefault(c, i) for i, c in enumerate(caps)]
+    return torch.tensor(index), torch.tensor([index[i] == i for i in range(len(caps))])
+
+
+STEPS = ("dynamic", "fixed", "cuda-graph")
+GRAPH_WARMUP = 3  # eager steps on a side stream before the capture (PyTorch's whole-network capture recipe)
+
+
+def fixed_shape_step(model, opt, tokenizer, batch_size: int, image_size: int, device, graph: bool):
+    """One training step on buffers of fixed shape; returns run(x, caps, lr) -> the loss (on the device).
+
+    x is the batch already normalised, on the host. With graph=True (CUDA only), the first
+    GRAPH_WARMUP steps run eagerly on a side stream, then forward, backward, gradient clipping and
+    AdamW (capturable, a device-tensor learning rate) are captured once as a CUDA graph, and every
+    later step is one replay: a handful of launches instead of hundreds."""
+    bufs = {"x": torch.zeros(batch_size, 3, image_size, image_size, device=device),
+            "tokens": torch.zeros(batch_size, tokenizer.context_length, dtype=torch.long, device=device),
+            "index": torch.zeros(batch_size, dtype=torch.long, device=device),
+            "first": torch.ones(batch_size, dtype=torch.bool, device=device)}
+
+    def body():
+        img = model.encode_image(bufs["x"], normalize=True)
+        txt = model.encode_text(bufs["tokens"], normalize=True)
+        loss = fixed_shape_clip_loss(img, txt, model.logit_scale.exp().clamp(max=100), bufs["index"], bufs["first"])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.detach()
+
+    state = {"done": 0, "graph": None, "loss": None}
+    side = torch.cuda.Stream(device) if graph else None
+
+    def run(x, caps, lr):
+        index, first = caption_rows(caps)
+        bufs["x"].copy_(x)
+        bufs["tokens"].copy_(tokenizer(caps))
+        bufs["index"].copy_(index)
+        bufs["first"].copy_(first)
+        for group in opt.param_groups:
+            if graph:
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        if not graph:
+            opt.zero_grad(set_to_none=True)
+            loss = body()
+        elif state["done"] < GRAPH_WARMUP:
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*capturable=True.*")  # eager by design, before the capture
+                opt.zero_grad(set_to_none=True)
+                loss = body().clone()
+            torch.cuda.current_stream(device).wait_stream(side)
+        else:
+            if state["graph"] is None:
+                opt.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients from its pool
+                state["graph"] = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(state["graph"]):
+                    state["loss"] = body()
+            state["graph"].replay()
+            loss = state["loss"].clone()  # the replay overwrites it
+        state["done"] += 1
+        return loss
+
+    return run
+
+
 def normalise(x: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(MEAN).view(1, 3, 1, 1).to(x)
     std = torch.tensor(STD).view(1, 3, 1, 1).to(x)
@@ -168,7 +255,7 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
           contamination: Contamination | None = None, skew: Skew | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           world: World | None = None, device: str | None = None, progress: bool = True, name: str | None = None,
-          evaluate: bool = True, init: str | Path | None = None, read_loss_every: int = 20):
+          evaluate: bool = True, init: str | Path | None = None, read_loss_every: int = 20, step: str = "dynamic"):
     """Train a toy CLIP. Returns (bundle, metrics). With `out` (a .safetensors path), saves the
     weights there and the card beside it (`.json`, `.md`).
 
@@ -178,7 +265,10 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     read_loss_every: the losses stay on the device and are read (a host-device sync) every this
       many steps; a non-finite loss is reported with the step it appeared at. On a GPU this tiny
       model's step is bound by the host's Python and kernel launches (`bench/toy_train.py`;
-      bench/RESULTS.md, one H100, 2026-11-26: 16-27 ms per step, set by the machine)."""
+      bench/RESULTS.md, one H100, 2026-11-26: 16-27 ms per step, set by the machine).
+    step: "dynamic" (the default, and how the shipped models were trained): the text tower sees the
+      batch's unique captions; "fixed": every tensor has a fixed shape (`fixed_shape_step`), the same
+      loss; "cuda-graph": "fixed", captured once as a CUDA graph and replayed (CUDA only)."""
     from ..models import ModelBundle, weights_hash
 
     mc = model_config or ModelConfig()
@@ -191,6 +281,10 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     world = world or World()
     world = dataclasses.replace(world, contamination=contamination or world.contamination, skew=skew or world.skew)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if step not in STEPS:
+        raise ClipinvError(f"step must be one of {', '.join(STEPS)}, got {step!r}")
+    if step == "cuda-graph" and device.type != "cuda":
+        raise ClipinvError(f"a CUDA graph needs a CUDA device, got {device}: drop --cuda-graph or pass --device cuda")
     if device.type == "cpu" and tc.threads:
         torch.set_num_threads(tc.threads)
 
@@ -210,13 +304,18 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     if read_loss_every < 1:
         raise ClipinvError(f"read_loss_every must be >= 1, got {read_loss_every}")
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                            lr=tc.lr, betas=(0.9, 0.98))
+    graph = step == "cuda-graph"
+    groups = [{"params": decay, "weight_decay": tc.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if graph:  # capturable AdamW reads its learning rate from a device tensor that the loop refills
+        groups = [dict(gr, lr=torch.tensor(tc.lr, device=device)) for gr in groups]
+    opt = torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98), capturable=graph)
+    fixed = None if step == "dynamic" else fixed_shape_step(model, opt, tokenizer, tc.batch_size, mc.image_size,
+                                                            device, graph)
 
-    def lr_at(step):
-        if step < tc.warmup:
-            return tc.lr * (step + 1) / tc.warmup
-        t = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
+    def lr_at(k):
+        if k < tc.warmup:
+            return tc.lr * (k + 1) / tc.warmup
+        t = (k - tc.warmup) / max(1, tc.steps - tc.warmup)
         return tc.lr * 0.5 * (1 + math.cos(math.pi * t))
 
     g = torch.Generator().manual_seed(seed + 17)
@@ -236,27 +335,30 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     t0 = time.time()
     bar = tqdm(range(tc.steps), desc=f"training {name or 'toy'}", disable=not progress, mininterval=1.0)
     model.train()
-    for step in bar:
+    for i in bar:
         x, caps = next(stream)
         x = augment(x, tc, g)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        uniq = list(dict.fromkeys(caps))
-        index = torch.tensor([uniq.index(c) for c in caps], device=device)
-        img = model.encode_image(normalise(x).to(device), normalize=True)
-        txt = model.encode_text(tokenizer(uniq).to(device), normalize=True)
-        loss = soft_clip_loss(img, txt, model.logit_scale.exp().clamp(max=100), index)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        pending.append(loss.detach())
-        if len(pending) == read_loss_every or step == tc.steps - 1:
+        if fixed is not None:
+            pending.append(fixed(normalise(x), caps, lr_at(i)))
+        else:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(i)
+            uniq = list(dict.fromkeys(caps))
+            index = torch.tensor([uniq.index(c) for c in caps], device=device)
+            img = model.encode_image(normalise(x).to(device), normalize=True)
+            txt = model.encode_text(tokenizer(uniq).to(device), normalize=True)
+            loss = soft_clip_loss(img, txt, model.logit_scale.exp().clamp(max=100), index)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            pending.append(loss.detach())
+        if len(pending) == read_loss_every or i == tc.steps - 1:
             read = torch.stack(pending).tolist()  # the one sync of these steps
             pending.clear()
-            bad = next((i for i, v in enumerate(read) if not math.isfinite(v)), None)
+            bad = next((j for j, v in enumerate(read) if not math.isfinite(v)), None)
             if bad is not None:
-                at = step - len(read) + 1 + bad
+                at = i - len(read) + 1 + bad
                 raise ClipinvError(f"training diverged at step {at} (loss {read[bad]}): lower the learning rate")
             losses += read
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
@@ -268,7 +370,7 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
 
     metrics = {"train_seconds": round(train_s, 1), "loss_first": round(sum(losses[:20]) / len(losses[:20]), 4),
                "loss_last": round(sum(losses[-20:]) / len(losses[-20:]), 4), "device": str(device),
-               "threads": torch.get_num_threads() if device.type == "cpu" else None}
+               "threads": torch.get_num_threads() if device.type == "cpu" else None, "step": step}
     if evaluate:
         t1 = time.time()
         metrics["zero_shot"] = zero_shot(model, tokenizer, seed + 1_000_003, n=tc.eval_samples, device=device)
@@ -355,7 +457,8 @@ def reseeded(card: dict, seed: int) -> dict:
     return out
 
 
-def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True):
+def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True,
+              step: str = "dynamic"):
     """Train a model from scratch with every stage its card records (seed, steps, lr, data), each
     continuing the previous one, e.g. `reproduce(load_toy("toy").card, "my_toy.safetensors")`.
     With the card's thread count on the same kind of CPU the weights come out identical (compare
@@ -379,6 +482,6 @@ def reproduce(card: dict | str | Path, out: str | Path, device: str | None = Non
             bundle, metrics = train(out=path, seed=tc.seed, steps=tc.steps, samples=stage["samples"],
                                     contamination=contamination, skew=skew, model_config=mc, train_config=tc,
                                     world=world, device=device, progress=progress, name=card.get("name"),
-                                    evaluate=last, init=init)
+                                    evaluate=last, init=init, step=step)
             init = path
     return bundle, metrics
