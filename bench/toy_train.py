@@ -28,7 +28,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clipinv.toy.training import TrainConfig, train  # noqa: E402
+from clipinv.toy.tokenizer import ToyTokenizer  # noqa: E402
+from clipinv.toy.training import ModelConfig, TrainConfig, augment, caption_rows, normalise, train  # noqa: E402
 from clipinv.toy.world import World  # noqa: E402
 
 VARIANTS = [  # (name, options of train)
@@ -37,6 +38,25 @@ VARIANTS = [  # (name, options of train)
     ("fixed shapes, eager (what the graph captures)", dict(step="fixed")),
     ("CUDA graph of the whole step (--cuda-graph)", dict(step="cuda-graph")),  # CUDA only
 ]
+
+
+def host_ms(x_all, captions, tc, reps=200) -> float:
+    """Milliseconds of host work `train` does per step before the device's part (fixed-shape step)."""
+    g = torch.Generator().manual_seed(0)
+    tok = ToyTokenizer(ModelConfig().context_length)
+
+    def one():
+        idx = torch.randint(len(captions), (tc.batch_size,), generator=g)
+        caps = [captions[i] for i in idx]
+        normalise(augment(x_all[idx], tc, g))
+        tok(caps)
+        caption_rows(caps)
+    for _ in range(10):
+        one()
+    t = time.perf_counter()
+    for _ in range(reps):
+        one()
+    return (time.perf_counter() - t) * 1000 / reps
 
 
 def main(argv=None):
@@ -52,9 +72,11 @@ def main(argv=None):
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"# toy training speed  torch {torch.__version__}  device {device} ({name})  {args.steps} steps per row")
     t = time.perf_counter()
-    World().sample(args.samples, seed=0)
+    x_all, drawn = World().sample(args.samples, seed=0)
     print(f"# drawing {args.samples} world images: {time.perf_counter() - t:.2f} s (once per stage)")
     tc = TrainConfig(steps=args.steps, warmup=20)
+    print(f"# the host's work per step (pick a batch, augment, normalise, tokenise its captions): "
+          f"{host_ms(x_all, [s.caption for s in drawn], tc):.2f} ms, the floor of a replayed CUDA graph's step")
     # warm-up: CUDA context, kernels, allocator
     train(steps=20, samples=args.samples, train_config=tc, device=str(device), progress=False, evaluate=False)
     print(f"{'what':<48} {'ms/step':>8} {'steps/s':>8} {'6800 steps':>11} {'loss, last 20':>14}")
