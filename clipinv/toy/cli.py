@@ -32,7 +32,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-eval", action="store_true", help="skip the held-out zero-shot evaluation")
     p.add_argument("--cuda-graph", action="store_true",
                    help="on a GPU, capture the whole training step once as a CUDA graph and replay it (the step of "
-                        "this tiny model is otherwise bound by kernel launches); needs --device cuda")
+                        "this tiny model is otherwise bound by kernel launches); needs --device cuda. Same loss as "
+                        "the default step (tested on the CPU); not yet timed on a GPU, see bench/RESULTS.md")
     p.add_argument("--like", default=None, metavar="MODEL",
                    help="retrain a shipped model (toy, toy-judge) or a card .json from scratch, every stage its card "
                         "records (other training options but --seed are then not allowed)")
