@@ -133,7 +133,9 @@ GRAPH_WARMUP = 3  # eager steps on a side stream before the capture (PyTorch's w
 def fixed_shape_step(model, opt, tokenizer, batch_size: int, image_size: int, device, graph: bool):
     """One training step on buffers of fixed shape; returns run(x, caps, lr) -> the loss (on the device).
 
-    x is the batch already normalised, on the host. With graph=True (CUDA only), the first
+    x is the batch already normalised, on the host. `opt`'s groups hold their learning rate as a
+    tensor, which run() refills (on CUDA, AdamW is capturable even when run eagerly, so the eager
+    step is the graph's own). With graph=True (CUDA only), the first
     GRAPH_WARMUP steps run eagerly on a side stream, then forward, backward, gradient clipping and
     AdamW (capturable, a device-tensor learning rate) are captured once as a CUDA graph, and every
     later step is one replay: a handful of launches instead of hundreds."""
@@ -161,13 +163,12 @@ def fixed_shape_step(model, opt, tokenizer, batch_size: int, image_size: int, de
         bufs["index"].copy_(index)
         bufs["first"].copy_(first)
         for group in opt.param_groups:
-            if graph:
-                group["lr"].fill_(lr)
-            else:
-                group["lr"] = lr
+            group["lr"].fill_(lr)
         if not graph:
             opt.zero_grad(set_to_none=True)
-            loss = body()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*capturable=True.*")  # on CUDA: the graph's AdamW, eagerly
+                loss = body()
         elif state["done"] < GRAPH_WARMUP:
             side.wait_stream(torch.cuda.current_stream(device))
             with torch.cuda.stream(side), warnings.catch_warnings():
@@ -304,13 +305,13 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     if read_loss_every < 1:
         raise ClipinvError(f"read_loss_every must be >= 1, got {read_loss_every}")
-    graph = step == "cuda-graph"
     groups = [{"params": decay, "weight_decay": tc.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    if graph:  # capturable AdamW reads its learning rate from a device tensor that the loop refills
+    fixed = None
+    if step != "dynamic":  # AdamW reads its learning rate from a tensor the loop refills (a CUDA graph captures it)
         groups = [dict(gr, lr=torch.tensor(tc.lr, device=device)) for gr in groups]
-    opt = torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98), capturable=graph)
-    fixed = None if step == "dynamic" else fixed_shape_step(model, opt, tokenizer, tc.batch_size, mc.image_size,
-                                                            device, graph)
+    opt = torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98), capturable=step != "dynamic" and device.type == "cuda")
+    if step != "dynamic":
+        fixed = fixed_shape_step(model, opt, tokenizer, tc.batch_size, mc.image_size, device, step == "cuda-graph")
 
     def lr_at(k):
         if k < tc.warmup:
