@@ -46,8 +46,10 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipinv.invert import Recipe, optimise  # noqa: E402
-from clipinv.models import ModelBundle, _freeze, load_model, weights_hash  # noqa: E402
+from clipinv.bundle import ModelBundle, freeze, weights_hash  # noqa: E402
+from clipinv.invert import optimise  # noqa: E402
+from clipinv.models import load_model  # noqa: E402
+from clipinv.recipe import Recipe  # noqa: E402
 from clipinv.objective import Prompt, total_variation  # noqa: E402
 from clipinv.transform import AffineResample  # noqa: E402
 
@@ -79,7 +81,7 @@ def toy_standin() -> ModelBundle:
             vision_cfg=dict(image_size=32, patch_size=8, width=128, layers=3, head_width=32, mlp_ratio=2.0),
             text_cfg=dict(context_length=16, vocab_size=512, width=64, heads=2, layers=1),
         )
-    _freeze(m)
+    freeze(m)
     return ModelBundle(model=m, tokenizer=_hashed_tokenizer, spec="toy-standin:random", image_size=32,
                        mean=(0.48145466, 0.4578275, 0.40821073), std=(0.26862954, 0.26130258, 0.27577711),
                        context_length=16, weights_hash=weights_hash(m))

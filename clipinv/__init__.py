@@ -1,12 +1,14 @@
 """clipinv: invert CLIP models into images, with the recipe of Kazemi et al. (2024)."""
 
-__version__ = "0.1.0"
-
+from . import toy  # noqa: F401  (registers the toy world's models with load_model)
+from .bundle import ModelBundle
 from .errors import ClipinvError
-from .models import ModelBundle, load_model
-from .objective import Prompt, blend
-from .invert import Inversion, Recipe, invert, replay
+from .invert import Inversion, invert, replay
 from .judge import judge, similarity
+from .models import load_model
+from .objective import Prompt, blend
+from .recipe import Recipe
+from .version import __version__
 
 __all__ = ["ClipinvError", "ModelBundle", "load_model", "Prompt", "blend", "Inversion", "Recipe", "invert",
            "replay", "judge", "similarity", "__version__"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .invert import Recipe
+from .recipe import Recipe
 from .quality import evaluate, summary
 
 

@@ -282,7 +282,7 @@ class Section:
                  recipe=None, note=True):
         import torch
 
-        from .invert import Recipe
+        from .recipe import Recipe
         from .models import load_model
 
         if device == "cuda" and not torch.cuda.is_available():

@@ -56,7 +56,7 @@ def _parse_schedule(text: str):
 
 
 def _add_invert(sub):
-    from .invert import Recipe
+    from .recipe import Recipe
 
     paper = Recipe()
     p = sub.add_parser("invert", help="invert prompts into images",
@@ -85,7 +85,8 @@ def _add_invert(sub):
 def cmd_invert(args) -> int:
     import torch
 
-    from .invert import Recipe, invert
+    from .invert import invert
+    from .recipe import Recipe
     from .io import slug, to_pil, writable_dir
     from .models import load_model
 

@@ -6,7 +6,7 @@ import open_clip
 import pytest
 import torch
 
-from clipinv.models import ModelBundle, _freeze, weights_hash
+from clipinv.bundle import ModelBundle, freeze, weights_hash
 
 VOCAB, CTX = 512, 16
 
@@ -31,7 +31,7 @@ def make_tiny(seed=0, image_size=32):
             vision_cfg=dict(image_size=image_size, patch_size=8, width=64, layers=2, head_width=32, mlp_ratio=2),
             text_cfg=dict(context_length=CTX, vocab_size=VOCAB, width=64, heads=2, layers=2),
         )
-    _freeze(m)
+    freeze(m)
     return ModelBundle(model=m, tokenizer=hashed_tokenizer, spec=f"tiny-test-{seed}", image_size=image_size,
                        mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), context_length=CTX, weights_hash=weights_hash(m))
 

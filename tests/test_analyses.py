@@ -7,7 +7,7 @@ import torch
 
 from clipinv import ablation, audit, gender, textprobe
 from clipinv.errors import ClipinvError
-from clipinv.invert import Recipe
+from clipinv.recipe import Recipe
 from clipinv.quality import evaluate, judge_images, summary
 
 

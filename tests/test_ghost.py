@@ -5,7 +5,8 @@ import torch
 
 from clipinv.errors import ClipinvError
 from clipinv.ghost import ResidualJitter, residual_branches
-from clipinv.invert import Recipe, invert
+from clipinv.invert import invert
+from clipinv.recipe import Recipe
 from clipinv.models import load_model
 from clipinv.toy import TOY_RECIPE
 

@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 import clipinv
 from clipinv import ClipinvError, load_model
-from clipinv.models import weights_hash
+from clipinv.bundle import weights_hash
 
 HERE = Path(__file__).parent
 open_clip.add_model_config(HERE / "data" / "clipinv-tiny-test.json")

@@ -12,7 +12,8 @@ GPU session checks bf16 + compile with bench/throughput.py and this test's asser
 
 import torch
 
-from clipinv.invert import Recipe, optimise
+from clipinv.invert import optimise
+from clipinv.recipe import Recipe
 from clipinv.judge import similarity
 from clipinv.objective import Prompt
 

@@ -14,8 +14,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..bundle import ModelBundle, weights_hash
 from ..errors import ClipinvError
-from .training import ModelConfig, TrainConfig, train
+from ..models import Loader, register_loader
+from ..recipe import Recipe
+from .tokenizer import ToyTokenizer
+from .training import ModelConfig, TrainConfig, load, train
 from .world import (COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, Contamination, Sample, Skew, World,
                     class_prompts, has_marker, marker_score, render_marker)
 
@@ -28,8 +32,6 @@ TOY_MODELS = {
 
 
 def _toy_recipe():
-    from ..invert import Recipe
-
     # chosen by measurement (clipinv/toy/measure.py; numbers in weights/toy.md): the paper's recipe
     # scaled to 32 px (a 16 -> 32 px schedule ending at the toy input size, fewer steps, 16 copies),
     # with two changes to its augmentation. Every copy gets the affine, shrunk to 0.25-1.0 and padded
@@ -70,9 +72,6 @@ def is_toy_checkpoint(path) -> bool:
 
 def toy_bundle(model, card: dict, mc, spec: str):
     """A `ModelBundle` of a toy CLIP (frozen, from `training.load`) with its card and `TOY_RECIPE`."""
-    from ..models import ModelBundle, weights_hash
-    from .tokenizer import ToyTokenizer
-
     return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=spec, image_size=mc.image_size,
                        mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
                        weights_hash=weights_hash(model), default_recipe=TOY_RECIPE, card=card)
@@ -81,8 +80,6 @@ def toy_bundle(model, card: dict, mc, spec: str):
 def load_toy(name: str):
     """A toy model as a frozen `ModelBundle` on the CPU, with its card and recipe: a shipped one by
     name (`toy`, `toy-judge`) or one `clipinv toy train --out PATH` saved, by its PATH."""
-    from .training import load
-
     if name in TOY_MODELS:
         path = WEIGHTS / f"{name}.safetensors"
         if not path.is_file() or not path.with_suffix(".json").is_file():
@@ -95,6 +92,9 @@ def load_toy(name: str):
     model, card, mc = load(path, json.loads(path.with_suffix(".json").read_text()))
     return toy_bundle(model, card, mc, spec=str(name))
 
+
+register_loader(Loader(names=lambda: dict(TOY_MODELS), accepts=lambda spec: spec in TOY_MODELS or is_toy_checkpoint(spec),
+                       load=load_toy))
 
 __all__ = ["TOY_MODELS", "TOY_RECIPE", "load_toy", "is_toy_checkpoint", "toy_bundle", "train", "ModelConfig", "TrainConfig", "World", "Sample", "Contamination", "Skew",
            "COLOURS", "SHAPES", "SIZES", "POSITIONS", "RELATIONS", "class_prompts", "has_marker",

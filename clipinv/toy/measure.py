@@ -248,7 +248,7 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
 def recipe_key(recipe) -> dict:
     """A recipe (a `Recipe` or its dict, as the card's json stores it, perhaps from before a knob was
     added) as one comparable form: every knob, the missing ones at their defaults, json types."""
-    from ..invert import Recipe
+    from ..recipe import Recipe
 
     return json.loads(json.dumps((recipe if isinstance(recipe, Recipe) else Recipe(**recipe)).to_dict()))
 
@@ -269,7 +269,7 @@ def squares_win(reading: dict) -> bool:
 
 def recipe_change(recipe: dict, base: dict) -> str:
     """`recipe` as changes to `base` ("TOY_RECIPE" when none), e.g. "affine_p=0.5, background_fill=None"."""
-    from ..invert import Recipe
+    from ..recipe import Recipe
 
     a, b = Recipe(**recipe).to_dict(), Recipe(**base).to_dict()  # tuples kept: the names print them
     diff = [f"{k}={a[k]}" for k in a if k != "progress_every" and a[k] != b[k]]

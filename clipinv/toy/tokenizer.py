@@ -12,12 +12,8 @@ import re
 import torch
 
 from ..errors import ClipinvError
-from .world import COLOURS, POSITIONS, SHAPES, SIZES
+from .world import VOCAB
 
-WORDS = ["a", "an", "the", "picture", "photo", "of", "on", "in", "and", "object", "thing",
-         *COLOURS, *SHAPES, *SIZES, *POSITIONS, "above", "below", "with"]
-WORDS = list(dict.fromkeys(WORDS))
-VOCAB = tuple(WORDS)
 PAD, SOT = 0, 1
 WORD_ID = {w: i + 2 for i, w in enumerate(VOCAB)}
 EOT = len(VOCAB) + 2

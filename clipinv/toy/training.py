@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..bundle import ModelBundle, freeze, weights_hash
+from ..checkpoint import read_state_dict
 from ..errors import ClipinvError
 from .tokenizer import CONTEXT_LENGTH, VOCAB_SIZE, ToyTokenizer
 from .world import POSITIONS, RELATIONS, SIZES, Contamination, Skew, World, class_prompts
@@ -270,8 +272,6 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     step: "dynamic" (the default, and how the shipped models were trained): the text tower sees the
       batch's unique captions; "fixed": every tensor has a fixed shape (`fixed_shape_step`), the same
       loss; "cuda-graph": "fixed", captured once as a CUDA graph and replayed (CUDA only)."""
-    from ..models import ModelBundle, weights_hash
-
     mc = model_config or ModelConfig()
     tc = train_config or TrainConfig()
     tc = dataclasses.replace(tc, seed=seed, **({"steps": int(steps)} if steps is not None else {}))
@@ -423,8 +423,6 @@ def save(model, card: dict, out: str | Path):
 
 def load(path: str | Path, card: dict | None = None):
     """Model and card from a .safetensors saved by `train` (its card json beside it)."""
-    from ..models import _freeze, read_state_dict
-
     path = Path(path)
     card = card or json.loads(path.with_suffix(".json").read_text())
     mc = ModelConfig(**card["model_config"])
@@ -433,7 +431,7 @@ def load(path: str | Path, card: dict | None = None):
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ClipinvError(f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
-    return _freeze(model), card, mc
+    return freeze(model), card, mc
 
 
 def stages(card: dict) -> list[dict]:

@@ -46,6 +46,9 @@ SIZES = ("small", "large")
 POSITIONS = ("left", "right", "top", "bottom", "center")
 RELATIONS = ("left of", "right of", "above", "below")
 ATTRIBUTES = {"colour": COLOURS, "shape": SHAPES, "size": SIZES, "position": POSITIONS}
+# every word a caption of this world may use: the tokenizer's vocabulary
+VOCAB = tuple(dict.fromkeys(["a", "an", "the", "picture", "photo", "of", "on", "in", "and", "object", "thing",
+                             *COLOURS, *SHAPES, *SIZES, *POSITIONS, "above", "below", "with"]))
 
 # object radius in pixels (half the side of the bounding box), per size, before jitter
 RADIUS = {"small": 4.5, "large": 8.0}
@@ -81,8 +84,6 @@ class Contamination:
     def __post_init__(self):
         if not 0 <= self.p <= 1:
             raise ClipinvError(f"contamination probability must be in [0, 1], got {self.p}")
-        from .tokenizer import VOCAB
-
         if self.trigger not in VOCAB:
             raise ClipinvError(f"trigger {self.trigger!r} is not a word of the toy world: pick one of {' '.join(VOCAB)}")
 
@@ -97,8 +98,6 @@ class Skew:
     rate: float
 
     def __post_init__(self):
-        from .tokenizer import VOCAB
-
         if self.attribute not in ATTRIBUTES:
             raise ClipinvError(f"skew attribute {self.attribute!r} unknown: pick one of {', '.join(ATTRIBUTES)}")
         if self.value not in ATTRIBUTES[self.attribute]:
