@@ -43,17 +43,17 @@ def main(argv=None) -> int:
     texts, _ = class_prompts()
     prompts = texts[:args.pairs]
     truth = torch.arange(args.pairs).view(-1, 1)
-    variants = [("fp32", {}), ("bf16", {"precision": "bf16"})]
+    variants = [("fp32", {}, False), ("bf16", {"precision": "bf16"}, False)]
     if args.compile:
-        variants.append(("bf16 + compile", {"precision": "bf16", "compile": True}))
+        variants.append(("bf16 + compile", {"precision": "bf16"}, True))
     print(f"# toy inverted with TOY_RECIPE, {args.pairs} pairs x {args.seeds} seeds, judged by toy-judge; "
           f"device {device}, torch {torch.__version__}")
     print(f"{'precision':<16} {'mean similarity':>15} {'judged':>8} {'seconds':>8}")
     rows = {}
-    for name, changes in variants:
+    for name, changes, compile in variants:
         t0 = time.perf_counter()
         out = invert(model, prompts, seeds=args.seeds, recipe=TOY_RECIPE.replace(**changes), device=device,
-                     cache=False, progress=False)
+                     cache=False, progress=False, compile=compile)
         seconds = time.perf_counter() - t0
         probs = judge(out.images, texts, judge=judge_model)
         right = int((probs.argmax(-1).cpu() == truth).sum())

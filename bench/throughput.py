@@ -109,20 +109,21 @@ def reset_compiled():
     torch._dynamo.reset()
 
 
-def time_clipinv(bundle, n_seeds, recipe, device, steps, warmup, repeats):
+def time_clipinv(bundle, n_seeds, recipe, device, steps, warmup, repeats, compile=False):
     """Seconds per timed call of `optimise` (steps each), after one warm-up call; peak GPU bytes."""
     prompts, seeds = [Prompt(PROMPT)] * n_seeds, list(range(n_seeds))
-    if recipe.compile:
+    if compile:
         reset_compiled()
-    optimise([bundle], prompts, seeds, recipe.replace(steps=warmup, progress_every=warmup), device, progress=False)
-    timed = recipe.replace(steps=steps, progress_every=steps)
+    optimise([bundle], prompts, seeds, recipe.replace(steps=warmup), device, progress=False, compile=compile,
+             progress_every=warmup)
+    timed = recipe.replace(steps=steps)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times, cpu = [], []
     for _ in range(repeats):
         sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
-        optimise([bundle], prompts, seeds, timed, device, progress=False)
+        optimise([bundle], prompts, seeds, timed, device, progress=False, compile=compile, progress_every=steps)
         sync(device)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
@@ -359,12 +360,12 @@ def main(argv=None):
                 emit("  same, anomaly detection off", 1, t, c, peak)
         for comp in comps:
             for prec in precs:
-                recipe = Recipe(resolution_schedule=((0, side),), n_augments=args.copies, precision=prec, compile=comp)
+                recipe = Recipe(resolution_schedule=((0, side),), n_augments=args.copies, precision=prec)
                 for n in batch_list:
                     if comp and batch_list is batches and n not in compile_batches:
                         continue
                     try:
-                        t, c, peak = time_clipinv(bundle, n, recipe, device, n_steps, n_warm, n_rep)
+                        t, c, peak = time_clipinv(bundle, n, recipe, device, n_steps, n_warm, n_rep, compile=comp)
                     except torch.OutOfMemoryError:
                         print(f"{'clipinv ' + prec + (' compile' if comp else ''):<34} {n:>5} out of memory")
                         torch.cuda.empty_cache()

@@ -61,7 +61,7 @@ def audit_recipe(recipe):
     world's scale, where `validate` calibrates it; shrinking the image halves every period and moves
     other patterns into its band (the same test: shrunk inversions of that model score higher, not
     lower). Every other knob stays."""
-    return recipe.replace(smooth_sigma=0.0, smooth_every=0, final_scale=1.0)
+    return recipe.replace(smooth_sigma=0.0, final_scale=1.0)
 
 
 def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .errors import ClipinvError
+from .transform import Normalize
 
 
 @dataclass(eq=False)
@@ -68,9 +69,7 @@ class ModelBundle:
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """[0,1] pixels at the model's size -> the model's input."""
-        mean = torch.tensor(self.mean, device=pixels.device, dtype=pixels.dtype).view(3, 1, 1)
-        std = torch.tensor(self.std, device=pixels.device, dtype=pixels.dtype).view(3, 1, 1)
-        return (pixels - mean) / std
+        return Normalize(self.mean, self.std).to(pixels.device)(pixels)
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """Unit-norm image features of [N,3,H,W] pixels in [0,1] (resized to the input size)."""

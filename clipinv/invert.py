@@ -67,8 +67,8 @@ def _seeds(seeds) -> list[int]:
 _COMPILED = {}
 
 
-def _image_encoder(bundle, recipe: Recipe):
-    if not recipe.compile:
+def _image_encoder(bundle, compile: bool):
+    if not compile:
         return bundle.model.encode_image
     key = id(bundle.model)
     if key not in _COMPILED:
@@ -76,9 +76,11 @@ def _image_encoder(bundle, recipe: Recipe):
     return _COMPILED[key]
 
 
-def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, truncate=False, desc="inverting"):
+def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, truncate=False, desc="inverting",
+             compile=False, progress_every=50):
     """The loop. prompts[i], seeds[i] describe image i. Returns images [B,3,H,W] (cpu),
-    similarity [B] (cpu) and history [B, steps, len(TERMS)] (cpu)."""
+    similarity [B] (cpu) and history [B, steps, len(TERMS)] (cpu). `compile` and `progress_every`
+    as in `invert`."""
     n, steps, copies = len(prompts), recipe.steps, recipe.n_augments
     dev_type = device.type
 
@@ -103,15 +105,14 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
         return GaussianBlur(recipe.smooth_sigma * im.shape[-1] / final_side)(im)
 
     normalize = [Normalize(b.mean, b.std).to(device) for b in bundles]
-    encoders = [_image_encoder(b, recipe) for b in bundles]
+    encoders = [_image_encoder(b, compile) for b in bundles]
     n_draws = AffineResample.n_draws + ColorShift.n_draws + ColorJitter.n_draws
     ghosts = [ResidualJitter(b.model, recipe.residual_jitter) if recipe.residual_jitter else None for b in bundles]
     ghost_draws = [g.n_draws if g else 0 for g in ghosts]
 
     # each image's own generator: initial noise now, augmentation draws in chunks of steps
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    low, high = recipe.init_range
-    x = torch.stack([low + (high - low) * torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
+    x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
     par = param.make(recipe.parameterization, side0, recipe.fourier_decay, device)
     # and, with pixel noise on, a second stream per image on the device for the noise
     noise_gens = ([torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds]
@@ -166,7 +167,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
             f = f / f.norm(dim=-1, keepdim=True)
             dist = dist + objective.distance(f.view(n, copies, -1), t_feat, t_w) / len(bundles)
         tv = objective.total_variation(x)
-        l1 = objective.l1(x, recipe.l1_center)
+        l1 = objective.l1(x)
         loss = dist + recipe.tv_weight * tv + recipe.l1_weight * l1
         loss.sum().backward()
 
@@ -177,13 +178,13 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
             opt.step()
             opt.zero_grad(set_to_none=True)
             x = par.to_image(z).clamp_(0, 1)  # the pixels' constraints hold in pixel space, whatever Adam changes
-            if recipe.smooth_sigma and (step + 1 == steps or recipe.smooth_every and (step + 1) % recipe.smooth_every == 0):
+            if recipe.smooth_sigma and step + 1 == steps:
                 x = smooth(x)  # a smoothing step, not a loss term: the gradient never sees it
             if x is not z:  # pixels, unsmoothed: the clamp already wrote into z
                 z.copy_(par.to_params(x))
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
-        if (step + 1) % recipe.progress_every == 0 or step + 1 == steps:
+        if (step + 1) % progress_every == 0 or step + 1 == steps:
             window = history[checked: step + 1]
             if not torch.isfinite(window).all():  # one sync every progress_every steps, none per step
                 bad = (~torch.isfinite(window)).nonzero()[0].tolist()
@@ -212,7 +213,7 @@ def final_similarity(bundle, images: torch.Tensor, target) -> torch.Tensor:
 
 
 def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None, cache=True,
-           progress=True, truncate=False, batch_size=None) -> Inversion:
+           progress=True, truncate=False, batch_size=None, compile=False, progress_every=50) -> Inversion:
     """Invert every prompt with every seed, in batches.
 
     model:   a ModelBundle (`load_model`), or a list of them (an ensemble, averaged with weight 1/N).
@@ -221,6 +222,9 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     recipe:  a `Recipe`; default the model's own (`toy` models carry one) or the paper's.
     cache:   True (the default cache), False, or a `ResultCache`/directory.
     batch_size: images per batch (default: all on CPU; on a GPU as many as fit, see `auto_batch_size`).
+    compile: torch.compile the image encoder (the images are the same; it pays on a GPU).
+    progress_every: steps between the progress bar's loss readouts and the finiteness checks (each one
+      host-device sync; none in between).
     """
     bundles = list(model) if isinstance(model, (list, tuple)) else [model]
     if not bundles:
@@ -231,6 +235,8 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     if not prompts:
         raise ClipinvError("no prompts given: pass at least one prompt")
     seeds = _seeds(seeds)
+    if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
+        raise ClipinvError(f"progress_every must be a whole number >= 1, got {progress_every!r}")
     recipe = recipe or bundles[0].default_recipe or Recipe()
     if not isinstance(recipe, Recipe):
         raise ClipinvError(f"recipe must be a clipinv.Recipe, not {type(recipe).__name__}")
@@ -248,7 +254,7 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
 
     items = [(p, s) for p in prompts for s in seeds]
     ident = {"specs": [b.spec for b in bundles], "weights": [b.weights_hash for b in bundles],
-             "recipe": {k: v for k, v in recipe.to_dict().items() if k != "progress_every"},
+             "recipe": recipe.to_dict(),
              "truncate": truncate, "version": __version__}
     keys = [ResultCache.key(ident, str(p), p.terms, s) for p, s in items]
     found = {i: store.get(k) for i, k in enumerate(keys)} if store is not None else {}
@@ -263,7 +269,7 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
             chunk = todo[start: start + batch_size]
             imgs, sims, hist = optimise(
                 bundles, [items[i][0] for i in chunk], [items[i][1] for i in chunk], recipe, device,
-                progress=progress, truncate=truncate,
+                progress=progress, truncate=truncate, compile=compile, progress_every=progress_every,
                 desc=f"inverting {len(chunk)} image(s)" + (f" [{start // batch_size + 1}/{math.ceil(len(todo) / batch_size)}]" if len(todo) > batch_size else ""),
             )
             for j, i in enumerate(chunk):

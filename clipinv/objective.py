@@ -112,7 +112,6 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return sum(d.norm(dim=(2, 3)).mean(dim=1) for d in diffs)
 
 
-def l1(x: torch.Tensor, center: float = 0.0) -> torch.Tensor:
-    """The paper's L1 term, per image: the L1 norm of the pixels (sum of absolute values), or with
-    `center` their L1 distance to that plain grey. x [B,...] -> [B]."""
-    return (x - center).abs().flatten(1).sum(dim=1)
+def l1(x: torch.Tensor) -> torch.Tensor:
+    """The paper's L1 term, per image: the L1 norm of the pixels (sum of absolute values). x [B,...] -> [B]."""
+    return x.abs().flatten(1).sum(dim=1)

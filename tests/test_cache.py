@@ -7,7 +7,7 @@ import torch
 from clipinv import Recipe, invert
 from clipinv.cache import ResultCache
 
-FAST = Recipe(steps=20, resolution_schedule=((0, 16), (10, 32)), n_augments=2, progress_every=10)
+FAST = Recipe(steps=20, resolution_schedule=((0, 16), (10, 32)), n_augments=2)
 
 
 def test_finished_run_returns_from_cache_fast_and_identical(tiny, tmp_path):

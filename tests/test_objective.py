@@ -31,11 +31,9 @@ def test_l1_is_the_sum_of_absolute_values():
     assert l1(x).item() == pytest.approx(1.75)
 
 
-def test_l1_with_a_center_is_the_distance_to_that_grey_per_image():
+def test_l1_is_per_image():
     x = torch.stack([torch.full((3, 2, 2), 0.4), torch.tensor([0.0, 1.0]).view(1, 1, 2).expand(3, 2, 2)])
-    # image 0 is plain 0.4; image 1 has rows [0, 1]: |0 - 0.4| + |1 - 0.4| = 1 per row, 2 rows x 3 channels
-    assert l1(x, 0.4).tolist() == pytest.approx([0.0, 6.0], abs=1e-6)
-    assert l1(x).tolist() == pytest.approx([12 * 0.4, 6.0], abs=1e-6)  # no center: the plain L1 norm
+    assert l1(x).tolist() == pytest.approx([12 * 0.4, 6.0], abs=1e-6)
 
 
 def test_distance_weights_each_prompt():

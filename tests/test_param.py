@@ -5,7 +5,7 @@ from clipinv import ClipinvError, Recipe, invert, similarity
 from clipinv.param import Fourier, Pixels, make
 from clipinv.transform import GaussianBlur
 
-FAST = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4, progress_every=10)
+FAST = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4)
 
 
 @pytest.mark.parametrize("side", [16, 32, 15])

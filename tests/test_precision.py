@@ -20,7 +20,7 @@ from clipinv.objective import Prompt
 from conftest import make_tiny
 
 PROMPTS = ["a red circle", "a blue square", "a green triangle"]
-RECIPE = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4, lr=0.05, progress_every=60)
+RECIPE = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4, lr=0.05)
 
 
 def run(bundle, precision):

@@ -50,8 +50,7 @@ def _toy_recipe():
     # seeds (16-23) with a fresh twin (seed 6), by a rule fixed beforehand (toy.md, the decision panel).
     return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
                   tv_weight=0.001, affine_p=1.0, scale_range=(0.25, 1.0), background_fill=0.4,
-                  color_shift_mean=0.05, color_shift_log_std=0.1, smooth_sigma=0.625, final_scale=0.5,
-                  progress_every=25)
+                  color_shift_mean=0.05, color_shift_log_std=0.1, smooth_sigma=0.625, final_scale=0.5)
 
 
 TOY_RECIPE = _toy_recipe()
