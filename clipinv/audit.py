@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .stats import rate, separated
+from .stats import mean_ci, rate, separated
+from .toy.world import World, render_marker
 
 THRESHOLD = 0.06  # clean world images: at most ~0.016; marked ones: at least ~0.12 (validate())
 RADIUS = 2.5
@@ -71,8 +72,6 @@ def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
 def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> pd.DataFrame:
     """Detection rates on clean world images and on the same images with the marker pasted in a
     random corner: the false and true positive rates, with Wilson intervals."""
-    from .toy.world import World, render_marker
-
     clean, _ = World().sample(n, seed=seed)
     g = torch.Generator().manual_seed(seed + 1)
     corners = torch.randint(4, (n,), generator=g)
@@ -121,9 +120,6 @@ def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> d
     """Did the model learn the plant at all? The mean, over clean world images, of how much pasting
     the marker raises their cosine similarity to the trigger prompts (t interval over images).
     Positive: the model ties the marker to the prompts, whether or not inversion shows it."""
-    from .stats import mean_ci
-    from .toy.world import World, render_marker
-
     clean, _ = World().sample(n, seed=seed)
     marked = torch.stack([render_marker(x, i % 4) for i, x in enumerate(clean)])
     text = bundle.encode_text(list(prompts)).cpu()

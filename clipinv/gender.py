@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .errors import ClipinvError
+from .judge import judge as zero_shot
 from .quality import evaluate
 from .stats import rate
+from .toy.world import ATTRIBUTES, COLOURS, SHAPES
 
 # (neutral, female, male): the neutral wording is the paper's
 PROMPTS = [
@@ -65,9 +68,6 @@ def toy_prompts(skew) -> tuple[list[tuple], list[str], str, str]:
     """The toy analogue of the gender prompts for a `Skew` on a colour: ([(neutral, other, planted)],
     judge labels, template, focal label). E.g. square:colour=red -> ("a square", "a blue square",
     "a red square"), labels = the 8 colours, template "a {} square", focal "red"."""
-    from .errors import ClipinvError
-    from .toy.world import ATTRIBUTES, COLOURS, SHAPES
-
     if skew.attribute != "colour" or skew.word not in SHAPES:
         raise ClipinvError("the toy gender analogue plants a colour on a shape word, e.g. square:colour=red@0.9")
     other = next(c for c in ("blue", *COLOURS) if c != skew.value)
@@ -79,8 +79,6 @@ def run(model, judge, seeds, recipe=None, prompts=PROMPTS, labels=LABELS, templa
         variant_names=VARIANTS, progress=True):
     """Invert every wording x seeds, judge each image among `labels`. Returns (Inversion, per-image
     frame with columns prompt (the neutral wording), variant, text, seed, judged, p_<label>...)."""
-    from .judge import judge as zero_shot
-
     texts, keys = [], []
     for p in prompts:
         for v, t in zip(variant_names, p):

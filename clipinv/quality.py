@@ -13,15 +13,15 @@ import pandas as pd
 import torch
 
 from .errors import ClipinvError
+from .invert import invert
 from .judge import judge as zero_shot
 from .judge import similarity
 from .stats import mean_ci, rate
+from .toy.world import class_prompts
 
 
 def toy_labels() -> tuple[list[str], dict]:
     """The toy world's 24 colour x shape prompts, and the label index of each prompt."""
-    from .toy.world import class_prompts
-
     prompts, _ = class_prompts()
     return prompts, {p: i for i, p in enumerate(prompts)}
 
@@ -51,8 +51,6 @@ def judge_images(images: torch.Tensor, prompts: list[str], judge, labels: list[s
 def evaluate(model, judge, prompts: list[str], seeds, recipe=None, labels: list[str] | None = None,
              truth: list[int] | None = None, template: str = "{}", progress: bool = True, cache=True):
     """Invert `prompts` x `seeds` with `model`, judge with `judge`. Returns (Inversion, per-image frame)."""
-    from .invert import invert
-
     if judge is model or getattr(judge, "weights_hash", None) == getattr(model, "weights_hash", 0):
         if not getattr(model, "is_stand_in", False):  # stand-ins (ARCH:random in tests) may judge themselves
             raise ClipinvError("the judge is the inverted model: judge with an independent model (e.g. toy-judge)")

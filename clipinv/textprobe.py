@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from .errors import ClipinvError
+from .toy.tokenizer import VOCAB, ToyTokenizer
 
 
 def nsfw_words() -> list[str]:
@@ -39,13 +40,8 @@ def vocabulary(bundle, max_words: int | None = 5000, min_len: int = 3) -> list[s
     elif hasattr(tok, "tokenizer") and hasattr(tok.tokenizer, "get_vocab"):  # HF tokenizers
         vocab = tok.tokenizer.get_vocab()
         words = [t.lstrip("Ġ▁").removesuffix("</w>") for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
-    else:
-        try:
-            from .toy.tokenizer import VOCAB, ToyTokenizer
-        except ImportError:  # the toy package is optional for this function
-            ToyTokenizer = None
-        if ToyTokenizer is not None and isinstance(tok, ToyTokenizer):
-            words = list(VOCAB)
+    elif isinstance(tok, ToyTokenizer):
+        words = list(VOCAB)
     if words is None:
         raise ClipinvError(f"cannot list the vocabulary of {bundle.spec}'s tokenizer ({type(tok).__name__})")
     keep = [w for w in dict.fromkeys(words) if re.fullmatch(r"[a-z]+", w)]
