@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import book_cli
 from .errors import ClipinvError
 
 def _parse_range(text: str):
@@ -163,12 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .toy import cli as toy_cli
 
     toy_cli.register(sub)
-    try:
-        from . import book
-    except ImportError:  # the book machinery needs papermill; the core works without it
-        book = None
-    if book is not None:
-        book.register(sub)
+    book_cli.register(sub)
     return parser
 
 
