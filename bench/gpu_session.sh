@@ -12,7 +12,8 @@
 # limits of all six add up to about 16 minutes, more than one call of a 15-minute lease leaves
 # after the machine's start: pick the parts still to measure (bench/RESULTS.md says which).
 # Each part has its own time limit so a slow part cannot eat the next one; everything is written
-# under $OUT (logs, json, the retrained weights' card). The device image has torch but not
+# under $OUT (logs, json, the retrained weights' card); what comes back is kept in
+# bench/results/DATE-DEVICE/ (e.g. bench/results/2026-11-26-h100/). The device image has torch but not
 # open_clip: its wheels travel in .whl/ (see the device tool's README).
 set -u
 OUT=${OUT:-/tmp/gpu-out}

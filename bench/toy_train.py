@@ -10,7 +10,7 @@ reads the loss every step (a sync each step), the second every 20 steps (`train`
 third gives every tensor a fixed shape (the text tower sees all 96 captions, repeats masked out of
 the loss); the fourth captures that step once as a CUDA graph and replays it (CUDA only). On
 2026-11-26 an H100 also timed pinned non-blocking batch copies and fused AdamW
-(bench/h100-2026-11-26/): no row moved beyond noise, so `train` kept neither.
+(bench/results/2026-11-26-h100/): no row moved beyond noise, so `train` kept neither.
 
     python bench/toy_train.py --device cuda
     python bench/toy_train.py --device cpu --steps 40       # a smoke run here

@@ -3,6 +3,8 @@
     clipinv section NAME [-p KEY VALUE ...] [--profile P]   rerun one section, rebuild the site
     clipinv book [--profile P]                               run every section, build the site
 
+This module is the runner those commands (`clipinv.book_cli`) call.
+
 A profile (``profiles/P.yaml``) is a parameter file: ``defaults`` for every section, ``sections``
 overriding them per notebook; ``-p`` overrides both. papermill writes each executed notebook to
 ``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
@@ -10,7 +12,8 @@ without executing anything (``execute_notebooks: off``) into ``book/_build/html`
 
 The committed ``_toc.yml`` lists all eight sections. The build uses a table of contents generated
 next to the executed notebooks that lists the sections that exist, so the book builds while some
-sections are still being written. Notebooks use `Section` (below) to load their models and recipe.
+sections are still being written. Notebooks use `clipinv.section.Section` to load their models
+and recipe.
 """
 
 from __future__ import annotations
@@ -202,153 +205,6 @@ def build_site(r: Path, log=print) -> Path:
     index = r / "book" / "_build" / "html" / "index.html"
     log(f"[site] built in {time.perf_counter() - t0:.1f} s -> {index}")
     return index
-
-
-# ---------------------------------------------------------------- the commands
-def cmd_section(args) -> int:
-    r = root(args.root)
-    overrides = {k: parse_value(v) for k, v in (args.parameters or [])}
-    run_section(r, args.name, args.profile, overrides)
-    if not args.no_build:
-        build_site(r)
-    return 0
-
-
-def cmd_book(args) -> int:
-    r = root(args.root)
-    names = args.only or available_sections(r)
-    missing = [s for s in SECTIONS if s not in available_sections(r)]
-    if missing and not args.only:
-        print(f"[book] sections not written yet (left out of the site): {', '.join(missing)}")
-    t0 = time.perf_counter()
-    timings = []
-    for i, name in enumerate(names, 1):
-        print(f"[book] {i}/{len(names)} {name}", flush=True)
-        timings.append(run_section(r, name, args.profile)["seconds"])
-    if not args.no_build:
-        build_site(r)
-    total = time.perf_counter() - t0
-    print(f"[book] profile {args.profile}: {len(names)} section(s) in {sum(timings):.1f} s, total {total:.1f} s")
-    return 0
-
-
-def register(subparsers):
-    """Add `clipinv section` and `clipinv book` to the CLI."""
-    s = subparsers.add_parser(
-        "section", help="rerun one section of the book with new parameters and rebuild its page",
-        description="Execute notebooks/NAME.ipynb with papermill (profile parameters, then -p overrides) into "
-                    "book/_generated/, then rebuild the site. A failing cell stops with the section, the cell and "
-                    "the error, and keeps the partial output notebook.")
-    s.add_argument("name", metavar="NAME", help=f"the section, e.g. {', '.join(SECTIONS[:3])}")
-    s.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                   help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does")
-    s.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
-    s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
-    s.add_argument("--root", default=None, help=argparse_suppress())
-    s.set_defaults(func=cmd_section)
-
-    b = subparsers.add_parser(
-        "book", help="execute every section with a profile and build the site (book/_build/html)",
-        description="Execute every notebook in notebooks/ with the profile's parameters, then build the "
-                    "Jupyter Book into book/_build/html without re-executing anything.")
-    b.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
-    b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
-    b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
-    b.add_argument("--root", default=None, help=argparse_suppress())
-    b.set_defaults(func=cmd_book)
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
-
-
-# ---------------------------------------------------------------- what notebooks use
-class Section:
-    """A notebook's set-up from its parameters: the models, the recipe, captions that name them.
-
-        sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
-                      device=device, recipe=recipe)
-        out = sec.invert(prompts, seeds)
-        sec.caption("Inversions of ...", seeds=seeds)
-
-    `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
-    schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
-    recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
-    """
-
-    def __init__(self, model="toy", judge="toy-judge", profile=None, steps=None, precision="fp32", device="cpu",
-                 recipe=None, note=True):
-        import torch
-
-        from .recipe import Recipe
-        from .models import load_model
-
-        if device == "cuda" and not torch.cuda.is_available():
-            raise ClipinvError("this profile asks for device cuda but no CUDA GPU is visible: "
-                               "pass -p device cpu (slow) or use the classroom profile")
-        self.profile = profile
-        self.device = device
-        self.bundle = load_model(model, device=device)
-        self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
-        base = self.bundle.default_recipe or Recipe()
-        changes = dict(recipe or {})
-        if precision:
-            changes["precision"] = precision
-        if steps:
-            changes.update(scaled_schedule(base, int(steps)))
-        self.recipe = base.replace(**changes)
-        self.is_toy = self.bundle.spec.startswith("toy")
-        if note:
-            from .plot import stand_in_note
-
-            stand_in_note(self.bundle, self.judge)
-
-    def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
-        """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
-        widget in the executed notebook; the explorer turns it on)."""
-        from .invert import invert
-
-        return invert(self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device,
-                      progress=progress, **kw)
-
-    def pick(self, paper, toy):
-        """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
-        return toy if self.is_toy else paper
-
-    def meta(self, **settings) -> dict:
-        return {"model": self.bundle.spec, "judge": self.judge.spec if self.judge else None, "profile": self.profile,
-                "steps": self.recipe.steps, **settings}
-
-    def caption(self, text: str, **settings):
-        from .plot import caption
-
-        return caption(text, **self.meta(**settings))
-
-    def show(self, fig, text: str, **settings):
-        from .plot import show
-
-        return show(fig, text, **self.meta(**settings))
-
-
-def scaled_schedule(recipe, steps: int) -> dict:
-    """Changes giving `recipe` `steps` steps with its resolution schedule scaled in proportion."""
-    sched, out, prev = recipe.resolution_schedule, [], -1
-    for at, side in sched:
-        s = 0 if at == 0 else max(round(at * steps / recipe.steps), prev + 1)
-        if s >= steps:
-            break
-        out.append((s, side))
-        prev = s
-    return {"steps": steps, "resolution_schedule": tuple(out)}
-
-
-def stage_ends(recipe) -> list[tuple[int, int]]:
-    """(last step + 1, side) of each resolution stage: where to stop to see each stage's image."""
-    sched = list(recipe.resolution_schedule)
-    ends = [nxt for nxt, _ in sched[1:]] + [recipe.steps]
-    return [(e, side) for e, (_, side) in zip(ends, sched)]
 
 
 def executed_parameters(nb_path) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from . import book_cli
 from .errors import ClipinvError
 from .invert import invert
 from .io import slug, to_pil, writable_dir
@@ -163,12 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_invert(sub)
     sub.add_parser("models", help="list the model specs clipinv knows").set_defaults(func=cmd_models)
     toy_cli.register(sub)
-    try:
-        from . import book
-    except ImportError:  # the book machinery needs papermill; the core works without it
-        book = None
-    if book is not None:
-        book.register(sub)
+    book_cli.register(sub)
     return parser
 
 

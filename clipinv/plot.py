@@ -7,7 +7,6 @@ Everything a section shows goes through here, so no notebook copies another's pl
 - `matrix`: a labelled heat map with its numbers written in;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
-- `wilson`, `mean_ci`: the intervals every number on a page carries.
 
 Captions and notices are HTML outputs: they render the same in Jupyter and in the built book.
 """
@@ -15,29 +14,11 @@ Captions and notices are HTML outputs: they render the same in Jupyter and in th
 from __future__ import annotations
 
 import html
-import math
+import textwrap
 
 import torch
 
-from . import stats
-
-
-# ---------------------------------------------------------------- statistics (clipinv.stats, as tuples)
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n (see `clipinv.stats.wilson`)."""
-    return stats.wilson(k, n)
-
-
-def mean_ci(x) -> tuple[float, float, float]:
-    """Mean and its 95% Student-t interval as (mean, low, high) (see `clipinv.stats.mean_ci`)."""
-    m = stats.mean_ci(torch.as_tensor(x, dtype=torch.float64).flatten().numpy())
-    return m["mean"], m["low"], m["high"]
-
-
-def fmt_ci(m: float, lo: float, hi: float, digits: int = 3, pct: bool = False) -> str:
-    if pct:
-        return f"{100 * m:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
-    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+from .nsfw import blur_flagged
 
 
 # ---------------------------------------------------------------- notices and captions
@@ -125,8 +106,6 @@ def show(fig, text: str, **meta):
 # ---------------------------------------------------------------- figures
 def safe_images(images: torch.Tensor, blur: bool = True):
     """Images with the NSFW-flagged ones blurred (unless blur=False): returns (images, flagged [...])."""
-    from .nsfw import blur_flagged
-
     return blur_flagged(images, enabled=blur)
 
 
@@ -137,7 +116,6 @@ def image_grid(images: torch.Tensor, row_labels=None, col_labels=None, values=No
     `values` [R, C] are written under each image (e.g. similarity). Flagged images are blurred
     and marked "blurred (NSFW)" unless blur=False."""
     import matplotlib.pyplot as plt
-    import textwrap
 
     if images.dim() == 4:
         images = images[None]

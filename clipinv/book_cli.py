@@ -1,0 +1,65 @@
+"""`clipinv section` and `clipinv book`: the command line of the book's runner (`clipinv.book`).
+
+    clipinv section NAME [-p KEY VALUE ...] [--profile P]   rerun one section, rebuild the site
+    clipinv book [--profile P]                               run every section, build the site
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .book import SECTIONS, available_sections, build_site, parse_value, root, run_section
+
+
+def cmd_section(args) -> int:
+    r = root(args.root)
+    overrides = {k: parse_value(v) for k, v in (args.parameters or [])}
+    run_section(r, args.name, args.profile, overrides)
+    if not args.no_build:
+        build_site(r)
+    return 0
+
+
+def cmd_book(args) -> int:
+    r = root(args.root)
+    names = args.only or available_sections(r)
+    missing = [s for s in SECTIONS if s not in available_sections(r)]
+    if missing and not args.only:
+        print(f"[book] sections not written yet (left out of the site): {', '.join(missing)}")
+    t0 = time.perf_counter()
+    timings = []
+    for i, name in enumerate(names, 1):
+        print(f"[book] {i}/{len(names)} {name}", flush=True)
+        timings.append(run_section(r, name, args.profile)["seconds"])
+    if not args.no_build:
+        build_site(r)
+    total = time.perf_counter() - t0
+    print(f"[book] profile {args.profile}: {len(names)} section(s) in {sum(timings):.1f} s, total {total:.1f} s")
+    return 0
+
+
+def register(subparsers):
+    """Add `clipinv section` and `clipinv book` to the CLI."""
+    s = subparsers.add_parser(
+        "section", help="rerun one section of the book with new parameters and rebuild its page",
+        description="Execute notebooks/NAME.ipynb with papermill (profile parameters, then -p overrides) into "
+                    "book/_generated/, then rebuild the site. A failing cell stops with the section, the cell and "
+                    "the error, and keeps the partial output notebook.")
+    s.add_argument("name", metavar="NAME", help=f"the section, e.g. {', '.join(SECTIONS[:3])}")
+    s.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                   help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does")
+    s.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
+    s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
+    s.add_argument("--root", default=None, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_section)
+
+    b = subparsers.add_parser(
+        "book", help="execute every section with a profile and build the site (book/_build/html)",
+        description="Execute every notebook in notebooks/ with the profile's parameters, then build the "
+                    "Jupyter Book into book/_build/html without re-executing anything.")
+    b.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
+    b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
+    b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
+    b.add_argument("--root", default=None, help=argparse.SUPPRESS)
+    b.set_defaults(func=cmd_book)

@@ -1,0 +1,93 @@
+"""What a notebook of the book uses to set itself up: `Section` (its models, recipe and captions
+from its parameters), and the resolution-schedule helpers `scaled_schedule` and `stage_ends`.
+
+    from clipinv.section import Section
+
+    sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
+                  device=device, recipe=recipe)
+
+The runner that executes the notebooks is `clipinv.book`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import plot
+from .errors import ClipinvError
+from .invert import invert
+from .models import load_model
+from .recipe import Recipe
+
+
+class Section:
+    """A notebook's set-up from its parameters: the models, the recipe, captions that name them.
+
+        sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
+                      device=device, recipe=recipe)
+        out = sec.invert(prompts, seeds)
+        sec.caption("Inversions of ...", seeds=seeds)
+
+    `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
+    schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
+    recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
+    """
+
+    def __init__(self, model="toy", judge="toy-judge", profile=None, steps=None, precision="fp32", device="cpu",
+                 recipe=None, note=True):
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ClipinvError("this profile asks for device cuda but no CUDA GPU is visible: "
+                               "pass -p device cpu (slow) or use the classroom profile")
+        self.profile = profile
+        self.device = device
+        self.bundle = load_model(model, device=device)
+        self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
+        base = self.bundle.default_recipe or Recipe()
+        changes = dict(recipe or {})
+        if precision:
+            changes["precision"] = precision
+        if steps:
+            changes.update(scaled_schedule(base, int(steps)))
+        self.recipe = base.replace(**changes)
+        self.is_toy = self.bundle.spec.startswith("toy")
+        if note:
+            plot.stand_in_note(self.bundle, self.judge)
+
+    def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
+        """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
+        widget in the executed notebook; the explorer turns it on)."""
+        return invert(self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device,
+                      progress=progress, **kw)
+
+    def pick(self, paper, toy):
+        """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
+        return toy if self.is_toy else paper
+
+    def meta(self, **settings) -> dict:
+        return {"model": self.bundle.spec, "judge": self.judge.spec if self.judge else None, "profile": self.profile,
+                "steps": self.recipe.steps, **settings}
+
+    def caption(self, text: str, **settings):
+        return plot.caption(text, **self.meta(**settings))
+
+    def show(self, fig, text: str, **settings):
+        return plot.show(fig, text, **self.meta(**settings))
+
+
+def scaled_schedule(recipe, steps: int) -> dict:
+    """Changes giving `recipe` `steps` steps with its resolution schedule scaled in proportion."""
+    sched, out, prev = recipe.resolution_schedule, [], -1
+    for at, side in sched:
+        s = 0 if at == 0 else max(round(at * steps / recipe.steps), prev + 1)
+        if s >= steps:
+            break
+        out.append((s, side))
+        prev = s
+    return {"steps": steps, "resolution_schedule": tuple(out)}
+
+
+def stage_ends(recipe) -> list[tuple[int, int]]:
+    """(last step + 1, side) of each resolution stage: where to stop to see each stage's image."""
+    sched = list(recipe.resolution_schedule)
+    ends = [nxt for nxt, _ in sched[1:]] + [recipe.steps]
+    return [(e, side) for e, (_, side) in zip(ends, sched)]
