@@ -138,7 +138,7 @@ def test_judge_images_uses_truth_index(tiny):
         judge_images(imgs, ["a dog", "a cat"], tiny, labels=["a cow", "a pig"])
 
 
-# ---------------------------------------------------------------- the bars, at smoke size
+# ---------------------------------------------------------------- the planted findings, at smoke size
 # Three small toy CLIPs, the very models the classroom book trains (300 steps x batch 64, small
 # config; ~30-60 s each on this CPU when it is not shared): clean, contaminated at p = 1 behind
 # "picture", and skewed ("square" -> red at rate 0.9). Models are keyed by their knobs, so they are
