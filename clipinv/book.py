@@ -105,14 +105,21 @@ def section_parameters(r: Path, name: str, profile: str, overrides: dict | None 
 
 
 # ---------------------------------------------------------------- running
-def _fail_line(name: str, nb_out: Path, err) -> str:
+def _fail_line(name: str, kept: Path, err) -> str:
     cell = getattr(err, "exec_count", None) or getattr(err, "cell_index", None)
     ename = getattr(err, "ename", type(err).__name__)
     evalue = str(getattr(err, "evalue", err)).strip().splitlines()
     first = evalue[0] if evalue else ""
     # ClipinvErrors raised inside the notebook keep their one line
     return (f"section {name} failed in cell {cell}: {ename}: {first[:300]} "
-            f"(partial output kept in {nb_out})")
+            f"(the page built before is kept; this run's partial notebook is {kept})")
+
+
+def _could_not_run(name: str, kept: Path, err) -> str:
+    what = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:300] if str(err).strip() else ''}"
+    if type(err).__name__ == "DeadKernelError":  # the kernel was killed, almost always for memory
+        what += " - the kernel died, most likely out of memory: run fewer seeds (-p seeds N) or a smaller model"
+    return f"section {name} could not run: {what} (the page built before is kept; partial output, if any, in {kept})"
 
 
 def run_section(r: Path, name: str, profile: str, overrides: dict | None = None, log=print) -> dict:
@@ -126,27 +133,34 @@ def run_section(r: Path, name: str, profile: str, overrides: dict | None = None,
         raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
     params = section_parameters(r, name, profile, overrides)
     out_dir = r / "book" / "_generated"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    failed_dir = out_dir / "failed"
+    failed_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{name}.ipynb"
+    running = failed_dir / f"{name}.running.ipynb"  # the page is replaced only when the run succeeds
+    failed = failed_dir / f"{name}.ipynb"
     log(f"[{name}] profile {profile}: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
     t0 = time.perf_counter()
     env_keep = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiets a debugger warning in every kernel
     try:
         papermill.execute_notebook(
-            str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
+            str(src), str(running), parameters=params, kernel_name="python3", progress_bar=False,
             cwd=str(r), log_output=False, report_mode=False,
         )
     except PapermillExecutionError as e:
-        raise ClipinvError(_fail_line(name, out, e)) from None
+        os.replace(running, failed)
+        raise ClipinvError(_fail_line(name, failed, e)) from None
     except Exception as e:  # kernel died, timeout, missing kernel: still one line
-        raise ClipinvError(f"section {name} could not run: {type(e).__name__}: {str(e).strip()[:300]} "
-                           f"(partial output, if any, in {out})") from None
+        if running.exists():
+            os.replace(running, failed)
+        raise ClipinvError(_could_not_run(name, failed, e)) from None
     finally:
         if env_keep is None:
             os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
     seconds = time.perf_counter() - t0
-    _stamp(out, profile, params, seconds)
+    _stamp(running, profile, params, seconds)
+    os.replace(running, out)
+    failed.unlink(missing_ok=True)  # an earlier failure of this section is superseded
     log(f"[{name}] done in {seconds:.1f} s -> {out.relative_to(r)}")
     return {"section": name, "seconds": seconds, "output": out, "parameters": params}
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import objective, param
+from . import memory, objective, param
 from .cache import ResultCache, default_cache
 from .errors import ClipinvError
 from .ghost import ResidualJitter
@@ -221,7 +221,8 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     seeds:   an int n for seeds 0..n-1, or a list of seed values.
     recipe:  a `Recipe`; default the model's own (`toy` models carry one) or the paper's.
     cache:   True (the default cache), False, or a `ResultCache`/directory.
-    batch_size: images per batch (default: all on CPU; on a GPU as many as fit, see `auto_batch_size`).
+    batch_size: images per batch (default: as many as fit in the memory free on the device, measured on
+      a probe: `clipinv.memory.batch_size`; results do not depend on it).
     compile: torch.compile the image encoder (the images are the same; it pays on a GPU).
     progress_every: steps between the progress bar's loss readouts and the finiteness checks (each one
       host-device sync; none in between).
@@ -264,7 +265,9 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     results = dict(found)
     if todo:
         if batch_size is None:
-            batch_size = auto_batch_size(bundles, recipe, device) if device.type == "cuda" else len(todo)
+            batch_size = min(len(todo), memory.batch_size(bundles, recipe, device))
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ClipinvError(f"batch_size must be a whole number >= 1 (images per batch), got {batch_size!r}")
         for start in range(0, len(todo), batch_size):
             chunk = todo[start: start + batch_size]
             imgs, sims, hist = optimise(
@@ -289,15 +292,6 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     }
     return Inversion(images=images, similarity=sims, history={t: hist[..., i] for i, t in enumerate(TERMS)},
                      prompts=[str(p) for p in prompts], seeds=seeds, record=record)
-
-
-def auto_batch_size(bundles, recipe: Recipe, device) -> int:
-    """Images per batch that fit in free GPU memory (measured per image on a probe step)."""
-    free, _ = torch.cuda.mem_get_info(device)
-    side = max(b.image_size for b in bundles)
-    # activations of a ViT-B/16 at 224: ~0.12 GB per copy in fp32 for the backward pass to the input
-    per_copy = 0.12e9 * (side / 224) ** 2 * (0.6 if recipe.precision == "bf16" else 1.0) * len(bundles)
-    return max(1, int(0.8 * free / (per_copy * recipe.n_augments)))
 
 
 def versions() -> dict:

@@ -100,3 +100,18 @@ def test_committed_toc_lists_all_sections_in_order():
     gen = [Path(f).name for f in files if f.startswith("book/_generated/")]
     assert gen == list(SECTIONS)
     assert toc["root"] == "book/intro" and "book/bibliography" in files
+
+
+def test_a_failed_rerun_keeps_the_page_built_before_and_says_where_its_partial_notebook_is(tmp_path):
+    root = copy_sources(tmp_path, REPO)
+    run_section(root, "00_method", "smoke", log=lambda *_: None)
+    page = root / "book" / "_generated" / "00_method.ipynb"
+    before = page.read_bytes()
+    with pytest.raises(ClipinvError, match="failed in cell") as e:
+        run_section(root, "00_method", "smoke", {"model": "no-such-model"}, log=lambda *_: None)
+    failed = root / "book" / "_generated" / "failed" / "00_method.ipynb"
+    assert str(failed) in str(e.value) and "\n" not in str(e.value)
+    assert page.read_bytes() == before
+    assert "no-such-model" in failed.read_text()
+    run_section(root, "00_method", "smoke", log=lambda *_: None)  # a later success supersedes the failure
+    assert not failed.exists() and page.exists()
