@@ -17,7 +17,7 @@ def cmd_section(args) -> int:
     overrides = {k: parse_value(v) for k, v in (args.parameters or [])}
     run_section(r, args.name, args.profile, overrides)
     if not args.no_build:
-        build_site(r)
+        build_site(r, repository=args.repository)
     return 0
 
 
@@ -33,7 +33,7 @@ def cmd_book(args) -> int:
         print(f"[book] {i}/{len(names)} {name}", flush=True)
         timings.append(run_section(r, name, args.profile)["seconds"])
     if not args.no_build:
-        build_site(r)
+        build_site(r, repository=args.repository)
     total = time.perf_counter() - t0
     print(f"[book] profile {args.profile}: {len(names)} section(s) in {sum(timings):.1f} s, total {total:.1f} s")
     return 0
@@ -51,6 +51,8 @@ def register(subparsers):
                    help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does")
     s.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
     s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
+    s.add_argument("--repository", metavar="URL", default=None,
+                   help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)")
     s.add_argument("--root", default=None, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_section)
 
@@ -61,5 +63,7 @@ def register(subparsers):
     b.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
     b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
+    b.add_argument("--repository", metavar="URL", default=None,
+                   help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)")
     b.add_argument("--root", default=None, help=argparse.SUPPRESS)
     b.set_defaults(func=cmd_book)

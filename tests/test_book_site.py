@@ -17,22 +17,30 @@ import pytest
 from book_helpers import REPO, sections, smoke_book
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  # the network off: no host name resolves but the site's own 127.0.0.1
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 
 HARNESS = """<!doctype html><html><head><title>check</title></head><body><pre id="result">pending</pre><script>
 const pages = %s;
 function check(url) { return new Promise(resolve => {
   const f = document.createElement('iframe'); f.style.width = '1200px'; f.style.height = '900px';
   const t0 = Date.now();
-  f.onload = () => { const d = f.contentDocument; const imgs = [...d.images];
+  f.onload = () => { const d = f.contentDocument; const w = f.contentWindow; const imgs = [...d.images];
     imgs.forEach(i => { i.loading = 'eager'; });
+    const mathjax = d.querySelector('script[src*="mathjax"]') !== null;
+    const typeset = () => !mathjax || (w.MathJax && w.MathJax.startup && w.MathJax.startup.document
+                                       && w.MathJax.startup.document.processed);
     const wait = () => {
-      if (imgs.every(i => i.complete) || Date.now() - t0 > 15000) {
+      if ((imgs.every(i => i.complete) && typeset()) || Date.now() - t0 > 15000) {
         resolve({url, title: d.title, imgs: imgs.length,
                  broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')),
                  figures: d.querySelectorAll('.cell_output img').length,
                  srcs: imgs.filter(i => i.complete && i.naturalWidth > 0).map(i => i.currentSrc || i.src),
-                 standin: d.body.innerText.includes('Stand-in models')});
+                 standin: d.body.innerText.includes('Stand-in models'),
+                 resources: w.performance.getEntriesByType('resource').map(e => e.name),
+                 math: d.querySelectorAll('mjx-container').length,
+                 rawmath: /\\\\\\(|\\\\\\[|\\$\\$/.test(d.body.innerText)});
         f.remove();
       } else setTimeout(wait, 50); };
     wait(); };
@@ -124,10 +132,25 @@ def test_first_page_has_content_warning_and_screenshot(site):
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 
-def test_section_pages_have_launch_buttons(site):
+def test_the_site_loads_nothing_from_the_network_and_renders_its_math(site, browsed):
+    """Chromium with every host name unresolvable but the site's own: each page's resources (scripts,
+    styles, fonts, images: the Resource Timing entries, failed ones included) all come from the site,
+    the math is typeset by the site's own MathJax, and no page shows raw TeX."""
     html, url = site
-    page = (html / "book" / "_generated" / "00_method.html").read_text()
-    assert "colab.research.google.com" in page and "mybinder.org" in page
+    outside = {r["url"]: [u for u in r["resources"] if not u.startswith(url)] for r in browsed}
+    assert not any(outside.values()), f"pages load from outside the site: { {k: v for k, v in outside.items() if v} }"
+    assert any("/_static/mathjax/" in u for r in browsed for u in r["resources"]), "no page loaded the site's MathJax"
+    method = next(r for r in browsed if r["url"].endswith("00_method.html"))
+    assert method["math"] >= 2, "section 0's formulas were not typeset"
+    assert not [r["url"] for r in browsed if r["rawmath"]], "raw TeX on a page"
+
+
+def test_math_renders_from_file_urls_too(site):
+    """Opened from the disk (file://), with no server and no network, the page still typesets its math."""
+    html, _ = site
+    page = html / "book" / "_generated" / "00_method.html"
+    dom = run_chromium("--virtual-time-budget=20000", "--dump-dom", page.as_uri())
+    assert dom.count("<mjx-container") >= 2, "no typeset math when the page is opened from file://"
 
 
 def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
@@ -166,3 +189,34 @@ def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
     fig.canvas.draw()
     unblurred = np.asarray(fig.canvas.buffer_rgba())[:, :, :3]
     assert scan(unblurred) >= THRESHOLD, "the scan would not see an unblurred flagged image at figure scale"
+
+
+def test_launch_buttons_and_the_repository_link_appear_only_with_a_repository(tmp_path):
+    from clipinv.book import write_config
+    from clipinv.errors import ClipinvError
+
+    import yaml
+
+    (tmp_path / "book" / "_generated").mkdir(parents=True)
+    (tmp_path / "_config.yml").write_text((REPO / "_config.yml").read_text())
+    plain = yaml.safe_load(write_config(tmp_path, None).read_text())
+    assert "repository" not in plain and "launch_buttons" not in plain and not plain["html"]["use_repository_button"]
+    given = yaml.safe_load(write_config(tmp_path, "https://github.com/someone/clipinv").read_text())
+    assert given["repository"]["url"] == "https://github.com/someone/clipinv" and given["html"]["use_repository_button"]
+    assert given["launch_buttons"]["binderhub_url"]
+    with pytest.raises(ClipinvError, match="--repository must be"):
+        write_config(tmp_path, "https://example.org/x")
+
+
+def test_section_pages_have_no_launch_button_without_a_repository(site):
+    html, _ = site
+    page = (html / "book" / "_generated" / "00_method.html").read_text()
+    assert "mybinder.org" not in page and "colab.research.google.com" not in page
+
+
+def test_a_page_shows_how_it_was_built_and_keeps_its_code_one_click_away(site):
+    html, _ = site
+    page = (html / "book" / "_generated" / "00_method.html").read_text()
+    assert "Rerun this page" in page and "clipinv section 00_method --profile smoke" in page
+    assert "explorer_steps" not in page  # the parameter cells are not on the page
+    assert page.count("tag_hide-input") >= 5  # code cells folded (myst-nb's toggle), their outputs shown

@@ -115,3 +115,17 @@ def test_a_failed_rerun_keeps_the_page_built_before_and_says_where_its_partial_n
     assert "no-such-model" in failed.read_text()
     run_section(root, "00_method", "smoke", log=lambda *_: None)  # a later success supersedes the failure
     assert not failed.exists() and page.exists()
+
+
+def test_an_executed_page_folds_its_code_and_says_how_it_was_built(tmp_path):
+    root = copy_sources(tmp_path, REPO)
+    run_section(root, "00_method", "smoke", {"seeds": 1}, log=lambda *_: None)
+    nb = nbformat.read(str(root / "book" / "_generated" / "00_method.ipynb"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    params = [c for c in code if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    assert len(params) == 2 and all("remove-cell" in c.metadata["tags"] for c in params)
+    assert all("hide-input" in c.metadata["tags"] or "remove-input" in c.metadata["tags"] for c in code if c not in params)
+    box = next(c for c in nb.cells if "clipinv-run" in c.metadata.get("tags", []))
+    assert nb.cells.index(box) == 1 and nb.cells[0].source.startswith("# ")
+    assert "clipinv section 00_method --profile smoke -p seeds 1" in box.source and "seeds = 1" in box.source
+    assert nb.metadata["clipinv"]["overrides"] == {"seeds": 1}
