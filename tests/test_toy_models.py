@@ -134,6 +134,24 @@ def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path
 
 
 
+def test_shipped_weights_load_bitwise_as_their_cards_record(toy, toy_judge):
+    for bundle in (toy, toy_judge):
+        assert bundle.weights_hash == bundle.card["weights_hash"]
+    assert (toy.weights_hash, toy_judge.weights_hash) == ("9deab839633763af", "61deb8ffcae775fa")
+
+
+@pytest.mark.parametrize("step, recorded", [("dynamic", "b6df9dae1c7def09"), ("fixed", "2c2caa83589a381b")])
+def test_a_short_training_run_gives_the_recorded_weights(step, recorded):
+    """The training stream (data, augmentation draws, initialisation, loss, AdamW) is what
+    `clipinv toy train --like toy` replays to reproduce the shipped weights: a refactor of the
+    training code must leave these 15 steps bitwise as recorded (1 thread, this kind of CPU)."""
+    small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
+    bundle, _ = train(seed=4, steps=15, samples=200, model_config=small,
+                      train_config=TrainConfig(batch_size=32, warmup=2, threads=1), progress=False, evaluate=False,
+                      step=step)
+    assert bundle.weights_hash == recorded
+
+
 def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_diverged(monkeypatch):
     import clipinv.toy.training as training
 
