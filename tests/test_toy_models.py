@@ -11,7 +11,7 @@ from clipinv.invert import invert
 from clipinv.models import load_model
 from clipinv.toy import TOY_MODELS, TOY_RECIPE, WEIGHTS, ModelConfig, TrainConfig, train
 from clipinv.toy.measure import inversion_bar
-from clipinv.toy.training import zero_shot
+from clipinv.toy.evaluate import zero_shot
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -206,7 +206,8 @@ def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_a
 def test_fixed_shape_training_follows_the_default_step_and_a_cuda_graph_needs_cuda(tmp_path):
     from clipinv.toy.cli import register
     from clipinv.toy.tokenizer import ToyTokenizer
-    from clipinv.toy.training import build_model, caption_rows, fixed_shape_clip_loss, normalise, soft_clip_loss
+    from clipinv.toy.model import build_model, normalise
+    from clipinv.toy.training import caption_rows, fixed_shape_clip_loss, soft_clip_loss
     from clipinv.toy.world import World
 
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)

@@ -19,7 +19,8 @@ from ..errors import ClipinvError
 from ..models import Loader, register_loader
 from ..recipe import Recipe
 from .tokenizer import ToyTokenizer
-from .training import ModelConfig, TrainConfig, load, train
+from .model import ModelConfig, load
+from .training import TrainConfig, train
 from .world import (COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, Contamination, Sample, Skew, World,
                     class_prompts, has_marker, marker_score, render_marker)
 
@@ -71,7 +72,7 @@ def is_toy_checkpoint(path) -> bool:
 
 
 def toy_bundle(model, card: dict, mc, spec: str):
-    """A `ModelBundle` of a toy CLIP (frozen, from `training.load`) with its card and `TOY_RECIPE`."""
+    """A `ModelBundle` of a toy CLIP (frozen, from `model.load`) with its card and `TOY_RECIPE`."""
     return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=spec, image_size=mc.image_size,
                        mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
                        weights_hash=weights_hash(model), default_recipe=TOY_RECIPE, card=card)
