@@ -152,6 +152,50 @@ def test_a_short_training_run_gives_the_recorded_weights(step, recorded):
     assert bundle.weights_hash == recorded
 
 
+def _augment_as_the_shipped_models_were_trained(x, tc, g):
+    """The training augmentation as it was written when the shipped weights were trained (its own
+    affine grid), kept here as the reference for `training.augment`."""
+    import math
+
+    import torch.nn.functional as F
+
+    u = torch.rand(x.shape[0], 5, generator=g)
+    ang = (u[:, 0] * 2 - 1) * math.radians(tc.rotate_degrees)
+    sc = tc.scale_range[0] + u[:, 1] * (tc.scale_range[1] - tc.scale_range[0])
+    tx, ty = (u[:, 2] * 2 - 1) * tc.translate * 2, (u[:, 3] * 2 - 1) * tc.translate * 2
+    on = (u[:, 4] < tc.affine_p).float()
+    ang, sc, tx, ty = ang * on, sc * on + (1 - on), tx * on, ty * on
+    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if tc.noise_std:
+        x = x + torch.randn(x.shape, generator=g) * tc.noise_std
+    return x.clamp(0, 1)
+
+
+def test_the_training_augmentation_through_affine_resample_gives_the_shipped_models_images_bitwise():
+    """`training.augment` is `transform.AffineResample` fed the draws the shipped models were trained
+    with; its images (and what it leaves of the generator's stream) must be bitwise those of the
+    affine the shipped weights were trained with, or `--like` would no longer reproduce them.
+    `normalise` is `transform.Normalize`, bitwise (x - MEAN) / STD."""
+    from clipinv.toy.model import MEAN, STD, normalise
+    from clipinv.toy.training import augment
+    from clipinv.toy.world import World
+
+    x, _ = World().sample(64, seed=0)
+    for tc in (TrainConfig(), TrainConfig(affine_p=1.0, noise_std=0.0), TrainConfig(affine_p=0.0),
+               TrainConfig(rotate_degrees=45.0, translate=0.2, scale_range=(0.5, 1.5), affine_p=1.0)):
+        g_ref, g_new = torch.Generator().manual_seed(17), torch.Generator().manual_seed(17)
+        for _ in range(5):
+            ref, new = _augment_as_the_shipped_models_were_trained(x, tc, g_ref), augment(x, tc, g_new)
+            assert torch.equal(new, ref), (tc, float((new - ref).abs().max()))
+        assert torch.equal(torch.rand(4, generator=g_ref), torch.rand(4, generator=g_new))
+    assert not torch.equal(augment(x, TrainConfig(affine_p=1.0), torch.Generator().manual_seed(0)), x)
+    z = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(normalise(z), (z - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1))
+
+
 def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_diverged(monkeypatch):
     import clipinv.toy.training as training
 

@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 from ..bundle import freeze
 from ..checkpoint import read_state_dict
 from ..errors import ClipinvError
+from ..transform import Normalize
 from .tokenizer import VOCAB_SIZE
 
 MEAN = (0.5, 0.5, 0.5)
@@ -20,9 +21,8 @@ STD = (0.25, 0.25, 0.25)
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1).to(x)
-    std = torch.tensor(STD).view(1, 3, 1, 1).to(x)
-    return (x - mean) / std
+    """Pixels in [0, 1] -> the toy models' input, (x - MEAN) / STD (`transform.Normalize`)."""
+    return Normalize(MEAN, STD).to(x.device)(x)
 
 
 @dataclass(frozen=True)

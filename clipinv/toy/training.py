@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ..bundle import ModelBundle, weights_hash
 from ..errors import ClipinvError
+from ..transform import AffineResample
 from .evaluate import zero_shot
 from .model import MEAN, STD, ModelConfig, build_model, load, normalise, save
 from .tokenizer import ToyTokenizer
@@ -49,18 +50,15 @@ class TrainConfig:
 
 
 def augment(x: torch.Tensor, tc: TrainConfig, g: torch.Generator) -> torch.Tensor:
-    """Random affine (border padding) with probability affine_p, plus Gaussian noise."""
-    n = x.shape[0]
-    u = torch.rand(n, 5, generator=g)
-    ang = (u[:, 0] * 2 - 1) * math.radians(tc.rotate_degrees)
-    sc = tc.scale_range[0] + u[:, 1] * (tc.scale_range[1] - tc.scale_range[0])
-    tx, ty = (u[:, 2] * 2 - 1) * tc.translate * 2, (u[:, 3] * 2 - 1) * tc.translate * 2
-    on = (u[:, 4] < tc.affine_p).float()
-    ang, sc, tx, ty = ang * on, sc * on + (1 - on), tx * on, ty * on
-    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    """With probability affine_p a random affine of the whole image (`transform.AffineResample`,
+    bilinear, border padding, translated before it turns), then Gaussian noise, clamped to [0, 1]."""
+    u = torch.rand(x.shape[0], 5, generator=g)  # angle, scale, tx, ty, apply?: the order the shipped models drew
+    # in AffineResample's order; it turns the other way for the same draw, so the angle's draw is
+    # mirrored (1 - u is exact for torch.rand's values): the same maps as the shipped models trained with
+    draws = torch.stack([u[:, 4], 1 - u[:, 0], u[:, 2], u[:, 3], u[:, 1]], 1)
+    affine = AffineResample(x.shape[-1], degrees=tc.rotate_degrees, translate=tc.translate, scale=tc.scale_range,
+                            p=tc.affine_p, mode="bilinear", translate_first=True)
+    x = affine(x, draws)
     if tc.noise_std:
         x = x + torch.randn(x.shape, generator=g) * tc.noise_std
     return x.clamp(0, 1)
