@@ -20,7 +20,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH", help="weights file to write, ending in .safetensors")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the model and of its training data (default 0); with --like, the first stage's "
-                        "seed of an independent twin trained like MODEL (every stage's seed shifts with it; toy starts at 0 and "
+                        "seed of an independent replicate trained like MODEL (every stage's seed shifts with it; toy starts at 0 and "
                         "toy-judge at 1, so pick another)")
     p.add_argument("--samples", type=int, default=12000,
                    help="size of the fixed training set drawn once (default 12000; 0 = a fresh batch every step)")

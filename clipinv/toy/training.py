@@ -242,9 +242,9 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
 
     losses, pending = [], []
     t0 = time.time()
-    bar = tqdm(range(tc.steps), desc=f"training {name or 'toy'}", disable=not progress, mininterval=1.0)
+    progress_bar = tqdm(range(tc.steps), desc=f"training {name or 'toy'}", disable=not progress, mininterval=1.0)
     model.train()
-    for i in bar:
+    for i in progress_bar:
         x, caps = next(stream)
         x = augment(x, tc, g)
         if fixed is not None:
@@ -270,9 +270,9 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
                 at = i - len(read) + 1 + bad
                 raise ClipinvError(f"training diverged at step {at} (loss {read[bad]}): lower the learning rate")
             losses += read
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
+            progress_bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
     train_s = time.time() - t0
-    bar.close()
+    progress_bar.close()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
