@@ -52,7 +52,6 @@ from clipinv.errors import ClipinvError  # noqa: E402
 from clipinv.invert import invert  # noqa: E402
 from clipinv.judge import judge  # noqa: E402
 from clipinv.models import load_model  # noqa: E402
-from clipinv.recipe import Recipe  # noqa: E402
 from clipinv.stats import wilson  # noqa: E402
 from clipinv.toy import TOY_RECIPE, WEIGHTS  # noqa: E402
 from clipinv.toy.evaluate import inversion_accuracy  # noqa: E402
@@ -248,10 +247,35 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
             "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4)}
 
 
+# `clipinv.Recipe`'s knobs and defaults (the paper's) when the record was made, in their order then:
+# recorded recipes are read against these, so the record reads the same whichever knobs the
+# package's Recipe gains or drops later
+RECORDED_KNOBS = {
+    "steps": 3400, "lr": 0.1, "resolution_schedule": ((0, 64), (900, 128), (1800, 224)),
+    "reset_optimizer_on_resize": True, "n_augments": 13, "affine_p": 0.5, "rotate_degrees": 30.0, "translate": 0.1,
+    "scale_range": (0.7, 1.2), "jitter_px": 0.0, "background_fill": None, "color_shift_mean": 0.0,
+    "color_shift_log_std": 0.0, "color_jitter": 0.0, "noise_std": 0.0, "smooth_sigma": 0.0, "smooth_every": 0,
+    "final_scale": 1.0, "tv_weight": 0.005, "l1_weight": 0.0, "l1_center": 0.0, "init_range": (0.0, 1.0),
+    "parameterization": "pixels", "fourier_decay": 1.0, "residual_jitter": 0.0, "grad_clip": 1.0, "precision": "fp32",
+    "compile": False, "progress_every": 50}
+NOT_IMAGE_KNOBS = ("compile", "progress_every")  # they do not change the images
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def recipe_dict(recipe) -> dict:
+    """A recipe (a `Recipe` or its dict, as the record's json stores it, perhaps from before a knob was
+    added) with every knob, the missing ones at their defaults, lists as tuples, the knobs that do not
+    change the images left out."""
+    given = recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe)
+    return {k: _tuples(v) for k, v in dict(RECORDED_KNOBS, **given).items() if k not in NOT_IMAGE_KNOBS}
+
+
 def recipe_key(recipe) -> dict:
-    """A recipe (a `Recipe` or its dict, as the card's json stores it, perhaps from before a knob was
-    added) as one comparable form: every knob, the missing ones at their defaults, json types."""
-    return json.loads(json.dumps((recipe if isinstance(recipe, Recipe) else Recipe(**recipe)).to_dict()))
+    """`recipe_dict` in json types: one comparable form of a recipe."""
+    return json.loads(json.dumps(recipe_dict(recipe)))
 
 
 def kept_judge_spread(recorded: dict, model, recipe) -> dict | None:
@@ -270,8 +294,8 @@ def squares_win(reading: dict) -> bool:
 
 def recipe_change(recipe: dict, base: dict) -> str:
     """`recipe` as changes to `base` ("TOY_RECIPE" when none), e.g. "affine_p=0.5, background_fill=None"."""
-    a, b = Recipe(**recipe).to_dict(), Recipe(**base).to_dict()  # tuples kept: the names print them
-    diff = [f"{k}={a[k]}" for k in a if k != "progress_every" and a[k] != b[k]]
+    a, b = recipe_dict(recipe), recipe_dict(base)  # tuples: the names print them
+    diff = [f"{k}={a[k]}" for k in a if a[k] != b.get(k)]
     return ", ".join(diff) or "TOY_RECIPE"
 
 
