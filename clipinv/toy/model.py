@@ -50,7 +50,8 @@ class ModelConfig:
 
 
 def build_model(cfg: ModelConfig):
-    from open_clip.model import CLIP  # open_clip takes seconds to import: only when a model is built
+    # open_clip takes seconds to import: imported when a model is built, not with the package
+    from open_clip.model import CLIP
 
     return CLIP(cfg.embed_dim, cfg.vision_cfg(), cfg.text_cfg())
 
