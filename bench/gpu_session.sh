@@ -7,7 +7,7 @@
 #   4. bench/precision_check.py: toy's inversions in fp32, bf16 and bf16 + compile, judged by toy-judge.
 #   5. as 1, with --cuda-graph (the whole training step captured once and replayed).
 # Parts 1 and 5 write a folder each (train-default/, train-cuda-graph/) that
-# `python -m clipinv.toy.measure --gpu-run toy FOLDER` records in the toy card.
+# `python research/toy_recipe.py --gpu-run toy FOLDER` records (in its record, research/results/).
 # PARTS picks some of them (default "0 1 2 3 4 5"), e.g. PARTS="0 5" bash bench/gpu_session.sh. The
 # limits of all six add up to about 16 minutes, more than one call of a 15-minute lease leaves
 # after the machine's start: pick the parts still to measure (bench/RESULTS.md says which).

@@ -28,8 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clipinv.toy.model import ModelConfig, normalise  # noqa: E402
 from clipinv.toy.tokenizer import ToyTokenizer  # noqa: E402
-from clipinv.toy.training import ModelConfig, TrainConfig, augment, caption_rows, normalise, train  # noqa: E402
+from clipinv.toy.training import TrainConfig, augment, caption_rows, train  # noqa: E402
 from clipinv.toy.world import World  # noqa: E402
 
 VARIANTS = [  # (name, options of train)

@@ -15,6 +15,9 @@ import json
 from pathlib import Path
 
 from .cache import default_root
+from .toy import toy_bundle
+from .toy.model import ModelConfig, load
+from .toy.training import TrainConfig, train
 
 # the classroom book's models (~0.5 MB each), shipped so that a classroom build trains nothing
 SHIPPED = Path(__file__).parent / "data" / "toy-models"
@@ -30,13 +33,10 @@ def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contami
             model_config=None, train_config=None, threads: int | None = None, progress: bool = True,
             name: str | None = None, cache_dir: str | Path | None = None, device: str = "cpu"):
     """A toy CLIP trained with these knobs (from the cache when it exists). Returns a ModelBundle."""
-    from .toy import toy_bundle
-    from .toy import training as toytrain
-
-    tc = train_config or toytrain.TrainConfig()
+    tc = train_config or TrainConfig()
     if threads is not None:
         tc = dataclasses.replace(tc, threads=threads)
-    mc = model_config or toytrain.ModelConfig()
+    mc = model_config or ModelConfig()
     knobs = {"seed": seed, "steps": steps, "samples": samples, "contamination": _jsonable(contamination),
              "skew": _jsonable(skew), "model_config": _jsonable(mc),
              "train_config": {k: v for k, v in dataclasses.asdict(tc).items() if k not in ("threads", "eval_samples")}}
@@ -46,14 +46,13 @@ def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contami
     label = name or f"toy-trained-{key}"
     shipped = SHIPPED / f"{key}.safetensors"
     if shipped.is_file() and shipped.with_suffix(".json").is_file():  # trained once, shipped with the package
-        model, card, mc = toytrain.load(shipped)
+        model, card, mc = load(shipped)
     elif path.is_file() and path.with_suffix(".json").is_file():
-        model, card, mc = toytrain.load(path)
+        model, card, mc = load(path)
     else:
-        bundle, _ = toytrain.train(out=path, seed=seed, steps=steps, samples=samples, contamination=contamination,
-                                   skew=skew, model_config=mc, train_config=tc, device=device, progress=progress,
-                                   name=label, evaluate=True)
-        model, card, mc = toytrain.load(path)
+        train(out=path, seed=seed, steps=steps, samples=samples, contamination=contamination, skew=skew,
+              model_config=mc, train_config=tc, device=device, progress=progress, name=label, evaluate=True)
+        model, card, mc = load(path)
     bundle = toy_bundle(model, card, mc, spec=label)
     return bundle.to(device)
 
@@ -75,8 +74,6 @@ class TrainingBudget:
     device: str = "cpu"
 
     def train(self, **knobs):
-        from .toy import ModelConfig, TrainConfig
-
         mc = ModelConfig(**SMALL_CONFIG) if self.small else ModelConfig()
         tc = TrainConfig(batch_size=self.batch, warmup=min(100, max(1, self.steps // 10)), eval_samples=300)
         return trained(steps=self.steps, model_config=mc, train_config=tc, threads=self.threads, progress=False,

@@ -30,15 +30,20 @@ class AffineResample(nn.Module):
     `fill`: None pads with the border pixels (the paper's); a grey level in [0, 1] pads with that
     plain colour instead, so a copy shrunk by the affine shows the whole image as an object on a
     background, outline included.
+
+    `translate_first`: the translation moves the image before the rotation and scale turn it
+    (p_out = s R (p_in - t)) instead of after (p_out = s R p_in + t, kornia's); the toy models'
+    training augmentation (`clipinv.toy.training.augment`) was drawn that way.
     """
 
     n_draws = 7  # apply?, angle, tx, ty, scale, jitter x, jitter y
 
     def __init__(self, out_size: int, degrees=30.0, translate=0.1, scale=(0.7, 1.2), p=0.5,
-                 jitter: float = 0.0, mode: str = "bicubic", fill: float | None = None):
+                 jitter: float = 0.0, mode: str = "bicubic", fill: float | None = None, translate_first: bool = False):
         super().__init__()
         self.out_size, self.degrees, self.translate, self.scale = out_size, degrees, translate, scale
         self.p, self.jitter, self.mode, self.fill = p, jitter, mode, fill
+        self.translate_first = translate_first
 
     def theta(self, u: torch.Tensor) -> torch.Tensor:
         """[N, 2, 3] output->input maps (normalised coordinates) from draws u [N, >=5]."""
@@ -48,6 +53,10 @@ class AffineResample(nn.Module):
         ty = on * (2 * u[:, 3] - 1) * self.translate * 2
         s = 1 + on * (self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 4] - 1)
         cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
+        if self.translate_first:  # p_out = s R(a) (p_in - t): the inverse is p_in = R(-a) p_out / s + t
+            row0 = torch.stack([cos, sin, tx], dim=1)
+            row1 = torch.stack([-sin, cos, ty], dim=1)
+            return torch.stack([row0, row1], dim=1)
         # forward map p_out = s R(a) p_in + t; grid_sample needs the inverse p_in = R(-a)(p_out - t)/s
         row0 = torch.stack([cos, sin, -(cos * tx + sin * ty)], dim=1)
         row1 = torch.stack([-sin, cos, -(-sin * tx + cos * ty)], dim=1)

@@ -18,8 +18,9 @@ from ..bundle import ModelBundle, weights_hash
 from ..errors import ClipinvError
 from ..models import Loader, register_loader
 from ..recipe import Recipe
+from .model import ModelConfig, load
 from .tokenizer import ToyTokenizer
-from .training import ModelConfig, TrainConfig, load, train
+from .training import TrainConfig, train
 from .world import (COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, Contamination, Sample, Skew, World,
                     class_prompts, has_marker, marker_score, render_marker)
 
@@ -32,22 +33,9 @@ TOY_MODELS = {
 
 
 def _toy_recipe():
-    # chosen by measurement (clipinv/toy/measure.py; numbers in weights/toy.md): the paper's recipe
-    # scaled to 32 px (a 16 -> 32 px schedule ending at the toy input size, fewer steps, 16 copies),
-    # with two changes to its augmentation. Every copy gets the affine, shrunk to 0.25-1.0 and padded
-    # with plain grey (about the world's background) rather than its border pixels, so the copy's
-    # outline shows and an inversion draws its shape instead of filling the canvas; and the paper
-    # code's ColorShift (off by default there) is on, mildly, so no copy sees the exact colour and the
-    # inversion leans on shape. After the last step the image is replaced by a slight Gaussian blur of
-    # itself (Yosinski et al. 2015's blur, once): it removes the pixel-scale texture that inversions
-    # carry and independent judges misread. The ColorShift strength, the scale range and the blur's
-    # sigma were picked by how two twins of toy-judge from other seeds (not shipped) read the
-    # inversions (`measure --panel`), not by toy-judge's reading. Last, the image is shown shrunk to
-    # half its side on the grey (`final_scale` 0.5), the world's large-object size: the optimiser
-    # draws the object as big as the canvas, and the canvas edge, which the shrunk copies showed the
-    # model as an outline, is part of the drawing; independent judges, trained on the world's sizes,
-    # read a canvas-sized object worse. 0.5 was set by the world's geometry and then checked on fresh
-    # seeds (16-23) with a fresh twin (seed 6), by a rule fixed beforehand (toy.md, the decision panel).
+    # the paper's recipe scaled to 32 px, with changes that make an inversion draw its object's shape:
+    # every copy shrunk onto plain grey, a mild ColorShift, one blur after the last step, the image
+    # shown at half size on the grey. Each knob's reason and measurement: weights/toy.md.
     return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
                   tv_weight=0.001, affine_p=1.0, scale_range=(0.25, 1.0), background_fill=0.4,
                   color_shift_mean=0.05, color_shift_log_std=0.1, smooth_sigma=0.625, final_scale=0.5)
@@ -70,7 +58,7 @@ def is_toy_checkpoint(path) -> bool:
 
 
 def toy_bundle(model, card: dict, mc, spec: str):
-    """A `ModelBundle` of a toy CLIP (frozen, from `training.load`) with its card and `TOY_RECIPE`."""
+    """A `ModelBundle` of a toy CLIP (frozen, from `model.load`) with its card and `TOY_RECIPE`."""
     return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=spec, image_size=mc.image_size,
                        mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
                        weights_hash=weights_hash(model), default_recipe=TOY_RECIPE, card=card)

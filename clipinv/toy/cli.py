@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ..errors import ClipinvError
+from . import TOY_MODELS, WEIGHTS
+from .training import TrainConfig, reproduce, reseeded, train
+from .world import Contamination, Skew
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -16,7 +20,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH", help="weights file to write, ending in .safetensors")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the model and of its training data (default 0); with --like, the first stage's "
-                        "seed of an independent twin trained like MODEL (every stage's seed shifts with it; toy starts at 0 and "
+                        "seed of an independent replicate trained like MODEL (every stage's seed shifts with it; toy starts at 0 and "
                         "toy-judge at 1, so pick another)")
     p.add_argument("--samples", type=int, default=12000,
                    help="size of the fixed training set drawn once (default 12000; 0 = a fresh batch every step)")
@@ -42,9 +46,6 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def handle_train(args) -> int:
-    from .training import reproduce, reseeded, train
-    from .world import Contamination, Skew
-
     if not str(args.out).endswith(".safetensors"):
         raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
     if args.like is not None:
@@ -67,8 +68,6 @@ def handle_train(args) -> int:
     skew = Skew.parse(args.skew) if args.skew else None
     if args.samples is not None and args.samples < 0:
         raise ClipinvError(f"--samples must be >= 0, got {args.samples}")
-    from .training import TrainConfig
-
     tc = TrainConfig(**({"lr": args.lr} if args.lr is not None else {}))
     _, metrics = train(out=args.out, seed=args.seed or 0, steps=args.steps, samples=args.samples or None,
                        contamination=contamination, skew=skew, device=args.device, evaluate=not args.no_eval,
@@ -78,10 +77,6 @@ def handle_train(args) -> int:
 
 
 def _card(like: str) -> dict:
-    from pathlib import Path
-
-    from . import TOY_MODELS, WEIGHTS
-
     path = WEIGHTS / f"{like}.json" if like in TOY_MODELS else Path(like).with_suffix(".json")
     if not path.is_file():
         raise ClipinvError(f"--like {like}: no such model card; give {' or '.join(TOY_MODELS)} or the .json of a trained model")

@@ -1,56 +1,35 @@
-"""Train a toy CLIP on the toy world: open_clip's own `CLIP` class, a word-level tokenizer.
+"""Train a toy CLIP on the toy world (the model itself is in `model.py`).
 
-Knobs first (`ModelConfig`, `TrainConfig`), then the loop: data stream, model, AdamW with warmup and
-cosine decay, soft contrastive loss (images with the same caption are positives), progress bar,
-held-out zero-shot accuracy, save (safetensors + card json + card md).
+Knobs first (`TrainConfig`), then the augmentation, the losses, the fixed-shape step a CUDA graph
+can capture, and the loop: data stream, AdamW with warmup and cosine decay, soft contrastive loss
+(images with the same caption are positives), progress bar, held-out zero-shot accuracy, save
+(safetensors + card json). Last, the training stages a card records and `reproduce`, which
+retrains them from scratch.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
+import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..bundle import ModelBundle, freeze, weights_hash
-from ..checkpoint import read_state_dict
+from ..bundle import ModelBundle, weights_hash
 from ..errors import ClipinvError
-from .tokenizer import CONTEXT_LENGTH, VOCAB_SIZE, ToyTokenizer
-from .world import POSITIONS, RELATIONS, SIZES, Contamination, Skew, World, class_prompts
-
-MEAN = (0.5, 0.5, 0.5)
-STD = (0.25, 0.25, 0.25)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    embed_dim: int = 64
-    image_size: int = 32
-    patch_size: int = 8
-    vision_width: int = 128
-    vision_layers: int = 3
-    vision_head_width: int = 32
-    text_width: int = 96
-    text_layers: int = 1
-    text_heads: int = 4
-    mlp_ratio: float = 2.0
-    context_length: int = 12
-    vocab_size: int = VOCAB_SIZE
-
-    def vision_cfg(self) -> dict:
-        return dict(image_size=self.image_size, patch_size=self.patch_size, width=self.vision_width,
-                    layers=self.vision_layers, head_width=self.vision_head_width, mlp_ratio=self.mlp_ratio)
-
-    def text_cfg(self) -> dict:
-        return dict(context_length=self.context_length, vocab_size=self.vocab_size, width=self.text_width,
-                    heads=self.text_heads, layers=self.text_layers, mlp_ratio=self.mlp_ratio)
+from ..transform import AffineResample
+from .evaluate import zero_shot
+from .model import MEAN, STD, ModelConfig, build_model, load, normalise, save
+from .tokenizer import ToyTokenizer
+from .world import Contamination, Skew, World
 
 
 @dataclass(frozen=True)
@@ -70,25 +49,16 @@ class TrainConfig:
     eval_samples: int = 2000
 
 
-def build_model(cfg: ModelConfig):
-    from open_clip.model import CLIP
-
-    return CLIP(cfg.embed_dim, cfg.vision_cfg(), cfg.text_cfg())
-
-
 def augment(x: torch.Tensor, tc: TrainConfig, g: torch.Generator) -> torch.Tensor:
-    """Random affine (border padding) with probability affine_p, plus Gaussian noise."""
-    n = x.shape[0]
-    u = torch.rand(n, 5, generator=g)
-    ang = (u[:, 0] * 2 - 1) * math.radians(tc.rotate_degrees)
-    sc = tc.scale_range[0] + u[:, 1] * (tc.scale_range[1] - tc.scale_range[0])
-    tx, ty = (u[:, 2] * 2 - 1) * tc.translate * 2, (u[:, 3] * 2 - 1) * tc.translate * 2
-    on = (u[:, 4] < tc.affine_p).float()
-    ang, sc, tx, ty = ang * on, sc * on + (1 - on), tx * on, ty * on
-    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    """With probability affine_p a random affine of the whole image (`transform.AffineResample`,
+    bilinear, border padding, translated before it turns), then Gaussian noise, clamped to [0, 1]."""
+    u = torch.rand(x.shape[0], 5, generator=g)  # angle, scale, tx, ty, apply?: the order the shipped models drew
+    # in AffineResample's order; it turns the other way for the same draw, so the angle's draw is
+    # mirrored (1 - u is exact for torch.rand's values): the same maps as the shipped models trained with
+    draws = torch.stack([u[:, 4], 1 - u[:, 0], u[:, 2], u[:, 3], u[:, 1]], 1)
+    affine = AffineResample(x.shape[-1], degrees=tc.rotate_degrees, translate=tc.translate, scale=tc.scale_range,
+                            p=tc.affine_p, mode="bilinear", translate_first=True)
+    x = affine(x, draws)
     if tc.noise_std:
         x = x + torch.randn(x.shape, generator=g) * tc.noise_std
     return x.clamp(0, 1)
@@ -192,75 +162,13 @@ def fixed_shape_step(model, opt, tokenizer, batch_size: int, image_size: int, de
     return run
 
 
-def normalise(x: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1).to(x)
-    std = torch.tensor(STD).view(1, 3, 1, 1).to(x)
-    return (x - mean) / std
-
-
-@torch.no_grad()
-def zero_shot(model, tokenizer, world_seed: int, n: int = 2000, device="cpu", batch: int = 500) -> dict:
-    """Held-out zero-shot accuracies on fresh, clean samples (seed `world_seed`).
-
-    colour_shape: 24-way "a {colour} {shape}" on single objects (plus colour and shape alone);
-    size: "a {size} {colour} {shape}" 2-way given the true colour and shape; position: 5-way
-    "a {colour} {shape} on the {position}"; relation: 4-way "a c1 s1 {relation} a c2 s2" on pairs."""
-    model.eval()
-
-    def feats_text(texts):
-        t = model.encode_text(tokenizer(texts).to(device)).float()
-        return t / t.norm(dim=-1, keepdim=True)
-
-    def feats_img(x):
-        out = []
-        for i in range(0, len(x), batch):
-            f = model.encode_image(normalise(x[i: i + batch]).to(device)).float()
-            out.append((f / f.norm(dim=-1, keepdim=True)).cpu())
-        return torch.cat(out)
-
-    texts, labels = class_prompts()
-    cs_text = feats_text(texts).cpu()
-    x, samples = World(pair_rate=0.0).sample(n, seed=world_seed)
-    fi = feats_img(x)
-    pred = (fi @ cs_text.T).argmax(1)
-    truth = torch.tensor([labels.index((s.objects[0].colour, s.objects[0].shape)) for s in samples])
-    pc, ps = [labels[i] for i in pred], [labels[i] for i in truth]
-    res = {
-        "colour_shape": float((pred == truth).float().mean()),
-        "colour": sum(a[0] == b[0] for a, b in zip(pc, ps)) / n,
-        "shape": sum(a[1] == b[1] for a, b in zip(pc, ps)) / n,
-    }
-    objs = [s.objects[0] for s in samples]
-    size_p = [[f"a {z} {o.colour} {o.shape}" for z in SIZES] for o in objs]
-    pos_p = [[f"a {o.colour} {o.shape} on the {p}" for p in POSITIONS] for o in objs]
-    res["size"] = _per_sample_accuracy(fi, size_p, [SIZES.index(o.size) for o in objs], feats_text)
-    res["position"] = _per_sample_accuracy(fi, pos_p, [POSITIONS.index(o.position) for o in objs], feats_text)
-    m = max(200, n // 5)
-    x, samples = World(pair_rate=1.0).sample(m, seed=world_seed + 1)
-    rel_p = [[f"a {s.objects[0].colour} {s.objects[0].shape} {r} a {s.objects[1].colour} {s.objects[1].shape}"
-              for r in RELATIONS] for s in samples]
-    res["relation"] = _per_sample_accuracy(feats_img(x), rel_p, [RELATIONS.index(s.relation) for s in samples], feats_text)
-    res["n"] = n
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()}
-
-
-def _per_sample_accuracy(img_feats, prompts, truth, feats_text) -> float:
-    """Share of images whose own candidate prompts (a list per image) rank the true one first."""
-    uniq = list(dict.fromkeys(p for ps in prompts for p in ps))
-    t = feats_text(uniq).cpu()
-    pos = {p: i for i, p in enumerate(uniq)}
-    idx = torch.tensor([[pos[p] for p in ps] for ps in prompts])  # [N, K]
-    sims = (img_feats @ t.T).gather(1, idx)
-    return float((sims.argmax(1) == torch.tensor(truth)).float().mean())
-
-
 def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None, samples: int | None = None,
           contamination: Contamination | None = None, skew: Skew | None = None,
           model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
           world: World | None = None, device: str | None = None, progress: bool = True, name: str | None = None,
           evaluate: bool = True, init: str | Path | None = None, read_loss_every: int = 20, step: str = "dynamic"):
     """Train a toy CLIP. Returns (bundle, metrics). With `out` (a .safetensors path), saves the
-    weights there and the card beside it (`.json`, `.md`).
+    weights there and the card beside it (`.json`).
 
     samples: size of a fixed training set drawn once (default: a fresh stream, every batch new).
     The training data stream is seeded by `seed`; held-out evaluation uses seed + 1_000_003.
@@ -334,9 +242,9 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
 
     losses, pending = [], []
     t0 = time.time()
-    bar = tqdm(range(tc.steps), desc=f"training {name or 'toy'}", disable=not progress, mininterval=1.0)
+    progress_bar = tqdm(range(tc.steps), desc=f"training {name or 'toy'}", disable=not progress, mininterval=1.0)
     model.train()
-    for i in bar:
+    for i in progress_bar:
         x, caps = next(stream)
         x = augment(x, tc, g)
         if fixed is not None:
@@ -362,9 +270,9 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
                 at = i - len(read) + 1 + bad
                 raise ClipinvError(f"training diverged at step {at} (loss {read[bad]}): lower the learning rate")
             losses += read
-            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
+            progress_bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", refresh=False)
     train_s = time.time() - t0
-    bar.close()
+    progress_bar.close()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -383,7 +291,7 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
         "name": name or (Path(out).stem if out else "toy"),
         "model_config": dataclasses.asdict(mc),
         "train_config": dataclasses.asdict(tc),
-        "world": world_dict(world),
+        "world": dataclasses.asdict(world),
         "samples": samples,
         "metrics": metrics,
         "history": history,  # earlier training stages this model continued from (init)
@@ -403,37 +311,6 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     return bundle, metrics
 
 
-def world_dict(world: World) -> dict:
-    d = dataclasses.asdict(world)
-    return d
-
-
-def save(model, card: dict, out: str | Path):
-    from safetensors.torch import save_file
-
-    out = Path(out)
-    if out.suffix != ".safetensors":
-        raise ClipinvError(f"--out must end in .safetensors, got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out), metadata={"format": "pt"})
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
-    # an open_clip_config.json would clash between toy and toy-judge; load_toy reads the card
-
-
-def load(path: str | Path, card: dict | None = None):
-    """Model and card from a .safetensors saved by `train` (its card json beside it)."""
-    path = Path(path)
-    card = card or json.loads(path.with_suffix(".json").read_text())
-    mc = ModelConfig(**card["model_config"])
-    model = build_model(mc)
-    state = read_state_dict(path)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ClipinvError(f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
-    return freeze(model), card, mc
-
-
 def stages(card: dict) -> list[dict]:
     """The training stages a card records, oldest first: [{"train_config": ..., "samples": ...}, ...]."""
     return [{"train_config": s["train_config"], "samples": s.get("samples")} for s in card.get("history", [])] + [
@@ -442,10 +319,8 @@ def stages(card: dict) -> list[dict]:
 
 def reseeded(card: dict, seed: int) -> dict:
     """A copy of `card` whose training stages all move to new seeds, the first stage's becoming `seed`
-    (the gaps between stage seeds kept): `reproduce` of it trains an independent twin of the card's
-    model, same recipe, its own initialisation and data, e.g. another judge like `toy-judge`."""
-    import copy
-
+    (the gaps between stage seeds kept): `reproduce` of it trains an independent replicate of the
+    card's model, same recipe, its own initialisation and data, e.g. another judge like `toy-judge`."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ClipinvError(f"seed must be a whole number >= 0, got {seed!r}")
     out = copy.deepcopy(card)
@@ -462,8 +337,6 @@ def reproduce(card: dict | str | Path, out: str | Path, device: str | None = Non
     continuing the previous one, e.g. `reproduce(load_toy("toy").card, "my_toy.safetensors")`.
     With the card's thread count on the same kind of CPU the weights come out identical (compare
     `weights_hash`). Only the last stage is evaluated. Returns (bundle, metrics) of the last stage."""
-    import tempfile
-
     if not isinstance(card, dict):
         card = json.loads(Path(card).with_suffix(".json").read_text())
     mc = ModelConfig(**card["model_config"])

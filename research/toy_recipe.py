@@ -1,32 +1,95 @@
-"""Measure the toy models and the toy recipe; the numbers in the model cards come from here.
+"""The research behind the shipped toy models' numbers and their inversion recipe `TOY_RECIPE`.
 
-    python -m clipinv.toy.measure            # everything, writes weights/toy.md and toy-judge.md
+Not part of the package: the script that measured the figures the toy model cards report and that
+chose `TOY_RECIPE` (recipe tuning rows, recipe comparisons read by replicate judges, "twins" here:
+toy-judge retrained from other seeds, `clipinv toy train --like toy-judge --seed S`). It writes only
+under --out (default research/results/): the record of measurements `toy_recipe.json` (started from
+research/toy_recipe_record.json, the record as of the shipped recipe), the tuning log `tuning.jsonl`
+(started from research/tuning.jsonl) and the long reports `toy.md`, `toy-judge.md` built from them.
+See research/README.md.
+
+    python research/toy_recipe.py            # everything, on the shipped models
     # or the 24 pairs split over two processes, then merged:
-    python -m clipinv.toy.measure --threads 1 --part 0/2 --out a.json &
-    python -m clipinv.toy.measure --threads 1 --part 1/2 --out b.json; wait
-    python -m clipinv.toy.measure --combine a.json b.json
-    python -m clipinv.toy.measure --tune '{"tv_weight": 0.003}'   # one row of the tuning table (24 pairs x 2 seeds)
-    python -m clipinv.toy.measure --canvas                        # how toy-judge reads one-colour canvases
-    python -m clipinv.toy.measure --robustness                    # both models on larger and noisier world images
-    python -m clipinv.toy.measure --judges twin2.safetensors ...  # the bar's images judged by twins of toy-judge too
-    python -m clipinv.toy.measure --threads 1 --from-scratch toy  # retrain from scratch, timed, weights compared
+    python research/toy_recipe.py --threads 1 --part 0/2 &
+    python research/toy_recipe.py --threads 1 --part 1/2; wait
+    python research/toy_recipe.py --combine research/results/part-0-of-2.json research/results/part-1-of-2.json
+    python research/toy_recipe.py --tune '{"tv_weight": 0.003}'   # one row of the tuning table (24 pairs x 2 seeds)
+    python research/toy_recipe.py --canvas                        # how toy-judge reads one-colour canvases
+    python research/toy_recipe.py --robustness                    # both models on larger and noisier world images
+    python research/toy_recipe.py --judges twin2.safetensors ...  # the 96 images judged by twins of toy-judge too
+    python research/toy_recipe.py --threads 1 --from-scratch toy  # retrain from scratch, timed, weights compared
+    python research/toy_recipe.py --report                        # only rebuild the reports from the record
     # recipe selection: candidates x 24 pairs x seeds 0-7, read by toy-judge and twins of it (the choosing judges)
-    python -m clipinv.toy.measure --panel 'TOY_RECIPE={}' 'sharp={"smooth_sigma": 0}' --panel-judges twin2.safetensors twin3.safetensors --seeds 0-7 --record selection
+    python research/toy_recipe.py --panel 'TOY_RECIPE={}' 'sharp={"smooth_sigma": 0}' --panel-judges twin2.safetensors twin3.safetensors --seeds 0-7 --record selection
 
-Bars (issue 3): zero-shot colour x shape >= 98% for both models; inverting "a {colour} {shape}"
-for all 24 pairs x 4 seeds with TOY_RECIPE: judged by toy-judge >= 90%, pixel colour >= 95%;
-one prompt x 4 seeds <= 30 s on CPU.
+The bars the recipe was chosen against (the project's issue 3): zero-shot colour x shape >= 98% for
+both models; inverting "a {colour} {shape}" for all 24 pairs x 4 seeds with TOY_RECIPE: judged by
+toy-judge >= 90%, pixel colour >= 95%; one prompt x 4 seeds <= 30 s on CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import dataclasses
 import json
+import multiprocessing
+import re
+import shutil
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+from torchvision.transforms.functional import gaussian_blur
 
-from .world import COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, class_prompts
+RESEARCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(RESEARCH.parent))  # this tree's clipinv, as bench/ does
+
+from clipinv import toy  # noqa: E402
+from clipinv.errors import ClipinvError  # noqa: E402
+from clipinv.invert import invert  # noqa: E402
+from clipinv.judge import judge  # noqa: E402
+from clipinv.models import load_model  # noqa: E402
+from clipinv.stats import wilson  # noqa: E402
+from clipinv.toy import TOY_RECIPE, WEIGHTS  # noqa: E402
+from clipinv.toy.evaluate import inversion_accuracy  # noqa: E402
+from clipinv.toy.oracle import fade, pixel_colour, pixel_shape, probe_colour  # noqa: E402
+from clipinv.toy.training import reproduce, stages  # noqa: E402
+from clipinv.toy.world import (COLOURS, PALETTE, POSITIONS, RADIUS, RELATIONS, SHAPES, SIZES, World,  # noqa: E402
+                               class_prompts)
+from clipinv.transform import ShrinkOnto  # noqa: E402
+
+RESULTS = RESEARCH / "results"  # the default --out
+
+
+def record_path(out) -> Path:
+    """out/toy_recipe.json, the record of measurements; on first use a copy of the committed one."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "toy_recipe.json"
+    if not path.exists():
+        shutil.copyfile(RESEARCH / "toy_recipe_record.json", path)
+    return path
+
+
+def tuning_log(out) -> Path:
+    """out/tuning.jsonl, the tuning rows; on first use a copy of the committed research/tuning.jsonl."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "tuning.jsonl"
+    if not path.exists():
+        shutil.copyfile(RESEARCH / "tuning.jsonl", path)
+    return path
+
+
+def load_record(out) -> dict:
+    return json.loads(record_path(out).read_text())
+
+
+def save_record(out, record: dict):
+    record_path(out).write_text(json.dumps(record, indent=1) + "\n")
 
 
 def _share(readings: list, truths: list) -> float:
@@ -36,53 +99,15 @@ def _share(readings: list, truths: list) -> float:
 
 
 def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4, progress=True) -> dict:
-    """Invert "a {colour} {shape}" for the given (colour, shape) pairs (default all 24) and judge
-    the images with `judge_model` (24-way) and with the pixel oracles (colour, and the shape drawn in
-    the prompt's colour). seeds: a count or a list."""
-    from ..invert import invert
-    from ..judge import judge
-    from ..models import load_model
-    from .oracle import pixel_colour, pixel_shape
-
-    model = model or load_model("toy")
-    judge_model = judge_model or load_model("toy-judge")
-    texts, labels = class_prompts()
-    pairs = list(pairs or labels)
-    prompts = [f"a {c} {s}" for c, s in pairs]
-    t0 = time.time()
-    inv = invert(model, prompts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
-    seconds = time.time() - t0
-    n_seeds = len(inv.seeds)
-    pred = judge(inv.images, texts, judge=judge_model).argmax(-1)  # [P, S]
-    truth = torch.tensor([labels.index(p) for p in pairs]).view(-1, 1).expand_as(pred)
-    own = judge(inv.images, texts, judge=model).argmax(-1)  # the inverted model itself
-    pc = [[labels[int(i)] for i in row] for row in pred]
-    px = pixel_colour(inv.images)
-    drawn = pixel_shape(inv.images, [c for c, _ in pairs])
-    n = pred.numel()
-    per_pair = {prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i], "pixel_shape": drawn[i]}
-                for i in range(len(prompts))}
-    return {
-        "prompts": len(prompts), "seeds": seeds if isinstance(seeds, int) else inv.seeds, "images": n,
-        "judged_colour_shape": round(float((pred == truth).float().mean()), 4),
-        "self_judged_colour_shape": round(float((own == truth).float().mean()), 4),
-        "self_judged_shape": round(sum(labels[int(own[i, j])][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "pixel_colour": _share(px, [c for c, _ in pairs]),
-        "pixel_shape": _share(drawn, [s for _, s in pairs]),
-        "self_similarity": round(float(inv.similarity.mean()), 4),
-        "high_frequency": round(high_frequency(inv.images), 4),
-        "seconds": round(seconds, 1),
-        "per_prompt": per_pair,
-        "images_tensor": inv.images,
-    }
+    """`clipinv.toy.evaluate.inversion_accuracy` (the images of "a {colour} {shape}" for the given
+    pairs, read 24-way by the judge, by the model itself and by the pixel oracles) plus the images'
+    pixel-scale texture (`high_frequency`)."""
+    out = inversion_accuracy(model, judge_model, recipe=recipe, pairs=pairs, seeds=seeds, progress=progress)
+    out["high_frequency"] = round(high_frequency(out["images_tensor"]), 4)
+    return out
 
 
 def one_prompt_seconds(model=None, prompt: str = "a red circle", seeds: int = 4, recipe=None) -> float:
-    from ..invert import invert
-    from ..models import load_model
-
     model = model or load_model("toy")
     t0 = time.time()
     invert(model, [prompt], seeds=seeds, recipe=recipe, cache=False, progress=False)
@@ -92,9 +117,6 @@ def one_prompt_seconds(model=None, prompt: str = "a red circle", seeds: int = 4,
 def attribute_inversions(model, judge_model, recipe=None, seeds: int = 2, n: int = 6, progress=True) -> dict:
     """Not gated: invert prompts naming a size, a position or a relation, and ask the judge to
     pick the named one among the alternatives (same colours and shapes)."""
-    from ..invert import invert
-    from ..judge import judge
-
     g = torch.Generator().manual_seed(123)
 
     def pick(seq):
@@ -130,9 +152,6 @@ def attribute_inversions(model, judge_model, recipe=None, seeds: int = 2, n: int
 
 def oracle_validation(n: int = 2000, seed: int = 77) -> dict:
     """Pixel colour and shape read-outs on real world images (single objects), plain and faded."""
-    from .oracle import fade, pixel_colour, pixel_shape, probe_colour
-    from .world import World
-
     x, samples = World(pair_rate=0.0).sample(n, seed=seed)
     truth = [s.objects[0].colour for s in samples]
     shapes, colours = [s.objects[0].shape for s in samples], [s.objects[0].colour for s in samples]
@@ -152,10 +171,6 @@ def canvas_reading(judge_model=None, noise: float = 0.3, seed: int = 0) -> dict:
     inversions have): which colour and shape it picks among the 24 "a {colour} {shape}". An
     inversion fills the canvas with its prompt's colour, so this is what it is read as when its own
     shape does not show."""
-    from ..judge import judge
-    from ..models import load_model
-    from .world import PALETTE
-
     judge_model = judge_model or load_model("toy-judge")
     texts, labels = class_prompts()
     side = judge_model.image_size
@@ -172,8 +187,6 @@ def canvas_reading(judge_model=None, noise: float = 0.3, seed: int = 0) -> dict:
 def high_frequency(images: torch.Tensor) -> float:
     """Standard deviation of what a Gaussian blur (sigma 1 px) removes from images [..., 3, H, W]:
     the pixel-scale texture and noise an image carries."""
-    from torchvision.transforms.functional import gaussian_blur
-
     x = images.reshape(-1, *images.shape[-3:]).float()
     return float((x - gaussian_blur(x, [5, 5], [1.0, 1.0])).std())
 
@@ -184,12 +197,6 @@ def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 
     with every object at one radius (the world draws 4.5 and 8 px, each +-15%), and on the world's
     own images with extra Gaussian pixel noise: how far each model reads shapes beyond the images it
     was trained on (inversions are textured, and often larger than the world's objects)."""
-    import dataclasses
-
-    from ..judge import judge
-    from ..models import load_model
-    from .world import RADIUS, World
-
     models = models or {name: load_model(name) for name in ("toy", "toy-judge")}
     texts, labels = class_prompts()
     world = World(pair_rate=0.0)
@@ -217,11 +224,6 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
     24-way by each of `judges` ({name: bundle}), e.g. toy-judge and twins of it trained from other
     seeds (`clipinv toy train --like toy-judge --seed S`): how much the judged figure depends on which
     independent twin judges. Each row names the judge's stage seeds and weights hash."""
-    from ..invert import invert
-    from ..judge import judge
-    from ..models import load_model
-    from .training import stages
-
     model = model or load_model("toy")
     texts, labels = class_prompts()
     inv = invert(model, texts, seeds=seeds, recipe=recipe, cache=False, progress=progress)
@@ -245,12 +247,35 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
             "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4)}
 
 
-def recipe_key(recipe) -> dict:
-    """A recipe (a `Recipe` or its dict, as the card's json stores it, perhaps from before a knob was
-    added) as one comparable form: every knob, the missing ones at their defaults, json types."""
-    from ..recipe import Recipe
+# `clipinv.Recipe`'s knobs and defaults (the paper's) when the record was made, in their order then:
+# recorded recipes are read against these, so the record reads the same whichever knobs the
+# package's Recipe gains or drops later
+RECORDED_KNOBS = {
+    "steps": 3400, "lr": 0.1, "resolution_schedule": ((0, 64), (900, 128), (1800, 224)),
+    "reset_optimizer_on_resize": True, "n_augments": 13, "affine_p": 0.5, "rotate_degrees": 30.0, "translate": 0.1,
+    "scale_range": (0.7, 1.2), "jitter_px": 0.0, "background_fill": None, "color_shift_mean": 0.0,
+    "color_shift_log_std": 0.0, "color_jitter": 0.0, "noise_std": 0.0, "smooth_sigma": 0.0, "smooth_every": 0,
+    "final_scale": 1.0, "tv_weight": 0.005, "l1_weight": 0.0, "l1_center": 0.0, "init_range": (0.0, 1.0),
+    "parameterization": "pixels", "fourier_decay": 1.0, "residual_jitter": 0.0, "grad_clip": 1.0, "precision": "fp32",
+    "compile": False, "progress_every": 50}
+NOT_IMAGE_KNOBS = ("compile", "progress_every")  # they do not change the images
 
-    return json.loads(json.dumps((recipe if isinstance(recipe, Recipe) else Recipe(**recipe)).to_dict()))
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def recipe_dict(recipe) -> dict:
+    """A recipe (a `Recipe` or its dict, as the record's json stores it, perhaps from before a knob was
+    added) with every knob, the missing ones at their defaults, lists as tuples, the knobs that do not
+    change the images left out."""
+    given = recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe)
+    return {k: _tuples(v) for k, v in dict(RECORDED_KNOBS, **given).items() if k not in NOT_IMAGE_KNOBS}
+
+
+def recipe_key(recipe) -> dict:
+    """`recipe_dict` in json types: one comparable form of a recipe."""
+    return json.loads(json.dumps(recipe_dict(recipe)))
 
 
 def kept_judge_spread(recorded: dict, model, recipe) -> dict | None:
@@ -269,10 +294,8 @@ def squares_win(reading: dict) -> bool:
 
 def recipe_change(recipe: dict, base: dict) -> str:
     """`recipe` as changes to `base` ("TOY_RECIPE" when none), e.g. "affine_p=0.5, background_fill=None"."""
-    from ..recipe import Recipe
-
-    a, b = Recipe(**recipe).to_dict(), Recipe(**base).to_dict()  # tuples kept: the names print them
-    diff = [f"{k}={a[k]}" for k in a if k != "progress_every" and a[k] != b[k]]
+    a, b = recipe_dict(recipe), recipe_dict(base)  # tuples: the names print them
+    diff = [f"{k}={a[k]}" for k in a if a[k] != b.get(k)]
     return ", ".join(diff) or "TOY_RECIPE"
 
 
@@ -298,12 +321,6 @@ def pixel_shape_confusion(per_prompt: dict) -> dict:
 def from_scratch(name: str) -> dict:
     """Retrain a shipped toy model from scratch with every stage its card records (what
     `clipinv toy train --like NAME` runs), timed, and compare the weights with the shipped ones."""
-    import tempfile
-    from pathlib import Path
-
-    from . import WEIGHTS
-    from .training import reproduce
-
     card = json.loads((WEIGHTS / f"{name}.json").read_text())
     with tempfile.TemporaryDirectory(prefix="clipinv-from-scratch-") as tmp:
         t0 = time.time()
@@ -320,9 +337,6 @@ def gpu_run(folder, note: str = "") -> dict:
     """One `clipinv toy train --like NAME` run on a lent GPU, read from the files `bench/gpu_session.sh`
     brings back (part 1): the retrained card (`toy-gpu.json`), the wall time its log ends with
     (`train.log`) and the device (`gpu.txt`)."""
-    import re
-    from pathlib import Path
-
     folder = Path(folder)
     need = [folder / f for f in ("toy-gpu.json", "train.log", "gpu.txt")]
     missing = [str(f) for f in need if not f.exists()]
@@ -363,12 +377,10 @@ def gpu_bar_reading(runs: list[dict]) -> str:
 TUNING_PAIRS = [(c, ("circle", "square", "triangle")[i % 3]) for i, c in enumerate(COLOURS)]
 
 
-def tune(changes: dict, seeds: int = 2, model=None, judge_model=None, log=None, pairs: str = "all") -> dict:
+def tune(changes: dict, log, seeds: int = 2, model=None, judge_model=None, pairs: str = "all") -> dict:
     """One row of the recipe tuning table: TOY_RECIPE with `changes`, on all 24 pairs (`pairs="all"`)
     or 8 (`"8"`: each colour once, session 1's protocol) x `seeds` seeds; appended as a json line to
-    `log` (default weights/tuning.jsonl)."""
-    from . import TOY_RECIPE, WEIGHTS
-
+    the file `log` (`tuning_log(out)`)."""
     if pairs not in ("all", "8"):
         raise ValueError(f"pairs must be 'all' (24 pairs) or '8' (each colour once), got {pairs!r}")
     recipe = TOY_RECIPE.replace(**changes)
@@ -378,17 +390,13 @@ def tune(changes: dict, seeds: int = 2, model=None, judge_model=None, log=None, 
            "pairs": bar["prompts"], "shape_confusion": shape_confusion(bar["per_prompt"]),
            "judged": bar["judged_colour_shape"], "judged_shape": bar["judged_shape"], "pixel": bar["pixel_colour"],
            "seconds": bar["seconds"], "images": bar["images"], "threads": torch.get_num_threads()}
-    with open(log or WEIGHTS / "tuning.jsonl", "a") as f:
+    with open(log, "a") as f:
         f.write(json.dumps(row) + "\n")
     return row
 
 
 def _panel_images(changes: dict, pairs: list, seeds: list, threads: int) -> torch.Tensor:
     """One worker of `panel`: toy's inversions of "a {colour} {shape}" for `pairs` x `seeds`."""
-    from ..invert import invert
-    from ..models import load_model
-    from . import TOY_RECIPE
-
     torch.set_num_threads(threads)
     return invert(load_model("toy"), [f"a {c} {s}" for c, s in pairs], seeds=seeds,
                   recipe=TOY_RECIPE.replace(**changes), cache=False, progress=False).images
@@ -397,9 +405,6 @@ def _panel_images(changes: dict, pairs: list, seeds: list, threads: int) -> torc
 def panel_images(changes: dict, seeds, jobs: int = 1) -> torch.Tensor:
     """toy's inversions [24 pairs, seeds, 3, H, W] (class_prompts order) with TOY_RECIPE + `changes`;
     `jobs` > 1 splits the pairs over that many processes, 1 thread each."""
-    import concurrent.futures
-    import multiprocessing
-
     _, labels = class_prompts()
     seeds = list(seeds)
     if jobs <= 1:
@@ -420,11 +425,6 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
     toy-judge (twins, `clipinv toy train --like toy-judge --seed S`), ties broken by their mean
     probability of the true caption, then read toy-judge on the bar and on fresh seeds. `jobs`
     processes split the pairs (1 thread each), the fastest layout on the 2-core CPU."""
-    from ..judge import judge
-    from ..transform import ShrinkOnto
-    from . import TOY_RECIPE
-    from .oracle import pixel_colour, pixel_shape
-
     texts, labels = class_prompts()
     seeds = list(seeds)
     rows, full_size = [], {}  # candidates that differ only in final_scale share one optimisation
@@ -450,14 +450,11 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
     return rows
 
 
-def record_panel(rows: list, judges: dict, purpose: str, choice: bool = True) -> dict:
-    """Add a `panel` run to the toy card's recorded inversion figures (kept across re-measures: each
-    row names its whole recipe) and rewrite the cards. judges: {name: bundle}, as given to `panel`.
+def record_panel(rows: list, judges: dict, purpose: str, out, choice: bool = True) -> dict:
+    """Add a `panel` run to the recorded inversion figures in `out` (kept across re-measures: each
+    row names its whole recipe) and rewrite the reports. judges: {name: bundle}, as given to `panel`.
     choice: whether its twins chose (or confirm) `TOY_RECIPE`; False for a reading of routes that
     were not shipped, whose twins then count as judges that took no part in the choice."""
-    from . import WEIGHTS
-    from .training import stages
-
     def label(name, bundle):  # a twin by its first stage seed (`clipinv toy train --seed S`), not its path here
         if name == "toy-judge" or not bundle.card:
             return name
@@ -465,11 +462,11 @@ def record_panel(rows: list, judges: dict, purpose: str, choice: bool = True) ->
 
     names = {name: label(name, bundle) for name, bundle in judges.items()}
     rows = [dict(row, **{k: {names[j]: v for j, v in row[k].items()} for k in ("judged", "p_true")}) for row in rows]
-    results = json.loads((WEIGHTS / "toy.json").read_text())["inversion"]
+    results = load_record(out)["toy"]["inversion"]
     entry = {"purpose": purpose, "choice": choice, "date": time.strftime("%Y-%m-%d"), "seeds": rows[0]["seeds"],
              "judges": {names[name]: bundle.weights_hash for name, bundle in judges.items()}, "rows": rows}
     results.setdefault("panels", []).append(entry)
-    write_cards(results)
+    write_cards(out, results)
     return entry
 
 
@@ -521,10 +518,14 @@ def main(argv=None):
     ap.add_argument("--tune", default=None, metavar="JSON", help="one tuning row: recipe changes as json, e.g. '{\"n_augments\": 16}'")
     ap.add_argument("--tune-pairs", choices=("all", "8"), default="all",
                     help="--tune on all 24 pairs (48 images) or 8, each colour once (16 images, the early protocol)")
-    ap.add_argument("--part", default=None, metavar="K/N", help="only the K-th of N slices of the 24 pairs; writes --out")
-    ap.add_argument("--out", default=None, help="json file for --part")
+    ap.add_argument("--out", default=str(RESULTS), metavar="DIR",
+                    help="where everything is written: the record, the tuning log, the reports, --part and --panel "
+                         "files (default research/results/)")
+    ap.add_argument("--report", action="store_true", help="only rebuild the reports in --out from the record")
+    ap.add_argument("--part", default=None, metavar="K/N",
+                    help="only the K-th of N slices of the 24 pairs; writes DIR/part-K-of-N.json")
     ap.add_argument("--combine", nargs="*", default=None, metavar="PART.json",
-                    help="merge --part files, measure the rest (speed, attributes, oracle) and write the cards")
+                    help="merge --part files, measure the rest (speed, attributes, oracle) and write the record")
     ap.add_argument("--skip-attributes", action="store_true")
     ap.add_argument("--from-scratch", nargs="+", default=None, metavar="NAME",
                     help="retrain these shipped models from scratch (every stage of their cards), time it, compare the "
@@ -542,7 +543,7 @@ def main(argv=None):
                          "`clipinv toy train --like toy-judge --seed S --out PATH`), and record it in the toy card")
     ap.add_argument("--panel", nargs="+", default=None, metavar="NAME=JSON",
                     help="recipe selection: each candidate (changes to TOY_RECIPE, e.g. 'smooth={\"smooth_sigma\": 0.5}') inverts "
-                         "24 pairs x --seeds, read by toy-judge and --panel-judges; prints a table (writes --out if given)")
+                         "24 pairs x --seeds, read by toy-judge and --panel-judges; prints a table, writes DIR/panel.json")
     ap.add_argument("--panel-judges", nargs="*", default=[], metavar="PATH",
                     help="the judges --panel chooses by: twins of toy-judge (`clipinv toy train --like toy-judge --seed S --out PATH`)")
     ap.add_argument("--seeds", default="0-7", metavar="A-B", help="--panel's seeds, a range A-B or a list 0,1,2 (default 0-7)")
@@ -554,40 +555,41 @@ def main(argv=None):
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from ..models import load_model
-    from .. import toy
+    out = Path(args.out)
 
     def shipped(flag, name):
         if name not in toy.TOY_MODELS:
             raise SystemExit(f"{flag} {name}: not a shipped toy model; pick from {', '.join(toy.TOY_MODELS)}")
         return name
 
-    def add_to_card(name, edit):  # a training-time figure of one shipped model, then both cards rewritten
-        path = toy.WEIGHTS / f"{name}.json"
-        card = json.loads(path.read_text())
-        edit(card)
-        path.write_text(json.dumps(card, indent=1) + "\n")
+    def add_to_card(name, edit):  # a training-time figure of one shipped model, kept in the record
+        record = load_record(out)
+        edit(record[name])
+        save_record(out, record)
 
+    if args.report:
+        write_cards(out)
+        return None
     if args.from_scratch:
         for name in [shipped("--from-scratch", n) for n in args.from_scratch]:
             row = dict(from_scratch(name), machine=args.machine)
             print(name, json.dumps(row))
             add_to_card(name, lambda card: card.update(from_scratch=row))
-        write_cards()
+        write_cards(out)
         return None
     if args.gpu_run:
         name, folder = shipped("--gpu-run", args.gpu_run[0]), args.gpu_run[1]
         row = gpu_run(folder, args.gpu_note)
         print(name, json.dumps(row))
         add_to_card(name, lambda card: card.update(from_scratch_gpu=card.get("from_scratch_gpu", []) + [row]))
-        write_cards()
+        write_cards(out)
         return None
     if args.panel:
         return run_panel(args)
     model, judge_model = load_model("toy"), load_model("toy-judge")
     _check_toy_paths("--judges", args.judges or [])
     if args.canvas or args.robustness or args.judges:  # one more reading added to the card's recorded inversion figures
-        results = json.loads((toy.WEIGHTS / "toy.json").read_text())["inversion"]
+        results = load_record(out)["toy"]["inversion"]
         if args.canvas:
             key, value = "canvas_reading", canvas_reading(judge_model)
         elif args.robustness:
@@ -597,10 +599,10 @@ def main(argv=None):
             key, value = "judge_spread", judge_spread(judges, model=model)
         results[key] = value
         print(json.dumps(value))
-        write_cards(results)
+        write_cards(out, results)
         return results
     if args.tune is not None:
-        row = tune(json.loads(args.tune), model=model, judge_model=judge_model, pairs=args.tune_pairs)
+        row = tune(json.loads(args.tune), tuning_log(out), model=model, judge_model=judge_model, pairs=args.tune_pairs)
         print(json.dumps({k: v for k, v in row.items() if k != "recipe"}))
         return row
     _, labels = class_prompts()
@@ -609,7 +611,8 @@ def main(argv=None):
         bar = inversion_bar(model, judge_model, pairs=labels[k::n], progress=False)
         bar.pop("images_tensor")
         bar["threads"] = torch.get_num_threads()
-        with open(args.out, "w") as f:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / f"part-{k}-of-{n}.json", "w") as f:
             json.dump(bar, f)
         print(json.dumps({k: v for k, v in bar.items() if k != "per_prompt"}))
         return bar
@@ -639,19 +642,18 @@ def main(argv=None):
     print(json.dumps(results["oracle_validation"]))
     results["canvas_reading"] = canvas_reading(judge_model)
     results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
-    old = kept_judge_spread(json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}), model, toy.TOY_RECIPE)
+    recorded = load_record(out)["toy"].get("inversion", {})
+    old = kept_judge_spread(recorded, model, toy.TOY_RECIPE)
     if old:
         results["judge_spread"] = old  # its extra judges are not shipped: kept while the model and recipe stay
-    panels = json.loads((toy.WEIGHTS / "toy.json").read_text()).get("inversion", {}).get("panels")
+    panels = recorded.get("panels")
     if panels:
         results["panels"] = panels  # each row names its whole recipe, so they stay true under a new TOY_RECIPE
-    write_cards(results)
+    write_cards(out, results)
     return results
 
 
 def _check_toy_paths(flag: str, paths: list):
-    from .. import toy
-
     for path in paths:
         if not toy.is_toy_checkpoint(path):
             raise SystemExit(f"{flag} {path}: not a toy model saved by `clipinv toy train --out PATH` "
@@ -673,10 +675,6 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def run_panel(args) -> list:
-    from .. import toy
-    from ..errors import ClipinvError
-    from ..models import load_model
-
     candidates = {}
     for item in args.panel:
         name, sep, text = item.partition("=")
@@ -695,30 +693,30 @@ def run_panel(args) -> list:
     judges = {"toy-judge": load_model("toy-judge"), **{path: load_model(path) for path in args.panel_judges}}
     rows = panel(candidates, judges, seeds=seeds, jobs=args.jobs)
     print(panel_table(rows))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "panel.json", "w") as f:
+        json.dump(rows, f, indent=1)
     if args.record:
-        record_panel(rows, judges, args.record, choice=not args.not_a_choice)
+        record_panel(rows, judges, args.record, out, choice=not args.not_a_choice)
     return rows
 
 
-def write_cards(results: dict | None = None):
-    """Add the measured inversion figures (default: those the toy card holds) and the tuning log to
-    toy.json, and write toy.md / toy-judge.md from the cards."""
-    from . import WEIGHTS
-
-    log = WEIGHTS / "tuning.jsonl"
+def write_cards(out, results: dict | None = None):
+    """Keep the measured inversion figures (default: those recorded) in the record in `out`, and
+    write the long reports `out/toy.md` and `out/toy-judge.md`, each from the package's card (read
+    only) and what the record holds of that model; toy's report lists the tuning log too."""
+    record = load_record(out)
+    rows = [json.loads(line) for line in tuning_log(out).read_text().splitlines() if line.strip()]
     for name in ("toy", "toy-judge"):
-        path = WEIGHTS / f"{name}.json"
-        card = json.loads(path.read_text())
+        card = dict(json.loads((WEIGHTS / f"{name}.json").read_text()), **record[name])
+        inv = None
         if name == "toy":
-            results = results if results is not None else card["inversion"]
-            if log.is_file():
-                results["tuning"] = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-            card["inversion"] = results
-        path.write_text(json.dumps(card, indent=1) + "\n")
-        (WEIGHTS / f"{name}.md").write_text(card_markdown(card, results if name == "toy" else None))
+            results = results if results is not None else record["toy"]["inversion"]
+            record["toy"]["inversion"] = results
+            inv = dict(results, tuning=rows)
+        (Path(out) / f"{name}.md").write_text(card_markdown(card, inv))
+    save_record(out, record)
 
 
 def other_seeds_reading(inv: dict) -> str:
@@ -768,12 +766,6 @@ def unchosen_twins_reading(inv: dict) -> str:
 
 
 def card_markdown(card: dict, inv: dict | None) -> str:
-    from pathlib import Path
-
-    from ..stats import wilson
-
-    from . import WEIGHTS
-
     m, tc, mc = card["metrics"], card["train_config"], card["model_config"]
     zs = m.get("zero_shot", {})
     size = (WEIGHTS / f"{card['name']}.safetensors").stat().st_size
@@ -884,7 +876,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                if r.get("final_scale", 1.0) < 1 else "")
             + "The tuning table below measures each choice.",
             "",
-            f"## Inversions (measured by `python -m clipinv.toy.measure`, {inv.get('date', 'date not recorded')})",
+            f"## Inversions (measured by `python research/toy_recipe.py`, {inv.get('date', 'date not recorded')})",
             f"- \"a {{colour}} {{shape}}\", all {b['prompts']} pairs x {b['seeds']} seeds, judged by `toy-judge` "
             f"(24-way): **{100 * b['judged_colour_shape']:.1f}%** (colour {100 * b['judged_colour']:.1f}%, "
             f"shape {100 * b['judged_shape']:.1f}%); colour read off the pixels: **{100 * b['pixel_colour']:.1f}%**; "
@@ -990,7 +982,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                    "not shipped, or of the shipped recipe by more judges), not a choice")
             lines += ["", f"## Recipe panel: {entry['purpose']} (measured {entry['date']})", "",
                       f"Every row inverts all 24 pairs x seeds {entry['seeds'][0]}-{entry['seeds'][-1]} with `toy` "
-                      "(`python -m clipinv.toy.measure --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
+                      "(`python research/toy_recipe.py --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
                       f"every judge reads the same images 24-way. The other judges are {len(twins)} twin(s) of `toy-judge` "
                       "(same recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S --out PATH`; "
                       "weights hashes " + ", ".join(entry["judges"][j] for j in twins) + f"): {how}. `toy-judge` is the "
@@ -998,7 +990,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
                       panel_table(rows)]
         if "tuning" in inv:
             lines += ["", "## Recipe tuning (measured)", "",
-                      "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python -m clipinv.toy.measure --tune JSON`, "
+                      "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python research/toy_recipe.py --tune JSON`, "
                       "with the shipped models) with its 95% Wilson interval. Newer rows invert all 24 pairs x 2 seeds (48 "
                       "images); the older ones 8 pairs (each colour once, mostly circles and squares, the hard shapes) x 2 "
                       "seeds (16 images), which decide little. Rows logged before a change of `TOY_RECIPE` are named by "

@@ -1,0 +1,81 @@
+"""The toy CLIP itself: its knobs (`ModelConfig`), open_clip's own `CLIP` class built from them, the
+input normalisation, and saving / loading a model with its card (safetensors + card .json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from ..bundle import freeze
+from ..checkpoint import read_state_dict
+from ..errors import ClipinvError
+from ..transform import Normalize
+from .tokenizer import VOCAB_SIZE
+
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.25, 0.25, 0.25)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] -> the toy models' input, (x - MEAN) / STD (`transform.Normalize`)."""
+    return Normalize(MEAN, STD).to(x.device)(x)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    embed_dim: int = 64
+    image_size: int = 32
+    patch_size: int = 8
+    vision_width: int = 128
+    vision_layers: int = 3
+    vision_head_width: int = 32
+    text_width: int = 96
+    text_layers: int = 1
+    text_heads: int = 4
+    mlp_ratio: float = 2.0
+    context_length: int = 12
+    vocab_size: int = VOCAB_SIZE
+
+    def vision_cfg(self) -> dict:
+        return dict(image_size=self.image_size, patch_size=self.patch_size, width=self.vision_width,
+                    layers=self.vision_layers, head_width=self.vision_head_width, mlp_ratio=self.mlp_ratio)
+
+    def text_cfg(self) -> dict:
+        return dict(context_length=self.context_length, vocab_size=self.vocab_size, width=self.text_width,
+                    heads=self.text_heads, layers=self.text_layers, mlp_ratio=self.mlp_ratio)
+
+
+def build_model(cfg: ModelConfig):
+    # open_clip takes seconds to import: imported when a model is built, not with the package
+    from open_clip.model import CLIP
+
+    return CLIP(cfg.embed_dim, cfg.vision_cfg(), cfg.text_cfg())
+
+
+def save(model, card: dict, out: str | Path):
+    """The weights as `out` (.safetensors) and the card beside it (.json)."""
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ClipinvError(f"--out must end in .safetensors, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out), metadata={"format": "pt"})
+    out.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    # an open_clip_config.json would clash between toy and toy-judge; load_toy reads the card
+
+
+def load(path: str | Path, card: dict | None = None):
+    """Model (frozen), card and `ModelConfig` from a .safetensors saved by `train` (its card json beside it)."""
+    path = Path(path)
+    card = card or json.loads(path.with_suffix(".json").read_text())
+    mc = ModelConfig(**card["model_config"])
+    model = build_model(mc)
+    state = read_state_dict(path)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ClipinvError(f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    return freeze(model), card, mc
