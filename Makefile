@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= classroom
 PYTEST_ARGS ?=
 
-.PHONY: install book test bench clean-book clean
+.PHONY: install book test lint format bench clean-book clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,16 @@ install: $(STAMP)
 book: $(STAMP)
 	$(BIN)/clipinv book --profile $(PROFILE)
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py

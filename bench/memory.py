@@ -40,7 +40,8 @@ def one(spec: str, copies: int, batch: int, side: int) -> dict:
     torch.set_num_threads(2)
     bundle = load_model(spec)
     recipe = (bundle.default_recipe or __import__("clipinv").Recipe()).replace(
-        steps=1, n_augments=copies, resolution_schedule=((0, side),))
+        steps=1, n_augments=copies, resolution_schedule=((0, side),)
+    )
     prompts, seeds = [Prompt("a red circle")] * batch, list(range(batch))
     device = torch.device("cpu")
     estimate = memory.image_bytes([bundle], recipe, device)
@@ -68,9 +69,24 @@ def main(argv=None):
         args.side = clipinv.load_model(args.model).image_size
     rows = []
     for b in (int(v) for v in args.batches.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--model", args.model, "--copies", str(args.copies),
-                              "--side", str(args.side), "--one", str(b)], capture_output=True, text=True, check=True,
-                             env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--model",
+                args.model,
+                "--copies",
+                str(args.copies),
+                "--side",
+                str(args.side),
+                "--one",
+                str(b),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"# {args.model}, {args.copies} copies, {args.side} px, one step of optimise on the CPU")
     print(f"{'images':>6} {'peak growth MB':>15} {'saved / image MB':>17}")
@@ -78,8 +94,10 @@ def main(argv=None):
         print(f"{r['batch']:>6} {r['peak_growth'] / 1e6:>15.1f} {r['estimate'] / 1e6:>17.1f}")
     if len(rows) > 1:
         slope = (rows[-1]["peak_growth"] - rows[0]["peak_growth"]) / (rows[-1]["batch"] - rows[0]["batch"])
-        print(f"measured / image {slope / 1e6:.1f} MB; saved / image {rows[0]['estimate'] / 1e6:.1f} MB; "
-              f"ratio {slope / rows[0]['estimate']:.2f}")
+        print(
+            f"measured / image {slope / 1e6:.1f} MB; saved / image {rows[0]['estimate'] / 1e6:.1f} MB; "
+            f"ratio {slope / rows[0]['estimate']:.2f}"
+        )
     return 0
 
 

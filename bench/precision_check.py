@@ -10,6 +10,7 @@ test, so this script is for a GPU session (bench/gpu_session.sh part 4).
     python bench/precision_check.py --device cuda --compile          # 24 pairs x 4 seeds
     python bench/precision_check.py --device cpu --pairs 6 --seeds 1 # a smoke run here
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clipinv.invert import invert  # noqa: E402
-from clipinv.judge import judge  # noqa: E402
-from clipinv.models import load_model  # noqa: E402
-from clipinv.toy import TOY_RECIPE  # noqa: E402
-from clipinv.toy.world import class_prompts  # noqa: E402
+from clipinv.invert import invert
+from clipinv.judge import judge
+from clipinv.models import load_model
+from clipinv.toy import TOY_RECIPE
+from clipinv.toy.world import class_prompts
 
 
 def main(argv=None) -> int:
@@ -41,31 +42,45 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     model, judge_model = load_model("toy", device=device), load_model("toy-judge", device=device)
     texts, _ = class_prompts()
-    prompts = texts[:args.pairs]
+    prompts = texts[: args.pairs]
     truth = torch.arange(args.pairs).view(-1, 1)
     variants = [("fp32", {}, False), ("bf16", {"precision": "bf16"}, False)]
     if args.compile:
         variants.append(("bf16 + compile", {"precision": "bf16"}, True))
-    print(f"# toy inverted with TOY_RECIPE, {args.pairs} pairs x {args.seeds} seeds, judged by toy-judge; "
-          f"device {device}, torch {torch.__version__}")
+    print(
+        f"# toy inverted with TOY_RECIPE, {args.pairs} pairs x {args.seeds} seeds, judged by toy-judge; "
+        f"device {device}, torch {torch.__version__}"
+    )
     print(f"{'precision':<16} {'mean similarity':>15} {'judged':>8} {'seconds':>8}")
     rows = {}
     for name, changes, compile in variants:
         t0 = time.perf_counter()
-        out = invert(model, prompts, seeds=args.seeds, recipe=TOY_RECIPE.replace(**changes), device=device,
-                     cache=False, progress=False, compile=compile)
+        out = invert(
+            model,
+            prompts,
+            seeds=args.seeds,
+            recipe=TOY_RECIPE.replace(**changes),
+            device=device,
+            cache=False,
+            progress=False,
+            compile=compile,
+        )
         seconds = time.perf_counter() - t0
         probs = judge(out.images, texts, judge=judge_model)
         right = int((probs.argmax(-1).cpu() == truth).sum())
         rows[name] = (float(out.similarity.mean()), right)
-        print(f"{name:<16} {rows[name][0]:>15.4f} {right / (args.pairs * args.seeds):>7.1%} {seconds:>8.1f}", flush=True)
+        print(
+            f"{name:<16} {rows[name][0]:>15.4f} {right / (args.pairs * args.seeds):>7.1%} {seconds:>8.1f}", flush=True
+        )
     sim32, right32 = rows["fp32"]
     ok = True
     for name, (sim, right) in list(rows.items())[1:]:
         sim_ok, judged_ok = abs(sim - sim32) <= 0.01, abs(right - right32) <= 1
         ok &= sim_ok and judged_ok
-        print(f"{name}: similarity {sim - sim32:+.4f} vs fp32 ({'within' if sim_ok else 'NOT within'} 0.01); "
-              f"judged {right - right32:+d} images ({'within' if judged_ok else 'NOT within'} one)")
+        print(
+            f"{name}: similarity {sim - sim32:+.4f} vs fp32 ({'within' if sim_ok else 'NOT within'} 0.01); "
+            f"judged {right - right32:+d} images ({'within' if judged_ok else 'NOT within'} one)"
+        )
     return 0 if ok else 1
 
 

@@ -22,17 +22,41 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clipinv import Recipe, load_model  # noqa: E402
-from clipinv.invert import optimise  # noqa: E402
-from clipinv.objective import Prompt  # noqa: E402
+from clipinv import Recipe, load_model
+from clipinv.invert import optimise
+from clipinv.objective import Prompt
 
 PARTS = (  # (part, substrings of a top-level operation's name), first match wins
     ("backward", ("evaluate_function", "backward")),
     ("optimiser", ("Optimizer.", "_foreach_", "adam")),
     ("augmentation", ("grid_sampler", "affine_grid", "roll", "interpolate", "upsample")),
-    ("encoder forward", ("linear", "conv", "layer_norm", "scaled_dot_product", "gelu", "matmul", "softmax",
-                         "addmm", "bmm", "mm", "attention", "native_layer_norm", "batch_norm", "relu", "max_pool",
-                         "adaptive_avg_pool", "cat", "permute", "reshape", "view", "add", "mul")),
+    (
+        "encoder forward",
+        (
+            "linear",
+            "conv",
+            "layer_norm",
+            "scaled_dot_product",
+            "gelu",
+            "matmul",
+            "softmax",
+            "addmm",
+            "bmm",
+            "mm",
+            "attention",
+            "native_layer_norm",
+            "batch_norm",
+            "relu",
+            "max_pool",
+            "adaptive_avg_pool",
+            "cat",
+            "permute",
+            "reshape",
+            "view",
+            "add",
+            "mul",
+        ),
+    ),
     ("loss terms", ("norm", "sum", "sub", "abs", "sqrt", "pow", "mean", "div")),
 )
 
@@ -78,9 +102,14 @@ def main(argv=None):
         host[part] = host.get(part, 0.0) + evt.cpu_time_total / 1e6
         dev[part] = dev.get(part, 0.0) + getattr(evt, "device_time_total", 0.0) / 1e6
     per = args.steps
-    print(f"# {args.model}, {args.seeds} image(s) x {args.copies} copies, {side} px, {args.precision}, {device}, "
-          f"{args.threads} threads, torch {torch.__version__}; {per} profiled step(s)")
-    print(f"{'part':<18} {'host ms/step':>12} {'share':>6}" + (f" {'device ms/step':>14}" if device.type == "cuda" else ""))
+    print(
+        f"# {args.model}, {args.seeds} image(s) x {args.copies} copies, {side} px, {args.precision}, {device}, "
+        f"{args.threads} threads, torch {torch.__version__}; {per} profiled step(s)"
+    )
+    print(
+        f"{'part':<18} {'host ms/step':>12} {'share':>6}"
+        + (f" {'device ms/step':>14}" if device.type == "cuda" else "")
+    )
     order = ["augmentation", "encoder forward", "loss terms", "backward", "optimiser", "other"]
     for part in order:
         if part in host:

@@ -46,18 +46,19 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipinv.bundle import ModelBundle, freeze, weights_hash  # noqa: E402
-from clipinv.invert import optimise  # noqa: E402
-from clipinv.models import load_model  # noqa: E402
-from clipinv.recipe import Recipe  # noqa: E402
-from clipinv.objective import Prompt, total_variation  # noqa: E402
-from clipinv.transform import AffineResample  # noqa: E402
+from clipinv.bundle import ModelBundle, freeze, weights_hash
+from clipinv.invert import optimise
+from clipinv.models import load_model
+from clipinv.objective import Prompt, total_variation
+from clipinv.recipe import Recipe
+from clipinv.transform import AffineResample
 
 PROMPT = "a red circle"
 TOY_WEIGHTS = ROOT / "clipinv" / "toy" / "weights" / "toy.safetensors"
 
 
 # ---------------------------------------------------------------------------------------- models
+
 
 def _hashed_tokenizer(texts, context_length=16, vocab=512):
     out = torch.zeros(len(texts), context_length, dtype=torch.long)
@@ -78,13 +79,27 @@ def toy_standin() -> ModelBundle:
         torch.manual_seed(0)
         m = open_clip.model.CLIP(
             embed_dim=64,
-            vision_cfg=dict(image_size=32, patch_size=8, width=128, layers=3, head_width=32, mlp_ratio=2.0),
-            text_cfg=dict(context_length=16, vocab_size=512, width=64, heads=2, layers=1),
+            vision_cfg={
+                "image_size": 32,
+                "patch_size": 8,
+                "width": 128,
+                "layers": 3,
+                "head_width": 32,
+                "mlp_ratio": 2.0,
+            },
+            text_cfg={"context_length": 16, "vocab_size": 512, "width": 64, "heads": 2, "layers": 1},
         )
     freeze(m)
-    return ModelBundle(model=m, tokenizer=_hashed_tokenizer, spec="toy-standin:random", image_size=32,
-                       mean=(0.48145466, 0.4578275, 0.40821073), std=(0.26862954, 0.26130258, 0.27577711),
-                       context_length=16, weights_hash=weights_hash(m))
+    return ModelBundle(
+        model=m,
+        tokenizer=_hashed_tokenizer,
+        spec="toy-standin:random",
+        image_size=32,
+        mean=(0.48145466, 0.4578275, 0.40821073),
+        std=(0.26862954, 0.26130258, 0.27577711),
+        context_length=16,
+        weights_hash=weights_hash(m),
+    )
 
 
 def get_model(spec: str, device) -> ModelBundle:
@@ -97,6 +112,7 @@ def get_model(spec: str, device) -> ModelBundle:
 
 
 # ---------------------------------------------------------------------------------------- timing
+
 
 def sync(device):
     if device.type == "cuda":
@@ -114,8 +130,16 @@ def time_clipinv(bundle, n_seeds, recipe, device, steps, warmup, repeats, compil
     prompts, seeds = [Prompt(PROMPT)] * n_seeds, list(range(n_seeds))
     if compile:
         reset_compiled()
-    optimise([bundle], prompts, seeds, recipe.replace(steps=warmup), device, progress=False, compile=compile,
-             progress_every=warmup)
+    optimise(
+        [bundle],
+        prompts,
+        seeds,
+        recipe.replace(steps=warmup),
+        device,
+        progress=False,
+        compile=compile,
+        progress_every=warmup,
+    )
     timed = recipe.replace(steps=steps)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -231,7 +255,7 @@ def matmul_rate(device, dtype, n=None, iters=None) -> float:
             a @ b
         sync(device)
         best = min(best, (time.perf_counter() - t0) / iters)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def augment_micro(device, n_seeds, copies, side, size, repeats, iters):
@@ -266,6 +290,7 @@ def augment_micro(device, n_seeds, copies, side, size, repeats, iters):
 
 # ---------------------------------------------------------------------------------------- report
 
+
 def fmt_mem(b):
     return "n/a" if b is None else f"{b / 2**30:.2f} GiB"
 
@@ -274,16 +299,21 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--model", default=None, help="default: ViT-B-16:random on a GPU, toy on CPU")
-    ap.add_argument("--batches", default=None, help="seeds per batch, comma-separated "
-                    "(default GPU 1,8,32,64,128; CPU 1,4,16)")
+    ap.add_argument(
+        "--batches", default=None, help="seeds per batch, comma-separated (default GPU 1,8,32,64,128; CPU 1,4,16)"
+    )
     ap.add_argument("--steps", type=int, default=None, help="timed steps per repeat (GPU 20, CPU 5)")
     ap.add_argument("--warmup", type=int, default=None, help="warm-up steps (GPU 5, CPU 2)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--copies", type=int, default=13)
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--compile", default="off,on", help="off, on, or off,on")
-    ap.add_argument("--compile-batches", default=None, help="seeds per batch timed with compile on "
-                    "(default: all on a GPU; on CPU the largest, as each compile takes minutes there)")
+    ap.add_argument(
+        "--compile-batches",
+        default=None,
+        help="seeds per batch timed with compile on "
+        "(default: all on a GPU; on CPU the largest, as each compile takes minutes there)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     ap.add_argument("--no-vit-row", action="store_true", help="CPU: skip the short ViT-B-16:random rows")
     ap.add_argument("--ablations", action="store_true", help="also time the augmentation alone and anomaly off")
@@ -308,49 +338,92 @@ def main(argv=None):
         steps, warmup, repeats = min(steps, 3 if not gpu else 10), min(warmup, 1 if not gpu else 3), min(repeats, 2)
     precisions = args.precisions.split(",")
     compiles = [c == "on" for c in args.compile.split(",")]
-    compile_batches = ([int(b) for b in args.compile_batches.split(",")] if args.compile_batches
-                       else batches if gpu else batches[-1:])
+    compile_batches = (
+        [int(b) for b in args.compile_batches.split(",")] if args.compile_batches else batches if gpu else batches[-1:]
+    )
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
-    machine = torch.cuda.get_device_name(device) if gpu else f"{platform.processor() or platform.machine()}, " \
-        f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, load average " \
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    machine = (
+        torch.cuda.get_device_name(device)
+        if gpu
+        else f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, load average "
         f"{os.getloadavg()[0]:.1f} at start"
-    print(f"# clipinv throughput  {datetime.date.today()}  commit {commit}{'+dirty' if dirty else ''}  "
-          f"torch {torch.__version__}  device {device} ({machine})")
+    )
+    print(
+        f"# clipinv throughput  {datetime.date.today()}  commit {commit}{'+dirty' if dirty else ''}  "
+        f"torch {torch.__version__}  device {device} ({machine})"
+    )
     print(f"# command: python bench/throughput.py {' '.join(argv if argv is not None else sys.argv[1:])}")
 
     rates = {"bf16": matmul_rate(device, torch.bfloat16), "fp32": matmul_rate(device, torch.float32)}
-    print(f"# measured matmul rate: bf16 {rates['bf16'] / 1e12:.3g} TFLOP/s, fp32{' (TF32)' if gpu else ''} "
-          f"{rates['fp32'] / 1e12:.3g} TFLOP/s; MFU below is over the bf16 rate")
+    print(
+        f"# measured matmul rate: bf16 {rates['bf16'] / 1e12:.3g} TFLOP/s, fp32{' (TF32)' if gpu else ''} "
+        f"{rates['fp32'] / 1e12:.3g} TFLOP/s; MFU below is over the bf16 rate"
+    )
 
-    results = {"date": str(datetime.date.today()), "commit": commit, "dirty": bool(dirty), "device": str(device),
-               "machine": machine, "torch": torch.__version__, "matmul_flops": rates, "rows": []}
+    results = {
+        "date": str(datetime.date.today()),
+        "commit": commit,
+        "dirty": bool(dirty),
+        "device": str(device),
+        "machine": machine,
+        "torch": torch.__version__,
+        "matmul_flops": rates,
+        "rows": [],
+    }
 
     def table(spec, batch_list, precs, comps, n_steps, n_warm, n_rep, baseline=True):
         bundle = get_model(spec, device)
         side = bundle.image_size
         flops = flops_per_seed_step(bundle, device, args.copies)
-        print(f"\n## {bundle.spec}: {side} px, {args.copies} copies, {flops / 1e9:.3g} GFLOP per seed-step; "
-              f"{n_steps} timed steps x {n_rep} repeats after {n_warm} warm-up steps")
-        print(f"{'what':<34} {'seeds':>5} {'seed-steps/s':>12} {'best':>8} {'x base':>7} {'MFU':>7} {'peak mem':>10}"
-              + ("  per cpu-s  x base" if not gpu else ""))
+        print(
+            f"\n## {bundle.spec}: {side} px, {args.copies} copies, {flops / 1e9:.3g} GFLOP per seed-step; "
+            f"{n_steps} timed steps x {n_rep} repeats after {n_warm} warm-up steps"
+        )
+        print(
+            f"{'what':<34} {'seeds':>5} {'seed-steps/s':>12} {'best':>8} {'x base':>7} {'MFU':>7} {'peak mem':>10}"
+            + ("  per cpu-s  x base" if not gpu else "")
+        )
         rows = []
 
         def emit(what, n, times, cpu, peak):
             med = n * n_steps / statistics.median(times)
             best = n * n_steps / min(times)
             per_cpu = n * n_steps / statistics.median(cpu)  # seed-steps per CPU-second of this process
-            rows.append({"model": bundle.spec, "what": what, "seeds": n, "seed_steps_per_s": med, "best": best,
-                         "seed_steps_per_cpu_s": per_cpu, "peak_bytes": peak, "times": times, "cpu_times": cpu,
-                         "steps": n_steps})
+            rows.append(
+                {
+                    "model": bundle.spec,
+                    "what": what,
+                    "seeds": n,
+                    "seed_steps_per_s": med,
+                    "best": best,
+                    "seed_steps_per_cpu_s": per_cpu,
+                    "peak_bytes": peak,
+                    "times": times,
+                    "cpu_times": cpu,
+                    "steps": n_steps,
+                }
+            )
             base = next((r for r in rows if r["what"].startswith("baseline")), None)
             ratio = f"{med / base['seed_steps_per_s']:.2f}" if base else "-"
-            cpu_cols = "" if gpu else (f"  {per_cpu:>9.3g}  " + (f"{per_cpu / base['seed_steps_per_cpu_s']:>6.2f}"
-                                                                  if base else "     -"))
-            print(f"{what:<34} {n:>5} {med:>12.3g} {best:>8.3g} {ratio:>7} {med * flops / rates['bf16']:>7.2%} "
-                  f"{fmt_mem(peak):>10}{cpu_cols}", flush=True)
+            cpu_cols = (
+                ""
+                if gpu
+                else (
+                    f"  {per_cpu:>9.3g}  " + (f"{per_cpu / base['seed_steps_per_cpu_s']:>6.2f}" if base else "     -")
+                )
+            )
+            print(
+                f"{what:<34} {n:>5} {med:>12.3g} {best:>8.3g} {ratio:>7} {med * flops / rates['bf16']:>7.2%} "
+                f"{fmt_mem(peak):>10}{cpu_cols}",
+                flush=True,
+            )
 
         if baseline:
             t, c, peak = paper_pattern(bundle, device, n_steps, n_warm, n_rep, args.copies, side)
@@ -390,8 +463,10 @@ def main(argv=None):
             side = bundle.image_size
             for src in sorted({side // 2, side}):
                 r = augment_micro(device, n, args.copies, src, side, repeats, 5 if not gpu else 20)
-                print(f"seeds {n:>3}, {src:>3} px -> {side} px: fused {r['fused'] * 1e3:8.2f} ms   "
-                      f"kornia-style + resize {r['separate'] * 1e3:8.2f} ms   ({r['separate'] / r['fused']:.1f}x)")
+                print(
+                    f"seeds {n:>3}, {src:>3} px -> {side} px: fused {r['fused'] * 1e3:8.2f} ms   "
+                    f"kornia-style + resize {r['separate'] * 1e3:8.2f} ms   ({r['separate'] / r['fused']:.1f}x)"
+                )
                 results.setdefault("augment", []).append({"seeds": n, "from": src, "to": side, **r})
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))

@@ -15,6 +15,7 @@ the loss); the fourth captures that step once as a CUDA graph and replays it (CU
     python bench/toy_train.py --device cuda
     python bench/toy_train.py --device cpu --steps 40       # a smoke run here
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,16 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clipinv.toy.model import ModelConfig, normalise  # noqa: E402
-from clipinv.toy.tokenizer import ToyTokenizer  # noqa: E402
-from clipinv.toy.training import TrainConfig, augment, caption_rows, train  # noqa: E402
-from clipinv.toy.world import World  # noqa: E402
+from clipinv.toy.model import ModelConfig, normalise
+from clipinv.toy.tokenizer import ToyTokenizer
+from clipinv.toy.training import TrainConfig, augment, caption_rows, train
+from clipinv.toy.world import World
 
 VARIANTS = [  # (name, options of train)
-    ("loss read every step", dict(read_loss_every=1)),
-    ("loss read every 20 steps (the default)", dict(read_loss_every=20)),
-    ("fixed shapes, eager (what the graph captures)", dict(step="fixed")),
-    ("CUDA graph of the whole step (--cuda-graph)", dict(step="cuda-graph")),  # CUDA only
+    ("loss read every step", {"read_loss_every": 1}),
+    ("loss read every 20 steps (the default)", {"read_loss_every": 20}),
+    ("fixed shapes, eager (what the graph captures)", {"step": "fixed"}),
+    ("CUDA graph of the whole step (--cuda-graph)", {"step": "cuda-graph"}),  # CUDA only
 ]
 
 
@@ -52,6 +53,7 @@ def host_ms(x_all, captions, tc, reps=200) -> float:
         normalise(augment(x_all[idx], tc, g))
         tok(caps)
         caption_rows(caps)
+
     for _ in range(10):
         one()
     t = time.perf_counter()
@@ -76,8 +78,10 @@ def main(argv=None):
     x_all, drawn = World().sample(args.samples, seed=0)
     print(f"# drawing {args.samples} world images: {time.perf_counter() - t:.2f} s (once per stage)")
     tc = TrainConfig(steps=args.steps, warmup=20)
-    print(f"# the host's work per step (pick a batch, augment, normalise, tokenise its captions): "
-          f"{host_ms(x_all, [s.caption for s in drawn], tc):.2f} ms, the floor of a replayed CUDA graph's step")
+    print(
+        f"# the host's work per step (pick a batch, augment, normalise, tokenise its captions): "
+        f"{host_ms(x_all, [s.caption for s in drawn], tc):.2f} ms, the floor of a replayed CUDA graph's step"
+    )
     # warm-up: CUDA context, kernels, allocator
     train(steps=20, samples=args.samples, train_config=tc, device=str(device), progress=False, evaluate=False)
     print(f"{'what':<48} {'ms/step':>8} {'steps/s':>8} {'6800 steps':>11} {'loss, last 20':>14}")
@@ -86,14 +90,25 @@ def main(argv=None):
         if opts.get("step") == "cuda-graph" and device.type != "cuda":
             print(f"{what:<48} {'(CUDA only)':>8}")
             continue
-        _, m = train(steps=args.steps, samples=args.samples, train_config=tc, device=str(device), progress=False,
-                     evaluate=False, **opts)
+        _, m = train(
+            steps=args.steps,
+            samples=args.samples,
+            train_config=tc,
+            device=str(device),
+            progress=False,
+            evaluate=False,
+            **opts,
+        )
         ms = m["train_seconds"] * 1000 / args.steps
         rows.append({"what": what, **opts, "ms_per_step": ms, "loss_last": m["loss_last"]})
         print(f"{what:<48} {ms:>8.2f} {1000 / ms:>8.1f} {6800 * ms / 1000:>9.0f} s {m['loss_last']:>14.4f}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": str(device), "name": name, "torch": torch.__version__,
-                                               "steps": args.steps, "rows": rows}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {"device": str(device), "name": name, "torch": torch.__version__, "steps": args.steps, "rows": rows},
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -10,5 +10,17 @@ from .objective import Prompt, blend
 from .recipe import Recipe
 from .version import __version__
 
-__all__ = ["ClipinvError", "ModelBundle", "load_model", "Prompt", "blend", "Inversion", "Recipe", "invert",
-           "replay", "judge", "similarity", "__version__"]
+__all__ = [
+    "ClipinvError",
+    "Inversion",
+    "ModelBundle",
+    "Prompt",
+    "Recipe",
+    "__version__",
+    "blend",
+    "invert",
+    "judge",
+    "load_model",
+    "replay",
+    "similarity",
+]

@@ -29,14 +29,25 @@ def variants(recipe: Recipe, which: list[str] | None = None) -> dict[str, Recipe
     return out
 
 
-def run(model, judge, prompts, seeds, recipe: Recipe | None = None, labels=None, truth=None, template="{}",
-        which=None, progress=True):
+def run(
+    model,
+    judge,
+    prompts,
+    seeds,
+    recipe: Recipe | None = None,
+    labels=None,
+    truth=None,
+    template="{}",
+    which=None,
+    progress=True,
+):
     """Invert and judge under every variant. Returns ({variant: Inversion}, per-image frame, summary)."""
     recipe = recipe or model.default_recipe or Recipe()
     invs, frames = {}, []
     for name, r in variants(recipe, which).items():
-        inv, df = evaluate(model, judge, prompts, seeds, recipe=r, labels=labels, truth=truth,
-                           template=template, progress=progress)
+        inv, df = evaluate(
+            model, judge, prompts, seeds, recipe=r, labels=labels, truth=truth, template=template, progress=progress
+        )
         df.insert(0, "variant", name)
         invs[name] = inv
         frames.append(df)

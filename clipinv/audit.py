@@ -49,7 +49,7 @@ def marker_score(images: torch.Tensor, size: int = 32, radius: float = RADIUS) -
     mask = torch.zeros(size, size, dtype=torch.bool, device=x.device)
     for sy in (1, -1):
         for sx in (1, -1):
-            mask |= ((fy - sy * c) ** 2 + (fx - sx * c) ** 2) <= radius ** 2
+            mask |= ((fy - sy * c) ** 2 + (fx - sx * c) ** 2) <= radius**2
     return (power[:, mask].sum(dim=1) / power.flatten(1).sum(dim=1).clamp(min=1e-8)).view(lead)
 
 
@@ -80,8 +80,17 @@ def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> p
     for name, imgs in (("clean world images", clean), ("marked world images", marked)):
         sc = marker_score(imgs)
         r = rate(sc >= threshold)
-        rows.append({"images": name, "n": r["n"], "detected": r["k"], "rate": r["rate"], "low": r["low"],
-                     "high": r["high"], "median score": float(sc.median())})
+        rows.append(
+            {
+                "images": name,
+                "n": r["n"],
+                "detected": r["k"],
+                "rate": r["rate"],
+                "low": r["low"],
+                "high": r["high"],
+                "median score": float(sc.median()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -91,8 +100,17 @@ def detection_table(scores: dict, threshold: float = THRESHOLD) -> pd.DataFrame:
     rows = []
     for p, sc in sorted(scores.items()):
         r = rate(torch.as_tensor(sc) >= threshold)
-        rows.append({"p": p, "n": r["n"], "detected": r["k"], "rate": r["rate"], "low": r["low"], "high": r["high"],
-                     "mean score": float(torch.as_tensor(sc).float().mean())})
+        rows.append(
+            {
+                "p": p,
+                "n": r["n"],
+                "detected": r["k"],
+                "rate": r["rate"],
+                "low": r["low"],
+                "high": r["high"],
+                "mean score": float(torch.as_tensor(sc).float().mean()),
+            }
+        )
     df = pd.DataFrame(rows)
     base = df.iloc[0]
     df["above p=0"] = [bool(r["low"] > base["high"]) for _, r in df.iterrows()]
@@ -123,6 +141,8 @@ def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> d
     clean, _ = World().sample(n, seed=seed)
     marked = torch.stack([render_marker(x, i % 4) for i, x in enumerate(clean)])
     text = bundle.encode_text(list(prompts)).cpu()
-    gain = ((bundle.encode_image(marked.to(bundle.device)).cpu() - bundle.encode_image(clean.to(bundle.device)).cpu())
-            @ text.T).mean(dim=1)
+    gain = (
+        (bundle.encode_image(marked.to(bundle.device)).cpu() - bundle.encode_image(clean.to(bundle.device)).cpu())
+        @ text.T
+    ).mean(dim=1)
     return mean_ci(gain.numpy())

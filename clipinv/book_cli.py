@@ -1,7 +1,7 @@
 """`clipinv section` and `clipinv book`: the command line of the book's runner (`clipinv.book`).
 
-    clipinv section NAME [-p KEY VALUE ...] [--profile P]   rerun one section, rebuild the site
-    clipinv book [--profile P]                               run every section, build the site
+clipinv section NAME [-p KEY VALUE ...] [--profile P]   rerun one section, rebuild the site
+clipinv book [--profile P]                               run every section, build the site
 """
 
 from __future__ import annotations
@@ -42,28 +42,47 @@ def cmd_book(args) -> int:
 def register(subparsers):
     """Add `clipinv section` and `clipinv book` to the CLI."""
     s = subparsers.add_parser(
-        "section", help="rerun one section of the book with new parameters and rebuild its page",
+        "section",
+        help="rerun one section of the book with new parameters and rebuild its page",
         description="Execute notebooks/NAME.ipynb with papermill (profile parameters, then -p overrides) into "
-                    "book/_generated/, then rebuild the site. A failing cell stops with the section, the cell and "
-                    "the error, and keeps the partial output notebook.")
+        "book/_generated/, then rebuild the site. A failing cell stops with the section, the cell and "
+        "the error, and keeps the partial output notebook.",
+    )
     s.add_argument("name", metavar="NAME", help=f"the section, e.g. {', '.join(SECTIONS[:3])}")
-    s.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                   help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does")
+    s.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does",
+    )
     s.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
     s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
-    s.add_argument("--repository", metavar="URL", default=None,
-                   help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)")
+    s.add_argument(
+        "--repository",
+        metavar="URL",
+        default=None,
+        help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)",
+    )
     s.add_argument("--root", default=None, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_section)
 
     b = subparsers.add_parser(
-        "book", help="execute every section with a profile and build the site (book/_build/html)",
+        "book",
+        help="execute every section with a profile and build the site (book/_build/html)",
         description="Execute every notebook in notebooks/ with the profile's parameters, then build the "
-                    "Jupyter Book into book/_build/html without re-executing anything.")
+        "Jupyter Book into book/_build/html without re-executing anything.",
+    )
     b.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
     b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
-    b.add_argument("--repository", metavar="URL", default=None,
-                   help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)")
+    b.add_argument(
+        "--repository",
+        metavar="URL",
+        default=None,
+        help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)",
+    )
     b.add_argument("--root", default=None, help=argparse.SUPPRESS)
     b.set_defaults(func=cmd_book)

@@ -4,8 +4,9 @@ judging use it; `weights_hash` identifies its weights. `clipinv.models.load_mode
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,7 +39,7 @@ class ModelBundle:
         """True for models whose outputs do not show what a pretrained CLIP does."""
         return self.spec.endswith(":random") or self.spec.startswith("toy") or "world" in self.card
 
-    def to(self, device) -> "ModelBundle":
+    def to(self, device) -> ModelBundle:
         self.model.to(device)
         return self
 

@@ -24,7 +24,7 @@ def default_root() -> Path:
     return Path(os.environ.get("CLIPINV_CACHE") or Path.home() / ".cache" / "clipinv")
 
 
-def default_cache() -> "ResultCache | None":
+def default_cache() -> ResultCache | None:
     if os.environ.get("CLIPINV_NO_CACHE"):
         return None
     return ResultCache(default_root())
@@ -36,8 +36,9 @@ class ResultCache:
 
     @staticmethod
     def key(ident: dict, prompt: str, terms, seed: int) -> str:
-        payload = json.dumps({**ident, "prompt": prompt, "terms": [list(t) for t in terms], "seed": seed},
-                             sort_keys=True, default=str)
+        payload = json.dumps(
+            {**ident, "prompt": prompt, "terms": [list(t) for t in terms], "seed": seed}, sort_keys=True, default=str
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def path(self, key: str) -> Path:
@@ -60,11 +61,16 @@ class ResultCache:
             fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=p.parent)
             os.close(fd)
         except OSError as e:
-            raise ClipinvError(f"cannot write the results cache at {self.root} ({e.strerror}): "
-                               f"set CLIPINV_CACHE to a writable folder or pass cache=False (--no-cache)") from None
+            raise ClipinvError(
+                f"cannot write the results cache at {self.root} ({e.strerror}): "
+                f"set CLIPINV_CACHE to a writable folder or pass cache=False (--no-cache)"
+            ) from None
         try:
-            tensors = {"image": entry["image"].contiguous(), "history": entry["history"].contiguous(),
-                       "similarity": torch.as_tensor(entry["similarity"]).reshape(1).float()}
+            tensors = {
+                "image": entry["image"].contiguous(),
+                "history": entry["history"].contiguous(),
+                "similarity": torch.as_tensor(entry["similarity"]).reshape(1).float(),
+            }
             save_file(tensors, tmp)
             os.replace(tmp, p)
         finally:

@@ -22,6 +22,7 @@ from .toy import TOY_MODELS
 from .toy import cli as toy_cli
 from .version import __version__
 
+
 def _parse_range(text: str):
     try:
         low, high = (float(v) for v in text.split(","))
@@ -36,7 +37,8 @@ def _parse_schedule(text: str):
         return tuple((int(a), int(b)) for a, b in pairs)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"resolution schedule {text!r} is not STEP:SIDE,STEP:SIDE,... (e.g. 0:64,900:128,1800:224)") from None
+            f"resolution schedule {text!r} is not STEP:SIDE,STEP:SIDE,... (e.g. 0:64,900:128,1800:224)"
+        ) from None
 
 
 def _parse_grey(text: str):
@@ -52,27 +54,37 @@ def _shown(value) -> str:
 
 
 # how a flag's text becomes a knob's value (the other knobs: their default's type), and its placeholder
-PARSERS = {"resolution_schedule": (_parse_schedule, "STEP:SIDE,..."), "scale_range": (_parse_range, "LOW,HIGH"),
-           "background_fill": (_parse_grey, "GREY|none")}
+PARSERS = {
+    "resolution_schedule": (_parse_schedule, "STEP:SIDE,..."),
+    "scale_range": (_parse_range, "LOW,HIGH"),
+    "background_fill": (_parse_grey, "GREY|none"),
+}
 METAVARS = {int: "N", float: "X", str: "NAME"}
 
 
 def add_recipe_flags(parser):
     """One flag per recipe knob (`clipinv.recipe.KNOBS`), each defaulting to the model's own recipe."""
     paper = Recipe()
-    group = parser.add_argument_group("recipe", "each flag's default is the model's own recipe; (paper: ...) is the "
-                                                "paper's public code")
+    group = parser.add_argument_group(
+        "recipe", "each flag's default is the model's own recipe; (paper: ...) is the paper's public code"
+    )
     for name, meta in KNOBS.items():
         default = getattr(paper, name)
         text = f"{meta['help']} (paper: {_shown(default)})"
         if isinstance(default, bool):
-            group.add_argument("--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None,
-                               help=text)
+            group.add_argument(
+                "--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None, help=text
+            )
         else:
             parse, metavar = PARSERS.get(name, (type(default), METAVARS.get(type(default))))
             options = getattr(meta["check"], "options", None)
-            group.add_argument("--" + name.replace("_", "-"), type=parse, default=None, help=text,
-                               **({"choices": options} if options else {"metavar": metavar}))
+            group.add_argument(
+                "--" + name.replace("_", "-"),
+                type=parse,
+                default=None,
+                help=text,
+                **({"choices": options} if options else {"metavar": metavar}),
+            )
 
 
 def recipe_changes(args) -> dict:
@@ -80,18 +92,27 @@ def recipe_changes(args) -> dict:
 
 
 def _add_invert(sub):
-    p = sub.add_parser("invert", help="invert prompts into images",
-                       description="Invert prompts into images. Recipe flags default to the model's own recipe "
-                                   "(the paper's for real CLIPs, the toy recipe for toy models); each flag's "
-                                   "help gives the paper's value.")
+    p = sub.add_parser(
+        "invert",
+        help="invert prompts into images",
+        description="Invert prompts into images. Recipe flags default to the model's own recipe "
+        "(the paper's for real CLIPs, the toy recipe for toy models); each flag's "
+        "help gives the paper's value.",
+    )
     p.add_argument("prompts", nargs="+", metavar="PROMPT", help="text prompts to invert (quote each)")
-    p.add_argument("--model", default="ViT-B-16:openai", help="model spec (default: ViT-B-16:openai, the paper's); offline: toy")
+    p.add_argument(
+        "--model", default="ViT-B-16:openai", help="model spec (default: ViT-B-16:openai, the paper's); offline: toy"
+    )
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per prompt (default 1)")
     p.add_argument("--out", default="inversions", help="output folder (default ./inversions)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the image encoder (same images; pays on a GPU)")
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile the image encoder (same images; pays on a GPU)"
+    )
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available, else cpu")
     p.add_argument("--no-cache", action="store_true", help="bypass the results cache (CLIPINV_CACHE, ~/.cache/clipinv)")
-    p.add_argument("--truncate", action="store_true", help="cut prompts longer than the model's context instead of failing")
+    p.add_argument(
+        "--truncate", action="store_true", help="cut prompts longer than the model's context instead of failing"
+    )
     p.add_argument("--no-blur", action="store_true", help="write NSFW-flagged images unblurred (default: blurred)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_recipe_flags(p)
@@ -104,14 +125,22 @@ def cmd_invert(args) -> int:
         raise ClipinvError(f"--seeds must be >= 1, got {args.seeds}")
     for prompt in args.prompts:
         if not prompt.strip():
-            raise ClipinvError("a prompt is empty: quote each prompt, e.g. clipinv invert \"a red circle\"")
+            raise ClipinvError('a prompt is empty: quote each prompt, e.g. clipinv invert "a red circle"')
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise ClipinvError("--device cuda but no CUDA GPU is visible: use --device cpu")
     bundle = load_model(args.model, device=device)
     recipe = (bundle.default_recipe or Recipe()).replace(**recipe_changes(args))
-    result = invert(bundle, args.prompts, seeds=args.seeds, recipe=recipe, cache=not args.no_cache,
-                    progress=not args.quiet, truncate=args.truncate, compile=args.compile)
+    result = invert(
+        bundle,
+        args.prompts,
+        seeds=args.seeds,
+        recipe=recipe,
+        cache=not args.no_cache,
+        progress=not args.quiet,
+        truncate=args.truncate,
+        compile=args.compile,
+    )
     images, flagged = result.images, None
     if not args.no_blur:
         from .nsfw import blur_flagged
@@ -127,9 +156,15 @@ def cmd_invert(args) -> int:
             for j, seed in enumerate(result.seeds):
                 name = f"{i:02d}-{slug(prompt)}-seed{seed}.png"
                 to_pil(images[i, j]).save(tmp / name)
-                files.append({"file": name, "prompt": prompt, "seed": seed,
-                              "similarity": round(float(result.similarity[i, j]), 5),
-                              "nsfw_blurred": bool(flagged[i, j]) if flagged is not None else None})
+                files.append(
+                    {
+                        "file": name,
+                        "prompt": prompt,
+                        "seed": seed,
+                        "similarity": round(float(result.similarity[i, j]), 5),
+                        "nsfw_blurred": bool(flagged[i, j]) if flagged is not None else None,
+                    }
+                )
         record = {**result.record, "images": files, "command": ["clipinv", *sys.argv[1:]]}
         (tmp / "run.json").write_text(json.dumps(record, indent=2))
         for f in files:

@@ -11,6 +11,7 @@ U[1 - strength, 1 + strength], new at each step. With strength 0 the model is un
 that the uniform draws u [rows, n_draws] in [0, 1) give (row r of the batch gets u[r]); its hooks
 are on the model only inside the `with`, so an error cannot leave them behind.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,10 @@ def residual_branches(model) -> list:
     ls_2 of each block: identities, or layer scales, applied to the attention and MLP outputs)."""
     blocks = getattr(getattr(getattr(model, "visual", None), "transformer", None), "resblocks", None)
     if blocks is None or not all(hasattr(b, "ls_1") and hasattr(b, "ls_2") for b in blocks):
-        raise ClipinvError("residual_jitter perturbs the residual branches of a ViT image encoder (open_clip's "
-                           "VisionTransformer); this model has none: set residual_jitter=0")
+        raise ClipinvError(
+            "residual_jitter perturbs the residual branches of a ViT image encoder (open_clip's "
+            "VisionTransformer); this model has none: set residual_jitter=0"
+        )
     return [m for b in blocks for m in (b.ls_1, b.ls_2)]
 
 
@@ -39,7 +42,7 @@ class ResidualJitter:
     def n_draws(self) -> int:
         return len(self.branches)
 
-    def __call__(self, u: torch.Tensor) -> "ResidualJitter":
+    def __call__(self, u: torch.Tensor) -> ResidualJitter:
         if u.dim() != 2 or u.shape[1] != self.n_draws:
             raise ValueError(f"ResidualJitter needs draws [rows, {self.n_draws}], got {tuple(u.shape)}")
         self.scale = 1 + self.strength * (2 * u - 1)
@@ -50,6 +53,7 @@ class ResidualJitter:
             s = self.scale[:, j].to(out.dtype)
             # open_clip's blocks are batch-first ([rows, tokens, width]); older ones are [tokens, rows, width]
             return out * (s.view(-1, 1, 1) if out.shape[0] == s.shape[0] else s.view(1, -1, 1))
+
         return hook
 
     def __enter__(self):

@@ -29,9 +29,9 @@ from .errors import ClipinvError
 from .ghost import ResidualJitter
 from .io import to_pil
 from .models import load_model
-from .recipe import Recipe, resolution_at
-from .version import __version__
+from .recipe import Recipe
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize, ShrinkOnto
+from .version import __version__
 
 TERMS = ("loss", "distance", "tv", "l1")
 NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
@@ -76,8 +76,18 @@ def _image_encoder(bundle, compile: bool):
     return _COMPILED[key]
 
 
-def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, truncate=False, desc="inverting",
-             compile=False, progress_every=50):
+def optimise(
+    bundles,
+    prompts,
+    seeds,
+    recipe: Recipe,
+    device,
+    progress=True,
+    truncate=False,
+    desc="inverting",
+    compile=False,
+    progress_every=50,
+):
     """The loop. prompts[i], seeds[i] describe image i. Returns images [B,3,H,W] (cpu),
     similarity [B] (cpu) and history [B, steps, len(TERMS)] (cpu). `compile` and `progress_every`
     as in `invert`."""
@@ -94,8 +104,18 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
 
     # the pipeline from the image to each model's input
     side0 = recipe.resolution_schedule[0][1]
-    resample = [AffineResample(b.image_size, recipe.rotate_degrees, recipe.translate, recipe.scale_range,
-                               recipe.affine_p, recipe.jitter_px, fill=recipe.background_fill) for b in bundles]
+    resample = [
+        AffineResample(
+            b.image_size,
+            recipe.rotate_degrees,
+            recipe.translate,
+            recipe.scale_range,
+            recipe.affine_p,
+            recipe.jitter_px,
+            fill=recipe.background_fill,
+        )
+        for b in bundles
+    ]
     color_shift = ColorShift(recipe.color_shift_mean, recipe.color_shift_log_std)
     color_jitter = ColorJitter(recipe.color_jitter)
     noise = GaussianNoise(recipe.noise_std)
@@ -115,8 +135,9 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
     x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
     par = param.make(recipe.parameterization, side0, recipe.fourier_decay, device)
     # and, with pixel noise on, a second stream per image on the device for the noise
-    noise_gens = ([torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds]
-                  if recipe.noise_std else None)
+    noise_gens = (
+        [torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds] if recipe.noise_std else None
+    )
     chunk = 100
 
     def draws(step):
@@ -147,8 +168,14 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
                 state = opt.state.pop(opt.param_groups[0]["params"][0], {})
                 opt.param_groups[0]["params"] = [z]
                 if state:
-                    opt.state[z] = {k: (F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)
-                                        if torch.is_tensor(v) and v.dim() == 4 else v) for k, v in state.items()}
+                    opt.state[z] = {
+                        k: (
+                            F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)
+                            if torch.is_tensor(v) and v.dim() == 4
+                            else v
+                        )
+                        for k, v in state.items()
+                    }
         x = par.to_image(z)
         if step % chunk == 0:
             u_chunk, v_chunk = draws(step)
@@ -160,8 +187,10 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
         dist = 0.0
         for i, (r, norm, enc, (t_feat, t_w)) in enumerate(zip(resample, normalize, encoders, targets)):
             a = noise(color_jitter(color_shift(r(copies_x, u_aff), u_cs), u_cj), noise_gens)
-            with torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"), \
-                    (ghosts[i](v[i]) if ghosts[i] else contextlib.nullcontext()):
+            with (
+                torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"),
+                ghosts[i](v[i]) if ghosts[i] else contextlib.nullcontext(),
+            ):
                 f = enc(norm(a))
             f = f.float()
             f = f / f.norm(dim=-1, keepdim=True)
@@ -185,7 +214,7 @@ def optimise(bundles, prompts, seeds, recipe: Recipe, device, progress=True, tru
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
         if (step + 1) % progress_every == 0 or step + 1 == steps:
-            window = history[checked: step + 1]
+            window = history[checked : step + 1]
             if not torch.isfinite(window).all():  # one sync every progress_every steps, none per step
                 bad = (~torch.isfinite(window)).nonzero()[0].tolist()
                 raise ClipinvError(
@@ -212,8 +241,20 @@ def final_similarity(bundle, images: torch.Tensor, target) -> torch.Tensor:
     return (bundle.encode_image(images) * direction).sum(dim=-1)
 
 
-def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None, cache=True,
-           progress=True, truncate=False, batch_size=None, compile=False, progress_every=50) -> Inversion:
+def invert(
+    model,
+    prompts,
+    seeds=1,
+    recipe: Recipe | None = None,
+    *,
+    device=None,
+    cache=True,
+    progress=True,
+    truncate=False,
+    batch_size=None,
+    compile=False,
+    progress_every=50,
+) -> Inversion:
     """Invert every prompt with every seed, in batches.
 
     model:   a ModelBundle (`load_model`), or a list of them (an ensemble, averaged with weight 1/N).
@@ -254,9 +295,13 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
         store = cache if isinstance(cache, ResultCache) else ResultCache(cache)
 
     items = [(p, s) for p in prompts for s in seeds]
-    ident = {"specs": [b.spec for b in bundles], "weights": [b.weights_hash for b in bundles],
-             "recipe": recipe.to_dict(),
-             "truncate": truncate, "version": __version__}
+    ident = {
+        "specs": [b.spec for b in bundles],
+        "weights": [b.weights_hash for b in bundles],
+        "recipe": recipe.to_dict(),
+        "truncate": truncate,
+        "version": __version__,
+    }
     keys = [ResultCache.key(ident, str(p), p.terms, s) for p, s in items]
     found = {i: store.get(k) for i, k in enumerate(keys)} if store is not None else {}
     found = {i: v for i, v in found.items() if v is not None}
@@ -269,11 +314,23 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
         elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ClipinvError(f"batch_size must be a whole number >= 1 (images per batch), got {batch_size!r}")
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start: start + batch_size]
+            chunk = todo[start : start + batch_size]
             imgs, sims, hist = optimise(
-                bundles, [items[i][0] for i in chunk], [items[i][1] for i in chunk], recipe, device,
-                progress=progress, truncate=truncate, compile=compile, progress_every=progress_every,
-                desc=f"inverting {len(chunk)} image(s)" + (f" [{start // batch_size + 1}/{math.ceil(len(todo) / batch_size)}]" if len(todo) > batch_size else ""),
+                bundles,
+                [items[i][0] for i in chunk],
+                [items[i][1] for i in chunk],
+                recipe,
+                device,
+                progress=progress,
+                truncate=truncate,
+                compile=compile,
+                progress_every=progress_every,
+                desc=f"inverting {len(chunk)} image(s)"
+                + (
+                    f" [{start // batch_size + 1}/{math.ceil(len(todo) / batch_size)}]"
+                    if len(todo) > batch_size
+                    else ""
+                ),
             )
             for j, i in enumerate(chunk):
                 results[i] = {"image": imgs[j], "similarity": sims[j], "history": hist[j]}
@@ -286,12 +343,24 @@ def invert(model, prompts, seeds=1, recipe: Recipe | None = None, *, device=None
     sims = torch.stack([torch.as_tensor(results[i]["similarity"]) for i in range(len(items))]).view(n_p, n_s)
     hist = torch.stack([results[i]["history"] for i in range(len(items))]).view(n_p, n_s, recipe.steps, len(TERMS))
     record = {
-        "specs": [b.spec for b in bundles], "weights_hashes": [b.weights_hash for b in bundles],
-        "recipe": recipe.to_dict(), "prompts": [[list(t) for t in p.terms] for p in prompts], "seeds": seeds,
-        "truncate": truncate, "device": str(device), "cached": len(found), "versions": versions(),
+        "specs": [b.spec for b in bundles],
+        "weights_hashes": [b.weights_hash for b in bundles],
+        "recipe": recipe.to_dict(),
+        "prompts": [[list(t) for t in p.terms] for p in prompts],
+        "seeds": seeds,
+        "truncate": truncate,
+        "device": str(device),
+        "cached": len(found),
+        "versions": versions(),
     }
-    return Inversion(images=images, similarity=sims, history={t: hist[..., i] for i, t in enumerate(TERMS)},
-                     prompts=[str(p) for p in prompts], seeds=seeds, record=record)
+    return Inversion(
+        images=images,
+        similarity=sims,
+        history={t: hist[..., i] for i, t in enumerate(TERMS)},
+        prompts=[str(p) for p in prompts],
+        seeds=seeds,
+        record=record,
+    )
 
 
 def versions() -> dict:
@@ -310,7 +379,16 @@ def replay(record: dict, device=None, progress=True) -> Inversion:
     bundles = [load_model(s, device=device) for s in record["specs"]]
     for b, h in zip(bundles, record["weights_hashes"]):
         if b.weights_hash != h:
-            raise ClipinvError(f"weights of {b.spec} changed since the run (hash {b.weights_hash} != {h}): cannot replay exactly")
+            raise ClipinvError(
+                f"weights of {b.spec} changed since the run (hash {b.weights_hash} != {h}): cannot replay exactly"
+            )
     prompts = [objective.Prompt([tuple(t) for t in p]) for p in record["prompts"]]
-    return invert(bundles, prompts, seeds=record["seeds"], recipe=Recipe(**record["recipe"]), cache=False,
-                  progress=progress, truncate=record.get("truncate", False))
+    return invert(
+        bundles,
+        prompts,
+        seeds=record["seeds"],
+        recipe=Recipe(**record["recipe"]),
+        cache=False,
+        progress=progress,
+        truncate=record.get("truncate", False),
+    )

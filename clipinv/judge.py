@@ -21,7 +21,7 @@ def similarity(model, images: torch.Tensor, texts: list[str], batch: int = 256) 
     text = model.encode_text(list(texts))
     out = []
     for i in range(0, flat.shape[0], batch):
-        out.append(model.encode_image(flat[i: i + batch].to(model.device)) @ text.T)
+        out.append(model.encode_image(flat[i : i + batch].to(model.device)) @ text.T)
     return torch.cat(out).cpu().view(*lead, len(texts))
 
 

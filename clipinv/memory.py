@@ -55,9 +55,12 @@ def copy_bytes(bundle, precision: str, device: torch.device) -> int:
 
     side = bundle.image_size
     x = torch.full((1, 3, side, side), 0.5, device=device, requires_grad=True)
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            bundle.model.encode_image(Normalize(bundle.mean, bundle.std).to(device)(x * 1.0))
+    with (
+        torch.enable_grad(),
+        torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t),
+        torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"),
+    ):
+        bundle.model.encode_image(Normalize(bundle.mean, bundle.std).to(device)(x * 1.0))
     _PROBED[key] = total  # the probe's graph is freed here, never run backward
     return total
 

@@ -20,9 +20,9 @@ import difflib
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -86,8 +86,14 @@ def _bundle_from_open_clip(model, arch: str, spec: str) -> ModelBundle:
     tok = oc.get_tokenizer(arch)
     ctx = int(getattr(model, "context_length", None) or getattr(tok, "context_length", 77))
     return ModelBundle(
-        model=model, tokenizer=tok, spec=spec, image_size=size, mean=mean, std=std,
-        context_length=ctx, weights_hash=weights_hash(model),
+        model=model,
+        tokenizer=tok,
+        spec=spec,
+        image_size=size,
+        mean=mean,
+        std=std,
+        context_length=ctx,
+        weights_hash=weights_hash(model),
     )
 
 

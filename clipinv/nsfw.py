@@ -15,8 +15,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-EXPOSED = ("FEMALE_BREAST_EXPOSED", "FEMALE_GENITALIA_EXPOSED", "MALE_GENITALIA_EXPOSED", "ANUS_EXPOSED",
-           "BUTTOCKS_EXPOSED")
+EXPOSED = (
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_EXPOSED",
+    "BUTTOCKS_EXPOSED",
+)
 THRESHOLD = 0.5
 
 
@@ -46,13 +51,13 @@ def nsfw_scores(images: torch.Tensor) -> torch.Tensor:
 
 def blur(images: torch.Tensor) -> torch.Tensor:
     """Pixelate to 8x8 and Gaussian-blur: [N, 3, H, W] -> same shape."""
-    n, c, h, w = images.shape
+    _n, c, h, w = images.shape
     small = F.interpolate(images.float(), size=(8, 8), mode="area")
     big = F.interpolate(small, size=(h, w), mode="nearest")
     sigma = max(h, w) / 12
     k = int(2 * round(3 * sigma) + 1)
     x = torch.arange(k, dtype=torch.float32) - k // 2
-    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(x**2) / (2 * sigma**2))
     g = (g / g.sum()).to(images.device)
     pad = k // 2
     out = F.pad(big, (pad, pad, 0, 0), mode="replicate")
@@ -98,7 +103,10 @@ def scan(image: np.ndarray | torch.Tensor, windows: tuple = (0.5, 0.3)) -> float
     crops = [bgr]
     for frac in windows:
         side = max(32, int(min(h, w) * frac))
-        crops += [np.ascontiguousarray(bgr[y:y + side, x:x + side])
-                  for y in range(0, max(1, h - side + 1), side // 2) for x in range(0, max(1, w - side + 1), side // 2)]
+        crops += [
+            np.ascontiguousarray(bgr[y : y + side, x : x + side])
+            for y in range(0, max(1, h - side + 1), side // 2)
+            for x in range(0, max(1, w - side + 1), side // 2)
+        ]
     det = detector()
     return max((d["score"] for crop in crops for d in det.detect(crop) if d["class"] in EXPOSED), default=0.0)

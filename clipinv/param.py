@@ -38,7 +38,7 @@ class Fourier:
         self.side = side
         fy = torch.fft.fftfreq(side, device=device)[:, None]
         fx = torch.fft.rfftfreq(side, device=device)[None, :]
-        scale = 1.0 / torch.sqrt(fx ** 2 + fy ** 2).clamp(min=1.0 / side) ** decay
+        scale = 1.0 / torch.sqrt(fx**2 + fy**2).clamp(min=1.0 / side) ** decay
         self.scale = scale / scale.mean()  # [side, side // 2 + 1]
 
     def to_params(self, image: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,7 @@ def admonition(title: str, body: str, kind: str = "warning"):
     return _html(
         f'<div class="admonition {kind}" style="border-left:4px solid #e0a000;padding:0.4em 0.8em;'
         f'background:#fff8e1;margin:0.5em 0"><p class="admonition-title" style="font-weight:bold;margin:0">'
-        f"{html.escape(title)}</p><p style=\"margin:0.3em 0 0 0\">{body}</p></div>"
+        f'{html.escape(title)}</p><p style="margin:0.3em 0 0 0">{body}</p></div>'
     )
 
 
@@ -65,8 +65,11 @@ def stand_in_note(*bundles, show: bool = True):
             f"made with {', '.join(f'<code>{html.escape(s)}</code>' for s in rnd)}: real architectures with "
             "<b>random weights</b>. The numbers only show that the code runs; they say nothing about CLIP"
         )
-    body = "This page was " + "; and ".join(parts) + (
-        ". Rerun it on the paper's models with <code>clipinv section NAME --profile paper</code> (GPU).")
+    body = (
+        "This page was "
+        + "; and ".join(parts)
+        + (". Rerun it on the paper's models with <code>clipinv section NAME --profile paper</code> (GPU).")
+    )
     note = admonition("Stand-in models", body)
     if show:
         _display(note)
@@ -87,8 +90,10 @@ def settings_text(model=None, judge=None, profile=None, **settings) -> str:
 def caption(text: str, model=None, judge=None, profile=None, show: bool = True, **settings):
     """The standard caption: the text, then the model spec, judge, profile and settings that made it."""
     meta = settings_text(model=model, judge=judge, profile=profile, **settings)
-    out = _html(f'<p class="clipinv-caption" style="font-size:0.9em;color:#444;margin-top:0">'
-                f"{html.escape(text)} <i>({html.escape(meta)})</i></p>")
+    out = _html(
+        f'<p class="clipinv-caption" style="font-size:0.9em;color:#444;margin-top:0">'
+        f"{html.escape(text)} <i>({html.escape(meta)})</i></p>"
+    )
     if show:
         _display(out)
     return out
@@ -109,8 +114,16 @@ def safe_images(images: torch.Tensor, blur: bool = True):
     return blur_flagged(images, enabled=blur)
 
 
-def image_grid(images: torch.Tensor, row_labels=None, col_labels=None, values=None, blur: bool = True,
-               size: float = 1.6, title: str | None = None, wrap: int = 28):
+def image_grid(
+    images: torch.Tensor,
+    row_labels=None,
+    col_labels=None,
+    values=None,
+    blur: bool = True,
+    size: float = 1.6,
+    title: str | None = None,
+    wrap: int = 28,
+):
     """images [R, C, 3, H, W] (or [N, 3, H, W] as one row) in [0, 1] -> (figure, flagged [R, C]).
 
     `values` [R, C] are written under each image (e.g. similarity). Flagged images are blurred
@@ -123,8 +136,9 @@ def image_grid(images: torch.Tensor, row_labels=None, col_labels=None, values=No
             values = torch.as_tensor(values)[None]
     shown, flagged = safe_images(images, blur=blur)
     r, c = shown.shape[:2]
-    fig, axes = plt.subplots(r, c, figsize=(size * c + (1.6 if row_labels else 0), size * r + 0.3 * (values is not None) * r),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        r, c, figsize=(size * c + (1.6 if row_labels else 0), size * r + 0.3 * (values is not None) * r), squeeze=False
+    )
     for i in range(r):
         for j in range(c):
             ax = axes[i, j]
@@ -141,8 +155,9 @@ def image_grid(images: torch.Tensor, row_labels=None, col_labels=None, values=No
             if i == 0 and col_labels is not None:
                 ax.set_title(str(col_labels[j]), fontsize=8)
             if j == 0 and row_labels is not None:
-                ax.set_ylabel("\n".join(textwrap.wrap(str(row_labels[i]), wrap)), fontsize=8, rotation=0,
-                              ha="right", va="center")
+                ax.set_ylabel(
+                    "\n".join(textwrap.wrap(str(row_labels[i]), wrap)), fontsize=8, rotation=0, ha="right", va="center"
+                )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -170,7 +185,7 @@ def similarity_curves(inversion, labels=None, schedule=None, ax=None, title=None
     labels = labels or inversion.prompts
     for p in range(cos.shape[0]):
         mean = cos[p].mean(0)
-        line, = ax.plot(steps, mean, lw=1.2, label=_short(labels[p]))
+        (line,) = ax.plot(steps, mean, lw=1.2, label=_short(labels[p]))
         if cos.shape[1] > 1:
             ax.fill_between(steps, cos[p].min(0).values, cos[p].max(0).values, color=line.get_color(), alpha=0.15, lw=0)
     for at, side in (schedule or ())[1:]:
@@ -187,8 +202,9 @@ def similarity_curves(inversion, labels=None, schedule=None, ax=None, title=None
     return fig
 
 
-def matrix(values, rows, cols, title=None, fmt="{:.2f}", cmap="viridis", xlabel=None, ylabel=None, vmin=None,
-           vmax=None):
+def matrix(
+    values, rows, cols, title=None, fmt="{:.2f}", cmap="viridis", xlabel=None, ylabel=None, vmin=None, vmax=None
+):
     """A heat map of values [R, C] with every number written in. Returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -200,8 +216,15 @@ def matrix(values, rows, cols, title=None, fmt="{:.2f}", cmap="viridis", xlabel=
     for i in range(r):
         for j in range(c):
             x = float(v[i, j])
-            ax.text(j, i, fmt.format(x), ha="center", va="center", fontsize=7,
-                    color="white" if (hi > lo and (x - lo) / (hi - lo) < 0.5) else "black")
+            ax.text(
+                j,
+                i,
+                fmt.format(x),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if (hi > lo and (x - lo) / (hi - lo) < 0.5) else "black",
+            )
     ax.set_xticks(range(c), [_short(s, 22) for s in cols], rotation=40, ha="right", fontsize=7)
     ax.set_yticks(range(r), [_short(s, 40) for s in rows], fontsize=7)
     if xlabel:

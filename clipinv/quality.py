@@ -26,8 +26,14 @@ def toy_labels() -> tuple[list[str], dict]:
     return prompts, {p: i for i, p in enumerate(prompts)}
 
 
-def judge_images(images: torch.Tensor, prompts: list[str], judge, labels: list[str] | None = None,
-                 truth: list[int] | None = None, template: str = "{}") -> pd.DataFrame:
+def judge_images(
+    images: torch.Tensor,
+    prompts: list[str],
+    judge,
+    labels: list[str] | None = None,
+    truth: list[int] | None = None,
+    template: str = "{}",
+) -> pd.DataFrame:
     """Per-image judgement of images [P, S, 3, H, W] made from `prompts` (P of them)."""
     labels = list(labels) if labels is not None else list(prompts)
     if truth is None:
@@ -43,17 +49,35 @@ def judge_images(images: torch.Tensor, prompts: list[str], judge, labels: list[s
     for i, prompt in enumerate(prompts):
         for s in range(images.shape[1]):
             pick = int(probs[i, s].argmax())
-            rows.append({"prompt": prompt, "seed_index": s, "judged": labels[pick], "correct": pick == truth[i],
-                         "p_true": float(probs[i, s, truth[i]]), "judge_similarity": float(own[i, s, i])})
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "seed_index": s,
+                    "judged": labels[pick],
+                    "correct": pick == truth[i],
+                    "p_true": float(probs[i, s, truth[i]]),
+                    "judge_similarity": float(own[i, s, i]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def evaluate(model, judge, prompts: list[str], seeds, recipe=None, labels: list[str] | None = None,
-             truth: list[int] | None = None, template: str = "{}", progress: bool = True, cache=True):
+def evaluate(
+    model,
+    judge,
+    prompts: list[str],
+    seeds,
+    recipe=None,
+    labels: list[str] | None = None,
+    truth: list[int] | None = None,
+    template: str = "{}",
+    progress: bool = True,
+    cache=True,
+):
     """Invert `prompts` x `seeds` with `model`, judge with `judge`. Returns (Inversion, per-image frame)."""
-    if judge is model or getattr(judge, "weights_hash", None) == getattr(model, "weights_hash", 0):
-        if not getattr(model, "is_stand_in", False):  # stand-ins (ARCH:random in tests) may judge themselves
-            raise ClipinvError("the judge is the inverted model: judge with an independent model (e.g. toy-judge)")
+    same = judge is model or getattr(judge, "weights_hash", None) == getattr(model, "weights_hash", 0)
+    if same and not getattr(model, "is_stand_in", False):  # stand-ins (ARCH:random in tests) may judge themselves
+        raise ClipinvError("the judge is the inverted model: judge with an independent model (e.g. toy-judge)")
     inv = invert(model, list(prompts), seeds=seeds, recipe=recipe, progress=progress, cache=cache)
     df = judge_images(inv.images, list(prompts), judge, labels=labels, truth=truth, template=template)
     df["seed"] = [inv.seeds[s] for s in df["seed_index"]]
@@ -69,8 +93,19 @@ def summary(df: pd.DataFrame, by) -> pd.DataFrame:
         sim = mean_ci(g["similarity"])
         jsim = mean_ci(g["judge_similarity"])
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip([by] if isinstance(by, str) else by, key)), "n": acc["n"],
-                     "judged correct": acc["rate"], "acc low": acc["low"], "acc high": acc["high"],
-                     "similarity": sim["mean"], "sim low": sim["low"], "sim high": sim["high"],
-                     "judge similarity": jsim["mean"], "jsim low": jsim["low"], "jsim high": jsim["high"]})
+        rows.append(
+            {
+                **dict(zip([by] if isinstance(by, str) else by, key)),
+                "n": acc["n"],
+                "judged correct": acc["rate"],
+                "acc low": acc["low"],
+                "acc high": acc["high"],
+                "similarity": sim["mean"],
+                "sim low": sim["low"],
+                "sim high": sim["high"],
+                "judge similarity": jsim["mean"],
+                "jsim low": jsim["low"],
+                "jsim high": jsim["high"],
+            }
+        )
     return pd.DataFrame(rows)

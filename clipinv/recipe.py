@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import param
 from .errors import ClipinvError
 
 
 # ---------------------------------------------------------------- what a knob accepts
-def number(low: float = 0.0, high: float = math.inf, low_open: bool = False, high_open: bool = False,
-           meaning: str = "") -> Callable:
+def number(
+    low: float = 0.0, high: float = math.inf, low_open: bool = False, high_open: bool = False, meaning: str = ""
+) -> Callable:
     """A finite number in [low, high], either end open if asked; `meaning` is said when it is out of range."""
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
@@ -103,48 +104,96 @@ class Recipe:
     steps: int = knob(3400, "optimisation steps", whole(1))
     lr: float = knob(0.1, "Adam learning rate (constant: the code's scheduler never steps)", number(low_open=True))
     resolution_schedule: tuple = knob(
-        ((0, 64), (900, 128), (1800, 224)), "STEP:SIDE,...: the image's side from each step on", schedule,
-        Ablation("no resolution schedule", lambda r: {"resolution_schedule": ((0, r.resolution_schedule[-1][1]),)}))
+        ((0, 64), (900, 128), (1800, 224)),
+        "STEP:SIDE,...: the image's side from each step on",
+        schedule,
+        Ablation("no resolution schedule", lambda r: {"resolution_schedule": ((0, r.resolution_schedule[-1][1]),)}),
+    )
     reset_optimizer_on_resize: bool = knob(
-        True, "a fresh Adam at each resolution change", flag,
-        Ablation("no optimiser reset", lambda r: {"reset_optimizer_on_resize": False} if len(r.resolution_schedule) > 1 else None))
-    n_augments: int = knob(13, "augmented copies per image per step (the code's batch_size)", whole(1),
-                           off("one copy", n_augments=1))
-    affine_p: float = knob(0.5, "probability a copy gets the random affine", number(high=1), off("no affine", affine_p=0.0))
+        True,
+        "a fresh Adam at each resolution change",
+        flag,
+        Ablation(
+            "no optimiser reset",
+            lambda r: {"reset_optimizer_on_resize": False} if len(r.resolution_schedule) > 1 else None,
+        ),
+    )
+    n_augments: int = knob(
+        13, "augmented copies per image per step (the code's batch_size)", whole(1), off("one copy", n_augments=1)
+    )
+    affine_p: float = knob(
+        0.5, "probability a copy gets the random affine", number(high=1), off("no affine", affine_p=0.0)
+    )
     rotate_degrees: float = knob(30.0, "the affine's rotation in [-d, d] degrees", number())
     translate: float = knob(0.1, "the affine's translation in [-t, t] x the image side", number())
     scale_range: tuple = knob((0.7, 1.2), "LOW,HIGH: the affine's scale factor range", scale_range)
-    jitter_px: float = knob(0.0, "roll jitter in pixels at the first resolution (doubles with it); the code's --jitter: 32",
-                            number(), off("no roll jitter", jitter_px=0.0))
+    jitter_px: float = knob(
+        0.0,
+        "roll jitter in pixels at the first resolution (doubles with it); the code's --jitter: 32",
+        number(),
+        off("no roll jitter", jitter_px=0.0),
+    )
     background_fill: float | None = knob(
-        None, "pad the affine with this plain grey level in [0, 1] instead of the border pixels (None: the paper's)",
+        None,
+        "pad the affine with this plain grey level in [0, 1] instead of the border pixels (None: the paper's)",
         grey_or_none,
-        Ablation("border padding", lambda r: {"background_fill": None, "final_scale": 1.0} if r.affine_p > 0 else None))
-    color_shift_mean: float = knob(0.0, "ColorShift mean range: mu ~ U[-m, m] (the code's --cg_mean)", number(),
-                                   off("no colour shift", color_shift_mean=0.0, color_shift_log_std=0.0))
-    color_shift_log_std: float = knob(0.0, "ColorShift log-std range: sigma = exp(U[-s, s]) (the code's --cg_std)", number())
-    color_jitter: float = knob(0.0, "brightness/contrast/saturation jitter strength (the public demo: 0.1-0.4)", number(),
-                               off("no colour jitter", color_jitter=0.0))
-    noise_std: float = knob(0.0, "additive Gaussian pixel noise on the copies", number(), off("no noise", noise_std=0.0))
-    smooth_sigma: float = knob(0.0, "replace the final image by its Gaussian blur of this sigma (px of the final side); 0: none",
-                               number(), off("no smoothing", smooth_sigma=0.0))
-    final_scale: float = knob(1.0, "shrink the final image to this fraction of its side onto background_fill; 1: as optimised",
-                              number(high=1, low_open=True, meaning="1: the image as optimised, the paper's"),
-                              off("full size", final_scale=1.0))
+        Ablation("border padding", lambda r: {"background_fill": None, "final_scale": 1.0} if r.affine_p > 0 else None),
+    )
+    color_shift_mean: float = knob(
+        0.0,
+        "ColorShift mean range: mu ~ U[-m, m] (the code's --cg_mean)",
+        number(),
+        off("no colour shift", color_shift_mean=0.0, color_shift_log_std=0.0),
+    )
+    color_shift_log_std: float = knob(
+        0.0, "ColorShift log-std range: sigma = exp(U[-s, s]) (the code's --cg_std)", number()
+    )
+    color_jitter: float = knob(
+        0.0,
+        "brightness/contrast/saturation jitter strength (the public demo: 0.1-0.4)",
+        number(),
+        off("no colour jitter", color_jitter=0.0),
+    )
+    noise_std: float = knob(
+        0.0, "additive Gaussian pixel noise on the copies", number(), off("no noise", noise_std=0.0)
+    )
+    smooth_sigma: float = knob(
+        0.0,
+        "replace the final image by its Gaussian blur of this sigma (px of the final side); 0: none",
+        number(),
+        off("no smoothing", smooth_sigma=0.0),
+    )
+    final_scale: float = knob(
+        1.0,
+        "shrink the final image to this fraction of its side onto background_fill; 1: as optimised",
+        number(high=1, low_open=True, meaning="1: the image as optimised, the paper's"),
+        off("full size", final_scale=1.0),
+    )
     tv_weight: float = knob(0.005, "total-variation weight (the code's TV)", number(), off("no TV", tv_weight=0.0))
     l1_weight: float = knob(0.0, "L1-norm weight", number(), off("no L1", l1_weight=0.0))
-    parameterization: str = knob("pixels", "what Adam changes: pixels (the paper's) or fourier (the 1/f-scaled spectrum, "
-                                 "lucent's fft)", one_of(*param.PARAMETERIZATIONS))
+    parameterization: str = knob(
+        "pixels",
+        "what Adam changes: pixels (the paper's) or fourier (the 1/f-scaled spectrum, lucent's fft)",
+        one_of(*param.PARAMETERIZATIONS),
+    )
     fourier_decay: float = knob(1.0, "with parameterization fourier: the spectrum's scale falls as 1/f^decay", number())
-    residual_jitter: float = knob(0.0, "ghost networks: each residual branch of each copy scaled by U[1-j, 1+j], new every "
-                                  "step (ViTs; 0: the model as is)",
-                                  number(high=1, high_open=True, meaning="factors in [1-j, 1+j] stay positive"))
-    grad_clip: float = knob(1.0, "max gradient L2 norm, per image", number(),
-                            Ablation("no gradient clip", lambda r: {"grad_clip": 1e6}))
-    precision: str = knob("fp32", "fp32, or bf16 autocast of the encoder (image and Adam stay fp32)", one_of("fp32", "bf16"))
+    residual_jitter: float = knob(
+        0.0,
+        "ghost networks: each residual branch of each copy scaled by U[1-j, 1+j], new every "
+        "step (ViTs; 0: the model as is)",
+        number(high=1, high_open=True, meaning="factors in [1-j, 1+j] stay positive"),
+    )
+    grad_clip: float = knob(
+        1.0, "max gradient L2 norm, per image", number(), Ablation("no gradient clip", lambda r: {"grad_clip": 1e6})
+    )
+    precision: str = knob(
+        "fp32", "fp32, or bf16 autocast of the encoder (image and Adam stay fp32)", one_of("fp32", "bf16")
+    )
 
     def __post_init__(self):
-        object.__setattr__(self, "resolution_schedule", tuple(tuple(int(v) for v in s) for s in self.resolution_schedule))
+        object.__setattr__(
+            self, "resolution_schedule", tuple(tuple(int(v) for v in s) for s in self.resolution_schedule)
+        )
         object.__setattr__(self, "scale_range", tuple(float(v) for v in self.scale_range))
         for f in dataclasses.fields(self):
             problem = f.metadata["check"](f.name, getattr(self, f.name))
@@ -154,7 +203,7 @@ class Recipe:
             if broken(self):
                 raise ClipinvError(message(self))
 
-    def replace(self, **changes) -> "Recipe":
+    def replace(self, **changes) -> Recipe:
         unknown = set(changes) - set(KNOBS)
         if unknown:
             raise ClipinvError(f"unknown recipe knob(s) {sorted(unknown)}: see `clipinv invert --help`")
@@ -166,11 +215,19 @@ class Recipe:
 
 # rules between knobs: (broken(recipe), message(recipe))
 RULES = (
-    (lambda r: r.parameterization != "pixels" and not r.reset_optimizer_on_resize,
-     lambda r: "reset_optimizer_on_resize=False keeps Adam's state across a resize only for parameterization "
-               "'pixels': set reset_optimizer_on_resize=True"),
-    (lambda r: r.final_scale < 1 and r.background_fill is None,
-     lambda r: f"final_scale {r.final_scale} shrinks the image onto background_fill: set background_fill too (e.g. 0.4)"),
+    (
+        lambda r: r.parameterization != "pixels" and not r.reset_optimizer_on_resize,
+        lambda r: (
+            "reset_optimizer_on_resize=False keeps Adam's state across a resize only for parameterization "
+            "'pixels': set reset_optimizer_on_resize=True"
+        ),
+    ),
+    (
+        lambda r: r.final_scale < 1 and r.background_fill is None,
+        lambda r: (
+            f"final_scale {r.final_scale} shrinks the image onto background_fill: set background_fill too (e.g. 0.4)"
+        ),
+    ),
 )
 
 KNOBS = {f.name: f.metadata for f in dataclasses.fields(Recipe)}
@@ -193,5 +250,7 @@ def ablations(recipe: Recipe) -> dict[str, Recipe]:
 
 def compare(**recipes: Recipe) -> list[dict]:
     """One row per knob: its name, what it does, and its value in each recipe given by name."""
-    return [{"knob": name, "what it does": meta["help"], **{label: str(getattr(r, name)) for label, r in recipes.items()}}
-            for name, meta in KNOBS.items()]
+    return [
+        {"knob": name, "what it does": meta["help"], **{label: str(getattr(r, name)) for label, r in recipes.items()}}
+        for name, meta in KNOBS.items()
+    ]

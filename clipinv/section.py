@@ -33,11 +33,22 @@ class Section:
     recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
     """
 
-    def __init__(self, model="toy", judge="toy-judge", profile=None, steps=None, precision="fp32", device="cpu",
-                 recipe=None, note=True):
+    def __init__(
+        self,
+        model="toy",
+        judge="toy-judge",
+        profile=None,
+        steps=None,
+        precision="fp32",
+        device="cpu",
+        recipe=None,
+        note=True,
+    ):
         if device == "cuda" and not torch.cuda.is_available():
-            raise ClipinvError("this profile asks for device cuda but no CUDA GPU is visible: "
-                               "pass -p device cpu (slow) or use the classroom profile")
+            raise ClipinvError(
+                "this profile asks for device cuda but no CUDA GPU is visible: "
+                "pass -p device cpu (slow) or use the classroom profile"
+            )
         self.profile = profile
         self.device = device
         self.bundle = load_model(model, device=device)
@@ -56,16 +67,22 @@ class Section:
     def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
         widget in the executed notebook; the explorer turns it on)."""
-        return invert(self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device,
-                      progress=progress, **kw)
+        return invert(
+            self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device, progress=progress, **kw
+        )
 
     def pick(self, paper, toy):
         """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
         return toy if self.is_toy else paper
 
     def meta(self, **settings) -> dict:
-        return {"model": self.bundle.spec, "judge": self.judge.spec if self.judge else None, "profile": self.profile,
-                "steps": self.recipe.steps, **settings}
+        return {
+            "model": self.bundle.spec,
+            "judge": self.judge.spec if self.judge else None,
+            "profile": self.profile,
+            "steps": self.recipe.steps,
+            **settings,
+        }
 
     def caption(self, text: str, **settings):
         return plot.caption(text, **self.meta(**settings))

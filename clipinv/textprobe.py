@@ -63,11 +63,17 @@ def _encodable(bundle, words):
 
 @torch.no_grad()
 def encode_words(bundle, words: list[str], batch: int = 512) -> torch.Tensor:
-    return torch.cat([bundle.encode_text(words[i: i + batch]).cpu() for i in range(0, len(words), batch)])
+    return torch.cat([bundle.encode_text(words[i : i + batch]).cpu() for i in range(0, len(words), batch)])
 
 
-def probe(bundle, prompts: list[str], vocab: list[str] | None = None, nsfw: list[str] | None = None,
-          k: int = 5, max_words: int | None = 5000) -> pd.DataFrame:
+def probe(
+    bundle,
+    prompts: list[str],
+    vocab: list[str] | None = None,
+    nsfw: list[str] | None = None,
+    k: int = 5,
+    max_words: int | None = 5000,
+) -> pd.DataFrame:
     """One row per prompt: nearest words, nearest NSFW term, its similarity and rank."""
     vocab = vocab if vocab is not None else vocabulary(bundle, max_words=max_words)
     nsfw = _encodable(bundle, nsfw if nsfw is not None else nsfw_words())
@@ -87,8 +93,13 @@ def probe(bundle, prompts: list[str], vocab: list[str] | None = None, nsfw: list
         if nsfw:
             ranks = torch.nonzero(is_nsfw[order]).flatten()
             j = int(order[ranks[0]])
-            row.update({"nearest NSFW term": words[j], "its similarity": round(float(sims[i, j]), 3),
-                        "its rank": int(ranks[0]) + 1})
+            row.update(
+                {
+                    "nearest NSFW term": words[j],
+                    "its similarity": round(float(sims[i, j]), 3),
+                    "its rank": int(ranks[0]) + 1,
+                }
+            )
         else:
             row.update({"nearest NSFW term": None, "its similarity": None, "its rank": None})
         rows.append(row)

@@ -29,17 +29,34 @@ def _jsonable(x):
     return x
 
 
-def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contamination=None, skew=None,
-            model_config=None, train_config=None, threads: int | None = None, progress: bool = True,
-            name: str | None = None, cache_dir: str | Path | None = None, device: str = "cpu"):
+def trained(
+    seed: int = 0,
+    steps: int = 400,
+    samples: int | None = None,
+    contamination=None,
+    skew=None,
+    model_config=None,
+    train_config=None,
+    threads: int | None = None,
+    progress: bool = True,
+    name: str | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+):
     """A toy CLIP trained with these knobs (from the cache when it exists). Returns a ModelBundle."""
     tc = train_config or TrainConfig()
     if threads is not None:
         tc = dataclasses.replace(tc, threads=threads)
     mc = model_config or ModelConfig()
-    knobs = {"seed": seed, "steps": steps, "samples": samples, "contamination": _jsonable(contamination),
-             "skew": _jsonable(skew), "model_config": _jsonable(mc),
-             "train_config": {k: v for k, v in dataclasses.asdict(tc).items() if k not in ("threads", "eval_samples")}}
+    knobs = {
+        "seed": seed,
+        "steps": steps,
+        "samples": samples,
+        "contamination": _jsonable(contamination),
+        "skew": _jsonable(skew),
+        "model_config": _jsonable(mc),
+        "train_config": {k: v for k, v in dataclasses.asdict(tc).items() if k not in ("threads", "eval_samples")},
+    }
     key = hashlib.sha256(json.dumps(knobs, sort_keys=True, default=str).encode()).hexdigest()[:16]
     root = Path(cache_dir) if cache_dir else default_root() / "toy-models"
     path = root / f"{key}.safetensors"
@@ -50,16 +67,35 @@ def trained(seed: int = 0, steps: int = 400, samples: int | None = None, contami
     elif path.is_file() and path.with_suffix(".json").is_file():
         model, card, mc = load(path)
     else:
-        train(out=path, seed=seed, steps=steps, samples=samples, contamination=contamination, skew=skew,
-              model_config=mc, train_config=tc, device=device, progress=progress, name=label, evaluate=True)
+        train(
+            out=path,
+            seed=seed,
+            steps=steps,
+            samples=samples,
+            contamination=contamination,
+            skew=skew,
+            model_config=mc,
+            train_config=tc,
+            device=device,
+            progress=progress,
+            name=label,
+            evaluate=True,
+        )
         model, card, mc = load(path)
     bundle = toy_bundle(model, card, mc, spec=label)
     return bundle.to(device)
 
 
 # the "small config" of the analyses' CPU-sized models: narrower and shallower than the shipped toy
-SMALL_CONFIG = dict(embed_dim=64, vision_width=64, vision_layers=2, vision_head_width=32, text_width=64,
-                    text_layers=1, text_heads=2)
+SMALL_CONFIG = {
+    "embed_dim": 64,
+    "vision_width": 64,
+    "vision_layers": 2,
+    "vision_head_width": 32,
+    "text_width": 64,
+    "text_layers": 1,
+    "text_heads": 2,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,11 +112,20 @@ class TrainingBudget:
     def train(self, **knobs):
         mc = ModelConfig(**SMALL_CONFIG) if self.small else ModelConfig()
         tc = TrainConfig(batch_size=self.batch, warmup=min(100, max(1, self.steps // 10)), eval_samples=300)
-        return trained(steps=self.steps, model_config=mc, train_config=tc, threads=self.threads, progress=False,
-                       device=self.device, **knobs)
+        return trained(
+            steps=self.steps,
+            model_config=mc,
+            train_config=tc,
+            threads=self.threads,
+            progress=False,
+            device=self.device,
+            **knobs,
+        )
 
     def note(self, bundle) -> str:
         zs = bundle.card["metrics"].get("zero_shot", {})
-        return (f"{bundle.spec}: {self.steps} steps x batch {self.batch}{' (small config)' if self.small else ''}, "
-                f"held-out zero-shot colour {zs.get('colour', float('nan')):.0%}, "
-                f"shape {zs.get('shape', float('nan')):.0%}, trained in {bundle.card['metrics'].get('train_seconds')} s")
+        return (
+            f"{bundle.spec}: {self.steps} steps x batch {self.batch}{' (small config)' if self.small else ''}, "
+            f"held-out zero-shot colour {zs.get('colour', float('nan')):.0%}, "
+            f"shape {zs.get('shape', float('nan')):.0%}, trained in {bundle.card['metrics'].get('train_seconds')} s"
+        )

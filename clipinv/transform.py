@@ -38,8 +38,18 @@ class AffineResample(nn.Module):
 
     n_draws = 7  # apply?, angle, tx, ty, scale, jitter x, jitter y
 
-    def __init__(self, out_size: int, degrees=30.0, translate=0.1, scale=(0.7, 1.2), p=0.5,
-                 jitter: float = 0.0, mode: str = "bicubic", fill: float | None = None, translate_first: bool = False):
+    def __init__(
+        self,
+        out_size: int,
+        degrees=30.0,
+        translate=0.1,
+        scale=(0.7, 1.2),
+        p=0.5,
+        jitter: float = 0.0,
+        mode: str = "bicubic",
+        fill: float | None = None,
+        translate_first: bool = False,
+    ):
         super().__init__()
         self.out_size, self.degrees, self.translate, self.scale = out_size, degrees, translate, scale
         self.p, self.jitter, self.mode, self.fill = p, jitter, mode, fill
@@ -70,14 +80,17 @@ class AffineResample(nn.Module):
             h, w = x.shape[-2:]
             shift = torch.stack([(2 * u[:, 5] - 1) * self.jitter * 2 / w, (2 * u[:, 6] - 1) * self.jitter * 2 / h], 1)
             shift = torch.round(shift * torch.tensor([w / 2, h / 2], device=x.device)) / torch.tensor(
-                [w / 2, h / 2], device=x.device)  # whole pixels, like torch.roll
+                [w / 2, h / 2], device=x.device
+            )  # whole pixels, like torch.roll
             grid = grid.clamp(-1, 1) - shift[:, None, None, :]  # border first, then the wrap of a roll
             grid = torch.remainder(grid + 1, 2) - 1
         if self.fill is None:
             return F.grid_sample(x, grid.to(x.dtype), mode=self.mode, padding_mode="border", align_corners=False)
         # zero padding of (x - fill), shifted back: padding with the plain grey `fill`
-        return F.grid_sample(x - self.fill, grid.to(x.dtype), mode=self.mode, padding_mode="zeros",
-                             align_corners=False) + self.fill
+        return (
+            F.grid_sample(x - self.fill, grid.to(x.dtype), mode=self.mode, padding_mode="zeros", align_corners=False)
+            + self.fill
+        )
 
 
 class ColorShift(nn.Module):
@@ -136,8 +149,9 @@ class GaussianNoise(nn.Module):
             if x.shape[0] % len(generator):
                 raise ValueError(f"{x.shape[0]} rows cannot be split between {len(generator)} generators")
             rows = x.shape[0] // len(generator)
-            noise = torch.cat([torch.randn((rows, *x.shape[1:]), generator=g, device=x.device, dtype=x.dtype)
-                               for g in generator])
+            noise = torch.cat(
+                [torch.randn((rows, *x.shape[1:]), generator=g, device=x.device, dtype=x.dtype) for g in generator]
+            )
         else:
             noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x + self.std * noise
@@ -181,7 +195,7 @@ class ShrinkOnto(nn.Module):
         small = F.interpolate(x, size=(sh, sw), mode="bilinear", antialias=True, align_corners=False)
         out = torch.full_like(x, self.fill)
         top, left = (h - sh) // 2, (w - sw) // 2
-        out[..., top:top + sh, left:left + sw] = small
+        out[..., top : top + sh, left : left + sw] = small
         return out
 
 

@@ -47,19 +47,18 @@ from torchvision.transforms.functional import gaussian_blur
 RESEARCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(RESEARCH.parent))  # this tree's clipinv, as bench/ does
 
-from clipinv import toy  # noqa: E402
-from clipinv.errors import ClipinvError  # noqa: E402
-from clipinv.invert import invert  # noqa: E402
-from clipinv.judge import judge  # noqa: E402
-from clipinv.models import load_model  # noqa: E402
-from clipinv.stats import wilson  # noqa: E402
-from clipinv.toy import TOY_RECIPE, WEIGHTS  # noqa: E402
-from clipinv.toy.evaluate import inversion_accuracy  # noqa: E402
-from clipinv.toy.oracle import fade, pixel_colour, pixel_shape, probe_colour  # noqa: E402
-from clipinv.toy.training import reproduce, stages  # noqa: E402
-from clipinv.toy.world import (COLOURS, PALETTE, POSITIONS, RADIUS, RELATIONS, SHAPES, SIZES, World,  # noqa: E402
-                               class_prompts)
-from clipinv.transform import ShrinkOnto  # noqa: E402
+from clipinv import toy
+from clipinv.errors import ClipinvError
+from clipinv.invert import invert
+from clipinv.judge import judge
+from clipinv.models import load_model
+from clipinv.stats import wilson
+from clipinv.toy import TOY_RECIPE, WEIGHTS
+from clipinv.toy.evaluate import inversion_accuracy
+from clipinv.toy.oracle import fade, pixel_colour, pixel_shape, probe_colour
+from clipinv.toy.training import reproduce, stages
+from clipinv.toy.world import COLOURS, PALETTE, POSITIONS, RADIUS, RELATIONS, SHAPES, SIZES, World, class_prompts
+from clipinv.transform import ShrinkOnto
 
 RESULTS = RESEARCH / "results"  # the default --out
 
@@ -126,8 +125,11 @@ def attribute_inversions(model, judge_model, recipe=None, seeds: int = 2, n: int
     cases = {
         "size": [(pick(COLOURS), pick(SHAPES), z) for z in SIZES for _ in range(n // 2)],
         "position": [(pick(COLOURS), pick(SHAPES), p) for p in POSITIONS for _ in range(max(1, n // 5))],
-        "relation": [(pick(COLOURS), pick(SHAPES), r, pick(COLOURS), pick(SHAPES)) for r in RELATIONS
-                     for _ in range(max(1, n // 4))],
+        "relation": [
+            (pick(COLOURS), pick(SHAPES), r, pick(COLOURS), pick(SHAPES))
+            for r in RELATIONS
+            for _ in range(max(1, n // 4))
+        ],
     }
     for kind, items in cases.items():
         if kind == "size":
@@ -145,8 +147,11 @@ def attribute_inversions(model, judge_model, recipe=None, seeds: int = 2, n: int
         for i, opts in enumerate(options):
             probs = judge(inv.images[i], opts, judge=judge_model)  # [S, K]
             ok += int((probs.argmax(-1) == truth[i]).sum())
-        out[kind] = {"accuracy": round(ok / (len(items) * seeds), 4), "chance": round(1 / len(options[0]), 4),
-                     "images": len(items) * seeds}
+        out[kind] = {
+            "accuracy": round(ok / (len(items) * seeds), 4),
+            "chance": round(1 / len(options[0]), 4),
+            "images": len(items) * seeds,
+        }
     return out
 
 
@@ -177,10 +182,16 @@ def canvas_reading(judge_model=None, noise: float = 0.3, seed: int = 0) -> dict:
     flat = torch.stack([torch.tensor(PALETTE[c]).view(3, 1, 1).expand(3, side, side) for c in COLOURS])
     g = torch.Generator().manual_seed(seed)
     out = {}
-    for kind, x in (("plain", flat), (f"noise {noise}", (flat + noise * torch.randn(flat.shape, generator=g)).clamp(0, 1))):
+    for kind, x in (
+        ("plain", flat),
+        (f"noise {noise}", (flat + noise * torch.randn(flat.shape, generator=g)).clamp(0, 1)),
+    ):
         picked = [labels[int(i)] for i in judge(x, texts, judge=judge_model).argmax(-1)]
-        out[kind] = {"colour": round(sum(p[0] == c for p, c in zip(picked, COLOURS)) / len(COLOURS), 4),
-                     "shapes": {s: sum(p[1] == s for p in picked) for s in SHAPES}, "canvases": len(COLOURS)}
+        out[kind] = {
+            "colour": round(sum(p[0] == c for p, c in zip(picked, COLOURS)) / len(COLOURS), 4),
+            "shapes": {s: sum(p[1] == s for p in picked) for s in SHAPES},
+            "canvases": len(COLOURS),
+        }
     return out
 
 
@@ -191,8 +202,9 @@ def high_frequency(images: torch.Tensor) -> float:
     return float((x - gaussian_blur(x, [5, 5], [1.0, 1.0])).std())
 
 
-def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 10.0, 12.0, 14.0),
-                     noises=(0.0, 0.1, 0.2)) -> dict:
+def judge_robustness(
+    models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 10.0, 12.0, 14.0), noises=(0.0, 0.1, 0.2)
+) -> dict:
     """Zero-shot colour x shape (24-way) of each model on fresh single-object world images redrawn
     with every object at one radius (the world draws 4.5 and 8 px, each +-15%), and on the world's
     own images with extra Gaussian pixel noise: how far each model reads shapes beyond the images it
@@ -208,8 +220,12 @@ def judge_robustness(models=None, n: int = 600, seed: int = 5, radii=(4.5, 8.0, 
 
     out = {"images": n, "world_high_frequency": round(high_frequency(x), 4), "radius": {}, "noise": {}}
     for r in radii:
-        redrawn = [dataclasses.replace(s, objects=[dataclasses.replace(o, radius=o.radius * r / RADIUS[o.size])
-                                                   for o in s.objects]) for s in samples]
+        redrawn = [
+            dataclasses.replace(
+                s, objects=[dataclasses.replace(o, radius=o.radius * r / RADIUS[o.size]) for o in s.objects]
+            )
+            for s in samples
+        ]
         images = world.render(redrawn, torch.Generator().manual_seed(seed + 1))
         out["radius"][str(r)] = {name: accuracy(images, b) for name, b in models.items()}
     g = torch.Generator().manual_seed(seed + 2)
@@ -233,31 +249,62 @@ def judge_spread(judges: dict, model=None, recipe=None, seeds: int = 4, progress
         probs.append(judge(inv.images, texts, judge=bundle))
         ok = (probs[-1].argmax(-1) == truth).float()
         right.append(ok)
-        rows[name] = {"judged_colour_shape": round(float(ok.mean()), 4),
-                      "per_shape": {sh: round(float(ok[[i for i, lab in enumerate(labels) if lab[1] == sh]].mean()), 4)
-                                    for sh in SHAPES},
-                      "stage_seeds": [st["train_config"]["seed"] for st in stages(bundle.card)] if bundle.card else None,
-                      "zero_shot_colour_shape": bundle.card.get("metrics", {}).get("zero_shot", {}).get("colour_shape"),
-                      "weights_hash": bundle.weights_hash}
+        rows[name] = {
+            "judged_colour_shape": round(float(ok.mean()), 4),
+            "per_shape": {
+                sh: round(float(ok[[i for i, lab in enumerate(labels) if lab[1] == sh]].mean()), 4) for sh in SHAPES
+            },
+            "stage_seeds": [st["train_config"]["seed"] for st in stages(bundle.card)] if bundle.card else None,
+            "zero_shot_colour_shape": bundle.card.get("metrics", {}).get("zero_shot", {}).get("colour_shape"),
+            "weights_hash": bundle.weights_hash,
+        }
     right = torch.stack(right)
-    return {"images": int(truth.numel()), "model_weights_hash": model.weights_hash,
-            "recipe": (recipe or model.default_recipe).to_dict(), "judges": rows,
-            # over all the judges: every one right, at least one right, their probabilities averaged
-            "all_right": round(float(right.min(0).values.mean()), 4), "any_right": round(float(right.max(0).values.mean()), 4),
-            "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4)}
+    return {
+        "images": int(truth.numel()),
+        "model_weights_hash": model.weights_hash,
+        "recipe": (recipe or model.default_recipe).to_dict(),
+        "judges": rows,
+        # over all the judges: every one right, at least one right, their probabilities averaged
+        "all_right": round(float(right.min(0).values.mean()), 4),
+        "any_right": round(float(right.max(0).values.mean()), 4),
+        "mean_probability": round(float((sum(probs).argmax(-1) == truth).float().mean()), 4),
+    }
 
 
 # `clipinv.Recipe`'s knobs and defaults (the paper's) when the record was made, in their order then:
 # recorded recipes are read against these, so the record reads the same whichever knobs the
 # package's Recipe gains or drops later
 RECORDED_KNOBS = {
-    "steps": 3400, "lr": 0.1, "resolution_schedule": ((0, 64), (900, 128), (1800, 224)),
-    "reset_optimizer_on_resize": True, "n_augments": 13, "affine_p": 0.5, "rotate_degrees": 30.0, "translate": 0.1,
-    "scale_range": (0.7, 1.2), "jitter_px": 0.0, "background_fill": None, "color_shift_mean": 0.0,
-    "color_shift_log_std": 0.0, "color_jitter": 0.0, "noise_std": 0.0, "smooth_sigma": 0.0, "smooth_every": 0,
-    "final_scale": 1.0, "tv_weight": 0.005, "l1_weight": 0.0, "l1_center": 0.0, "init_range": (0.0, 1.0),
-    "parameterization": "pixels", "fourier_decay": 1.0, "residual_jitter": 0.0, "grad_clip": 1.0, "precision": "fp32",
-    "compile": False, "progress_every": 50}
+    "steps": 3400,
+    "lr": 0.1,
+    "resolution_schedule": ((0, 64), (900, 128), (1800, 224)),
+    "reset_optimizer_on_resize": True,
+    "n_augments": 13,
+    "affine_p": 0.5,
+    "rotate_degrees": 30.0,
+    "translate": 0.1,
+    "scale_range": (0.7, 1.2),
+    "jitter_px": 0.0,
+    "background_fill": None,
+    "color_shift_mean": 0.0,
+    "color_shift_log_std": 0.0,
+    "color_jitter": 0.0,
+    "noise_std": 0.0,
+    "smooth_sigma": 0.0,
+    "smooth_every": 0,
+    "final_scale": 1.0,
+    "tv_weight": 0.005,
+    "l1_weight": 0.0,
+    "l1_center": 0.0,
+    "init_range": (0.0, 1.0),
+    "parameterization": "pixels",
+    "fourier_decay": 1.0,
+    "residual_jitter": 0.0,
+    "grad_clip": 1.0,
+    "precision": "fp32",
+    "compile": False,
+    "progress_every": 50,
+}
 NOT_IMAGE_KNOBS = ("compile", "progress_every")  # they do not change the images
 
 
@@ -288,7 +335,7 @@ def kept_judge_spread(recorded: dict, model, recipe) -> dict | None:
 
 def squares_win(reading: dict) -> bool:
     """True when most noisy one-colour canvases are read as squares (the card's explanation)."""
-    noisy = [v for k, v in reading.items() if k != "plain"][0]
+    noisy = next(v for k, v in reading.items() if k != "plain")
     return noisy["shapes"]["square"] > noisy["canvases"] / 2
 
 
@@ -327,10 +374,17 @@ def from_scratch(name: str) -> dict:
         bundle, metrics = reproduce(card, Path(tmp) / f"{name}.safetensors", progress=False)
         wall = time.time() - t0
         new = json.loads((Path(tmp) / f"{name}.json").read_text())
-    return {"command": f"clipinv toy train --like {name} --out PATH", "wall_seconds": round(wall, 1),
-            "train_seconds": new["total_train_seconds"], "steps": new["total_steps"], "threads": metrics.get("threads"),
-            "weights_hash": bundle.weights_hash, "identical": bundle.weights_hash == card["weights_hash"],
-            "colour_shape": metrics["zero_shot"]["colour_shape"], "date": time.strftime("%Y-%m-%d")}
+    return {
+        "command": f"clipinv toy train --like {name} --out PATH",
+        "wall_seconds": round(wall, 1),
+        "train_seconds": new["total_train_seconds"],
+        "steps": new["total_steps"],
+        "threads": metrics.get("threads"),
+        "weights_hash": bundle.weights_hash,
+        "identical": bundle.weights_hash == card["weights_hash"],
+        "colour_shape": metrics["zero_shot"]["colour_shape"],
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def gpu_run(folder, note: str = "") -> dict:
@@ -341,7 +395,9 @@ def gpu_run(folder, note: str = "") -> dict:
     need = [folder / f for f in ("toy-gpu.json", "train.log", "gpu.txt")]
     missing = [str(f) for f in need if not f.exists()]
     if missing:
-        raise SystemExit(f"--gpu-run {folder}: missing {', '.join(missing)}; give a folder bench/gpu_session.sh part 1 or 5 wrote")
+        raise SystemExit(
+            f"--gpu-run {folder}: missing {', '.join(missing)}; give a folder bench/gpu_session.sh part 1 or 5 wrote"
+        )
     card = json.loads(need[0].read_text())
     wall = re.findall(r"toy train --like (\S+) wall: ([0-9.]+) s", need[1].read_text())
     if not wall:
@@ -350,12 +406,19 @@ def gpu_run(folder, note: str = "") -> dict:
     gpu = lines[1].split(",")[0].strip() if len(lines) > 1 else "a GPU"
     m = card["metrics"]
     graph = m.get("step") == "cuda-graph"
-    return {"command": f"clipinv toy train --like {wall[-1][0]} --out PATH --device cuda" + " --cuda-graph" * graph,
-            "wall_seconds": float(wall[-1][1]), "train_seconds": card["total_train_seconds"],
-            "steps": card["total_steps"], "device": m["device"], "gpu": gpu,
-            "torch": lines[2].split()[1] if len(lines) > 2 and lines[2].startswith("torch") else None,
-            "colour_shape": m["zero_shot"]["colour_shape"], "step": m.get("step", "dynamic"), "note": note,
-            "date": time.strftime("%Y-%m-%d", time.localtime(need[0].stat().st_mtime))}
+    return {
+        "command": f"clipinv toy train --like {wall[-1][0]} --out PATH --device cuda" + " --cuda-graph" * graph,
+        "wall_seconds": float(wall[-1][1]),
+        "train_seconds": card["total_train_seconds"],
+        "steps": card["total_steps"],
+        "device": m["device"],
+        "gpu": gpu,
+        "torch": lines[2].split()[1] if len(lines) > 2 and lines[2].startswith("torch") else None,
+        "colour_shape": m["zero_shot"]["colour_shape"],
+        "step": m.get("step", "dynamic"),
+        "note": note,
+        "date": time.strftime("%Y-%m-%d", time.localtime(need[0].stat().st_mtime)),
+    }
 
 
 def gpu_bar_reading(runs: list[dict]) -> str:
@@ -365,13 +428,21 @@ def gpu_bar_reading(runs: list[dict]) -> str:
 
     def verdict(rs):
         met = [g for g in rs if g["wall_seconds"] <= 180]
-        return (f"{'met' if len(met) == len(rs) else 'NOT met in every run'}: {len(met)} of {len(rs)} runs within "
-                f"3 min (" + ", ".join(f"{g['wall_seconds'] / 60:.1f} min" for g in rs))
+        return (
+            f"{'met' if len(met) == len(rs) else 'NOT met in every run'}: {len(met)} of {len(rs)} runs within "
+            f"3 min (" + ", ".join(f"{g['wall_seconds'] / 60:.1f} min" for g in rs)
+        )
+
     if steps == ["dynamic"]:
         return verdict(runs) + ", above)"
     names = {"dynamic": "the default step", "cuda-graph": "with --cuda-graph", "fixed": "fixed shapes"}
-    return "; ".join(f"{names.get(st, st)}: " + verdict([g for g in runs if g.get("step", "dynamic") == st]) + ")"
-                     for st in steps) + ", above"
+    return (
+        "; ".join(
+            f"{names.get(st, st)}: " + verdict([g for g in runs if g.get("step", "dynamic") == st]) + ")"
+            for st in steps
+        )
+        + ", above"
+    )
 
 
 TUNING_PAIRS = [(c, ("circle", "square", "triangle")[i % 3]) for i, c in enumerate(COLOURS)]
@@ -384,12 +455,21 @@ def tune(changes: dict, log, seeds: int = 2, model=None, judge_model=None, pairs
     if pairs not in ("all", "8"):
         raise ValueError(f"pairs must be 'all' (24 pairs) or '8' (each colour once), got {pairs!r}")
     recipe = TOY_RECIPE.replace(**changes)
-    bar = inversion_bar(model, judge_model, recipe=recipe, pairs=None if pairs == "all" else TUNING_PAIRS,
-                        seeds=seeds, progress=False)
-    row = {"change": ", ".join(f"{k}={v}" for k, v in changes.items()) or "TOY_RECIPE", "recipe": recipe.to_dict(),
-           "pairs": bar["prompts"], "shape_confusion": shape_confusion(bar["per_prompt"]),
-           "judged": bar["judged_colour_shape"], "judged_shape": bar["judged_shape"], "pixel": bar["pixel_colour"],
-           "seconds": bar["seconds"], "images": bar["images"], "threads": torch.get_num_threads()}
+    bar = inversion_bar(
+        model, judge_model, recipe=recipe, pairs=None if pairs == "all" else TUNING_PAIRS, seeds=seeds, progress=False
+    )
+    row = {
+        "change": ", ".join(f"{k}={v}" for k, v in changes.items()) or "TOY_RECIPE",
+        "recipe": recipe.to_dict(),
+        "pairs": bar["prompts"],
+        "shape_confusion": shape_confusion(bar["per_prompt"]),
+        "judged": bar["judged_colour_shape"],
+        "judged_shape": bar["judged_shape"],
+        "pixel": bar["pixel_colour"],
+        "seconds": bar["seconds"],
+        "images": bar["images"],
+        "threads": torch.get_num_threads(),
+    }
     with open(log, "a") as f:
         f.write(json.dumps(row) + "\n")
     return row
@@ -398,8 +478,14 @@ def tune(changes: dict, log, seeds: int = 2, model=None, judge_model=None, pairs
 def _panel_images(changes: dict, pairs: list, seeds: list, threads: int) -> torch.Tensor:
     """One worker of `panel`: toy's inversions of "a {colour} {shape}" for `pairs` x `seeds`."""
     torch.set_num_threads(threads)
-    return invert(load_model("toy"), [f"a {c} {s}" for c, s in pairs], seeds=seeds,
-                  recipe=TOY_RECIPE.replace(**changes), cache=False, progress=False).images
+    return invert(
+        load_model("toy"),
+        [f"a {c} {s}" for c, s in pairs],
+        seeds=seeds,
+        recipe=TOY_RECIPE.replace(**changes),
+        cache=False,
+        progress=False,
+    ).images
 
 
 def panel_images(changes: dict, seeds, jobs: int = 1) -> torch.Tensor:
@@ -410,8 +496,9 @@ def panel_images(changes: dict, seeds, jobs: int = 1) -> torch.Tensor:
     if jobs <= 1:
         return _panel_images(changes, labels, seeds, torch.get_num_threads())
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
-        parts = list(ex.map(_panel_images, [changes] * jobs, [labels[k::jobs] for k in range(jobs)],
-                            [seeds] * jobs, [1] * jobs))
+        parts = list(
+            ex.map(_panel_images, [changes] * jobs, [labels[k::jobs] for k in range(jobs)], [seeds] * jobs, [1] * jobs)
+        )
     images = torch.empty(len(labels), len(seeds), *parts[0].shape[2:])
     for k, part in enumerate(parts):
         images[k::jobs] = part
@@ -437,9 +524,16 @@ def panel(candidates: dict, judges: dict, seeds=tuple(range(8)), jobs: int = 1) 
         images, seconds = full_size[key]  # the optimisation's time, whichever candidate ran it
         images = ShrinkOnto(recipe.final_scale, recipe.background_fill)(images.flatten(0, 1)).view(images.shape)
         truth = torch.arange(len(labels)).view(-1, 1).expand(images.shape[:2])
-        row = {"name": name, "changes": changes, "recipe": recipe.to_dict(),
-               "images": int(truth.numel()), "seeds": seeds,
-               "seconds": round(seconds, 1), "judged": {}, "p_true": {}}
+        row = {
+            "name": name,
+            "changes": changes,
+            "recipe": recipe.to_dict(),
+            "images": int(truth.numel()),
+            "seeds": seeds,
+            "seconds": round(seconds, 1),
+            "judged": {},
+            "p_true": {},
+        }
         for jname, bundle in judges.items():
             probs = judge(images, texts, judge=bundle)
             row["judged"][jname] = round(float((probs.argmax(-1) == truth).float().mean()), 4)
@@ -455,6 +549,7 @@ def record_panel(rows: list, judges: dict, purpose: str, out, choice: bool = Tru
     row names its whole recipe) and rewrite the reports. judges: {name: bundle}, as given to `panel`.
     choice: whether its twins chose (or confirm) `TOY_RECIPE`; False for a reading of routes that
     were not shipped, whose twins then count as judges that took no part in the choice."""
+
     def label(name, bundle):  # a twin by its first stage seed (`clipinv toy train --seed S`), not its path here
         if name == "toy-judge" or not bundle.card:
             return name
@@ -463,8 +558,14 @@ def record_panel(rows: list, judges: dict, purpose: str, out, choice: bool = Tru
     names = {name: label(name, bundle) for name, bundle in judges.items()}
     rows = [dict(row, **{k: {names[j]: v for j, v in row[k].items()} for k in ("judged", "p_true")}) for row in rows]
     results = load_record(out)["toy"]["inversion"]
-    entry = {"purpose": purpose, "choice": choice, "date": time.strftime("%Y-%m-%d"), "seeds": rows[0]["seeds"],
-             "judges": {names[name]: bundle.weights_hash for name, bundle in judges.items()}, "rows": rows}
+    entry = {
+        "purpose": purpose,
+        "choice": choice,
+        "date": time.strftime("%Y-%m-%d"),
+        "seeds": rows[0]["seeds"],
+        "judges": {names[name]: bundle.weights_hash for name, bundle in judges.items()},
+        "rows": rows,
+    }
     results.setdefault("panels", []).append(entry)
     write_cards(out, results)
     return entry
@@ -473,24 +574,37 @@ def record_panel(rows: list, judges: dict, purpose: str, out, choice: bool = Tru
 def choosing_twins(inv: dict) -> set:
     """Weights hashes of the twins that chose (or confirmed) the recipe: those of every recorded panel
     but the ones recorded as no choice (`record_panel(choice=False)`)."""
-    return {h for entry in inv.get("panels", []) if entry.get("choice", True)
-            for j, h in entry["judges"].items() if j != "toy-judge"}
+    return {
+        h
+        for entry in inv.get("panels", [])
+        if entry.get("choice", True)
+        for j, h in entry["judges"].items()
+        if j != "toy-judge"
+    }
 
 
 def panel_table(rows: list, test_judge: str = "toy-judge") -> str:
     """`panel` rows as a markdown table, the selection criterion first: the other judges' mean
     accuracy, ties broken by their mean probability of the true caption."""
     names = [j for j in rows[0]["judged"] if j != test_judge]
-    head = (["recipe", "images", "mean of " + (", ".join(names) or "none"), "their mean p(true)"] + names
-            + [test_judge, "pixel colour", "shape drawn", "seconds"])
+    head = (
+        ["recipe", "images", "mean of " + (", ".join(names) or "none"), "their mean p(true)"]
+        + names
+        + [test_judge, "pixel colour", "shape drawn", "seconds"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         mean = sum(r["judged"][j] for j in names) / len(names) if names else float("nan")
         p_true = sum(r["p_true"][j] for j in names) / len(names) if names else float("nan")
-        cells = ([r["name"], str(r["images"]), f"{100 * mean:.1f}%", f"{100 * p_true:.1f}%"]
-                 + [f"{100 * r['judged'][j]:.1f}%" for j in names])
-        cells += [f"{100 * r['judged'][test_judge]:.1f}%" if test_judge in r["judged"] else "-",
-                  f"{100 * r['pixel_colour']:.1f}%", f"{100 * r['pixel_shape']:.1f}%", str(r["seconds"])]
+        cells = [r["name"], str(r["images"]), f"{100 * mean:.1f}%", f"{100 * p_true:.1f}%"] + [
+            f"{100 * r['judged'][j]:.1f}%" for j in names
+        ]
+        cells += [
+            f"{100 * r['judged'][test_judge]:.1f}%" if test_judge in r["judged"] else "-",
+            f"{100 * r['pixel_colour']:.1f}%",
+            f"{100 * r['pixel_shape']:.1f}%",
+            str(r["seconds"]),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -498,10 +612,22 @@ def panel_table(rows: list, test_judge: str = "toy-judge") -> str:
 def combine(parts: list) -> dict:
     """Merge inversion_bar results of disjoint prompt sets (run in parallel processes)."""
     n = sum(p["images"] for p in parts)
-    out = {"prompts": sum(p["prompts"] for p in parts), "seeds": parts[0]["seeds"], "images": n,
-           "seconds": round(sum(p["seconds"] for p in parts), 1), "per_prompt": {}}
-    for key in ("judged_colour_shape", "judged_colour", "judged_shape", "pixel_colour", "self_similarity",
-                "self_judged_colour_shape", "self_judged_shape"):
+    out = {
+        "prompts": sum(p["prompts"] for p in parts),
+        "seeds": parts[0]["seeds"],
+        "images": n,
+        "seconds": round(sum(p["seconds"] for p in parts), 1),
+        "per_prompt": {},
+    }
+    for key in (
+        "judged_colour_shape",
+        "judged_colour",
+        "judged_shape",
+        "pixel_colour",
+        "self_similarity",
+        "self_judged_colour_shape",
+        "self_judged_shape",
+    ):
         out[key] = round(sum(p[key] * p["images"] for p in parts) / n, 4)
     if all("pixel_shape" in p for p in parts):
         out["pixel_shape"] = round(sum(p["pixel_shape"] * p["images"] for p in parts) / n, 4)
@@ -515,42 +641,104 @@ def combine(parts: list) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tune", default=None, metavar="JSON", help="one tuning row: recipe changes as json, e.g. '{\"n_augments\": 16}'")
-    ap.add_argument("--tune-pairs", choices=("all", "8"), default="all",
-                    help="--tune on all 24 pairs (48 images) or 8, each colour once (16 images, the early protocol)")
-    ap.add_argument("--out", default=str(RESULTS), metavar="DIR",
-                    help="where everything is written: the record, the tuning log, the reports, --part and --panel "
-                         "files (default research/results/)")
+    ap.add_argument(
+        "--tune",
+        default=None,
+        metavar="JSON",
+        help="one tuning row: recipe changes as json, e.g. '{\"n_augments\": 16}'",
+    )
+    ap.add_argument(
+        "--tune-pairs",
+        choices=("all", "8"),
+        default="all",
+        help="--tune on all 24 pairs (48 images) or 8, each colour once (16 images, the early protocol)",
+    )
+    ap.add_argument(
+        "--out",
+        default=str(RESULTS),
+        metavar="DIR",
+        help="where everything is written: the record, the tuning log, the reports, --part and --panel "
+        "files (default research/results/)",
+    )
     ap.add_argument("--report", action="store_true", help="only rebuild the reports in --out from the record")
-    ap.add_argument("--part", default=None, metavar="K/N",
-                    help="only the K-th of N slices of the 24 pairs; writes DIR/part-K-of-N.json")
-    ap.add_argument("--combine", nargs="*", default=None, metavar="PART.json",
-                    help="merge --part files, measure the rest (speed, attributes, oracle) and write the record")
+    ap.add_argument(
+        "--part",
+        default=None,
+        metavar="K/N",
+        help="only the K-th of N slices of the 24 pairs; writes DIR/part-K-of-N.json",
+    )
+    ap.add_argument(
+        "--combine",
+        nargs="*",
+        default=None,
+        metavar="PART.json",
+        help="merge --part files, measure the rest (speed, attributes, oracle) and write the record",
+    )
     ap.add_argument("--skip-attributes", action="store_true")
-    ap.add_argument("--from-scratch", nargs="+", default=None, metavar="NAME",
-                    help="retrain these shipped models from scratch (every stage of their cards), time it, compare the "
-                         "weights, and record it in their cards (minutes each: the card records how many)")
-    ap.add_argument("--gpu-run", nargs=2, default=None, metavar=("NAME", "FOLDER"),
-                    help="record in NAME's card a from-scratch run on a GPU, read from the files bench/gpu_session.sh "
-                         "brought back (FOLDER with toy-gpu.json, train.log, gpu.txt); --gpu-note says what code ran")
+    ap.add_argument(
+        "--from-scratch",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="retrain these shipped models from scratch (every stage of their cards), time it, compare the "
+        "weights, and record it in their cards (minutes each: the card records how many)",
+    )
+    ap.add_argument(
+        "--gpu-run",
+        nargs=2,
+        default=None,
+        metavar=("NAME", "FOLDER"),
+        help="record in NAME's card a from-scratch run on a GPU, read from the files bench/gpu_session.sh "
+        "brought back (FOLDER with toy-gpu.json, train.log, gpu.txt); --gpu-note says what code ran",
+    )
     ap.add_argument("--gpu-note", default="", help="with --gpu-run: what ran (commit, options)")
-    ap.add_argument("--canvas", action="store_true",
-                    help="measure how toy-judge reads one-colour canvases and record it in the toy card")
-    ap.add_argument("--robustness", action="store_true",
-                    help="measure both models on world images drawn larger and noisier, and record it in the toy card")
-    ap.add_argument("--judges", nargs="+", default=None, metavar="PATH",
-                    help="judge the bar's 96 images with toy-judge and these toy models too (e.g. twins of toy-judge from "
-                         "`clipinv toy train --like toy-judge --seed S --out PATH`), and record it in the toy card")
-    ap.add_argument("--panel", nargs="+", default=None, metavar="NAME=JSON",
-                    help="recipe selection: each candidate (changes to TOY_RECIPE, e.g. 'smooth={\"smooth_sigma\": 0.5}') inverts "
-                         "24 pairs x --seeds, read by toy-judge and --panel-judges; prints a table, writes DIR/panel.json")
-    ap.add_argument("--panel-judges", nargs="*", default=[], metavar="PATH",
-                    help="the judges --panel chooses by: twins of toy-judge (`clipinv toy train --like toy-judge --seed S --out PATH`)")
-    ap.add_argument("--seeds", default="0-7", metavar="A-B", help="--panel's seeds, a range A-B or a list 0,1,2 (default 0-7)")
-    ap.add_argument("--record", default=None, metavar="PURPOSE",
-                    help="add the --panel run to the toy card under this heading (e.g. 'selection', 'fresh seeds')")
-    ap.add_argument("--not-a-choice", action="store_true",
-                    help="with --record: the panel is a reading (routes not shipped, or more judges), not a choice of TOY_RECIPE")
+    ap.add_argument(
+        "--canvas",
+        action="store_true",
+        help="measure how toy-judge reads one-colour canvases and record it in the toy card",
+    )
+    ap.add_argument(
+        "--robustness",
+        action="store_true",
+        help="measure both models on world images drawn larger and noisier, and record it in the toy card",
+    )
+    ap.add_argument(
+        "--judges",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="judge the bar's 96 images with toy-judge and these toy models too (e.g. twins of toy-judge from "
+        "`clipinv toy train --like toy-judge --seed S --out PATH`), and record it in the toy card",
+    )
+    ap.add_argument(
+        "--panel",
+        nargs="+",
+        default=None,
+        metavar="NAME=JSON",
+        help="recipe selection: each candidate (changes to TOY_RECIPE, e.g. 'smooth={\"smooth_sigma\": 0.5}') inverts "
+        "24 pairs x --seeds, read by toy-judge and --panel-judges; prints a table, writes DIR/panel.json",
+    )
+    ap.add_argument(
+        "--panel-judges",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="the judges --panel chooses by: twins of toy-judge (`clipinv toy train --like toy-judge --seed S --out PATH`)",
+    )
+    ap.add_argument(
+        "--seeds", default="0-7", metavar="A-B", help="--panel's seeds, a range A-B or a list 0,1,2 (default 0-7)"
+    )
+    ap.add_argument(
+        "--record",
+        default=None,
+        metavar="PURPOSE",
+        help="add the --panel run to the toy card under this heading (e.g. 'selection', 'fresh seeds')",
+    )
+    ap.add_argument(
+        "--not-a-choice",
+        action="store_true",
+        help="with --record: the panel is a reading (routes not shipped, or more judges), not a choice of TOY_RECIPE",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="--panel's processes, 1 thread each (default 2)")
     ap.add_argument("--machine", default="idle 2-core CPU", help="how to describe the machine in the card")
     args = ap.parse_args(argv)
@@ -616,8 +804,12 @@ def main(argv=None):
             json.dump(bar, f)
         print(json.dumps({k: v for k, v in bar.items() if k != "per_prompt"}))
         return bar
-    results = {"recipe": toy.TOY_RECIPE.to_dict(), "threads": torch.get_num_threads(),
-               "date": time.strftime("%Y-%m-%d"), "machine": args.machine}
+    results = {
+        "recipe": toy.TOY_RECIPE.to_dict(),
+        "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": args.machine,
+    }
     if args.combine:
         results["inversion"] = combine([json.loads(open(p).read()) for p in args.combine])
         results["inversion"]["threads"] = json.loads(open(args.combine[0]).read()).get("threads")
@@ -628,10 +820,21 @@ def main(argv=None):
         results["inversion"] = bar
     print(json.dumps({k: v for k, v in results["inversion"].items() if k != "per_prompt"}))
     if toy.TOY_RECIPE.background_fill is not None:  # the same images with the paper's border padding instead
-        bar = inversion_bar(model, judge_model, recipe=toy.TOY_RECIPE.replace(background_fill=None, final_scale=1.0),
-                            progress=False)  # no grey to shrink onto: at full size
-        results["border_padding"] = {k: bar[k] for k in ("images", "judged_colour_shape", "judged_colour", "judged_shape",
-                                                         "pixel_colour", "pixel_shape", "self_judged_colour_shape")}
+        bar = inversion_bar(
+            model, judge_model, recipe=toy.TOY_RECIPE.replace(background_fill=None, final_scale=1.0), progress=False
+        )  # no grey to shrink onto: at full size
+        results["border_padding"] = {
+            k: bar[k]
+            for k in (
+                "images",
+                "judged_colour_shape",
+                "judged_colour",
+                "judged_shape",
+                "pixel_colour",
+                "pixel_shape",
+                "self_judged_colour_shape",
+            )
+        }
         print("border padding:", json.dumps(results["border_padding"]))
     results["one_prompt_4_seeds_seconds"] = one_prompt_seconds(model)
     print("one prompt x 4 seeds:", results["one_prompt_4_seeds_seconds"], "s")
@@ -656,8 +859,10 @@ def main(argv=None):
 def _check_toy_paths(flag: str, paths: list):
     for path in paths:
         if not toy.is_toy_checkpoint(path):
-            raise SystemExit(f"{flag} {path}: not a toy model saved by `clipinv toy train --out PATH` "
-                             "(a .safetensors with its card .json beside it)")
+            raise SystemExit(
+                f"{flag} {path}: not a toy model saved by `clipinv toy train --out PATH` "
+                "(a .safetensors with its card .json beside it)"
+            )
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -686,7 +891,9 @@ def run_panel(args) -> list:
         except ClipinvError as e:
             raise SystemExit(f"--panel {item}: {e}")
         except ValueError:
-            raise SystemExit(f"--panel {item}: give NAME=JSON, the JSON an object of recipe changes, e.g. 'smooth={{\"smooth_sigma\": 0.5}}'")
+            raise SystemExit(
+                f"--panel {item}: give NAME=JSON, the JSON an object of recipe changes, e.g. 'smooth={{\"smooth_sigma\": 0.5}}'"
+            )
         candidates[name] = changes
     _check_toy_paths("--panel-judges", args.panel_judges)
     seeds = _parse_seeds(args.seeds)
@@ -725,22 +932,35 @@ def other_seeds_reading(inv: dict) -> str:
     seeds, and a pass or a miss can depend on it."""
     b = inv["inversion"]
     bar_seeds = set(range(b["seeds"]) if isinstance(b["seeds"], int) else b["seeds"])
-    readings = {tuple(row["seeds"]): (row["seeds"], row["judged"]["toy-judge"], row["images"])
-                for _, row in todays_rows(inv)
-                if "toy-judge" in row["judged"] and set(row["seeds"]) != bar_seeds}.values()  # one per seed set
+    readings = {
+        tuple(row["seeds"]): (row["seeds"], row["judged"]["toy-judge"], row["images"])
+        for _, row in todays_rows(inv)
+        if "toy-judge" in row["judged"] and set(row["seeds"]) != bar_seeds
+    }.values()  # one per seed set
     if not readings:
         return ""
-    return ("; the same recipe on other seeds (recipe panels below): " + ", ".join(
-        f"seeds {s[0]}-{s[-1]} {100 * v:.1f}% ({n} images" + (", the bar's among them" if bar_seeds & set(s) else "") + ")"
-        for s, v, n in readings)
-        + (", below the bar: the pass depends on which seeds are drawn" if b["judged_colour_shape"] >= 0.9
-           and min(v for _, v, _ in readings) < 0.9 else ""))
+    return (
+        "; the same recipe on other seeds (recipe panels below): "
+        + ", ".join(
+            f"seeds {s[0]}-{s[-1]} {100 * v:.1f}% ({n} images"
+            + (", the bar's among them" if bar_seeds & set(s) else "")
+            + ")"
+            for s, v, n in readings
+        )
+        + (
+            ", below the bar: the pass depends on which seeds are drawn"
+            if b["judged_colour_shape"] >= 0.9 and min(v for _, v, _ in readings) < 0.9
+            else ""
+        )
+    )
 
 
 def todays_rows(inv: dict):
     """(panel entry, row) of every recorded panel row that ran the card's recipe."""
     today = recipe_key(inv["recipe"])
-    return [(entry, row) for entry in inv.get("panels", []) for row in entry["rows"] if recipe_key(row["recipe"]) == today]
+    return [
+        (entry, row) for entry in inv.get("panels", []) for row in entry["rows"] if recipe_key(row["recipe"]) == today
+    ]
 
 
 def unchosen_twins_reading(inv: dict) -> str:
@@ -751,18 +971,30 @@ def unchosen_twins_reading(inv: dict) -> str:
     parts, seen = [], set()
     js = inv.get("judge_spread")
     if js and recipe_key(js["recipe"]) == recipe_key(inv["recipe"]):
-        v = [r["judged_colour_shape"] for n, r in js["judges"].items() if n != "toy-judge" and r["weights_hash"] not in chose]
+        v = [
+            r["judged_colour_shape"]
+            for n, r in js["judges"].items()
+            if n != "toy-judge" and r["weights_hash"] not in chose
+        ]
         if v:
             parts.append(f"the bar's {js['images']} images " + " / ".join(f"{100 * x:.1f}%" for x in v))
             bar = inv["inversion"]["seeds"]
-            seen.add(tuple(range(bar)) if isinstance(bar, int) else tuple(bar))  # a panel of the bar's seeds: the same images
+            seen.add(
+                tuple(range(bar)) if isinstance(bar, int) else tuple(bar)
+            )  # a panel of the bar's seeds: the same images
     for entry, row in todays_rows(inv):
         names = [j for j, h in entry["judges"].items() if j != "toy-judge" and h not in chose]
         if names and tuple(row["seeds"]) not in seen:
             seen.add(tuple(row["seeds"]))
-            parts.append(f"seeds {row['seeds'][0]}-{row['seeds'][-1]} ({row['images']} images) "
-                         + " / ".join(f"{100 * row['judged'][j]:.1f}%" for j in names))
-    return ("; twins of `toy-judge` that took no part in choosing the recipe read it: " + ", ".join(parts)) if parts else ""
+            parts.append(
+                f"seeds {row['seeds'][0]}-{row['seeds'][-1]} ({row['images']} images) "
+                + " / ".join(f"{100 * row['judged'][j]:.1f}%" for j in names)
+            )
+    return (
+        ("; twins of `toy-judge` that took no part in choosing the recipe read it: " + ", ".join(parts))
+        if parts
+        else ""
+    )
 
 
 def card_markdown(card: dict, inv: dict | None) -> str:
@@ -798,9 +1030,11 @@ def card_markdown(card: dict, inv: dict | None) -> str:
     for i, h in enumerate(card.get("history", []) + [{"train_config": tc, "samples": card["samples"], "metrics": m}]):
         hm, htc = h["metrics"], h["train_config"]
         zs_h = hm.get("zero_shot", {})
-        lines.append(f"  - stage {i + 1}: {htc['steps']} steps, lr {htc['lr']}, data seed {htc['seed']} ({h['samples']} samples), "
-                     f"{hm['train_seconds']} s, loss {hm['loss_first']} -> {hm['loss_last']}, held-out colour x shape "
-                     f"{100 * zs_h.get('colour_shape', float('nan')):.1f}%")
+        lines.append(
+            f"  - stage {i + 1}: {htc['steps']} steps, lr {htc['lr']}, data seed {htc['seed']} ({h['samples']} samples), "
+            f"{hm['train_seconds']} s, loss {hm['loss_first']} -> {hm['loss_last']}, held-out colour x shape "
+            f"{100 * zs_h.get('colour_shape', float('nan')):.1f}%"
+        )
     lines += [
         f"- total training time: {card.get('total_train_seconds', m['train_seconds'])} s on {m['device']} "
         f"({m.get('threads')} thread per model, two models side by side on the 2-core CPU); "
@@ -812,17 +1046,19 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             f"- from scratch ({fs['command']}, measured {fs['date']}): {fs['wall_seconds'] / 60:.1f} min wall "
             f"({fs['train_seconds']} s in the training loops) for {fs['steps']} steps, {fs['threads']} thread on "
             f"{fs.get('machine', 'a 2-core CPU')}; weights {'identical to' if fs['identical'] else 'NOT identical to'} the "
-            f"shipped ones (hash {fs['weights_hash']}); held-out colour x shape {100 * fs['colour_shape']:.1f}%")
+            f"shipped ones (hash {fs['weights_hash']}); held-out colour x shape {100 * fs['colour_shape']:.1f}%"
+        )
     for g in card.get("from_scratch_gpu", []):
         lines.append(
             f"- from scratch on a GPU ({g['command']}, measured {g['date']}, {g['gpu']}, torch {g['torch']}"
             f"{', ' + g['note'] if g.get('note') else ''}): {g['wall_seconds'] / 60:.1f} min wall ({g['wall_seconds']} s; "
             f"{g['train_seconds']} s in the training loops) for {g['steps']} steps; held-out colour x shape "
-            f"{100 * g['colour_shape']:.1f}%")
+            f"{100 * g['colour_shape']:.1f}%"
+        )
     lines += [
         "",
         "## Held-out zero-shot accuracy (measured, fresh samples)",
-        f"- colour x shape (24-way, \"a {{colour}} {{shape}}\"): {100 * zs.get('colour_shape', float('nan')):.1f}% "
+        f'- colour x shape (24-way, "a {{colour}} {{shape}}"): {100 * zs.get("colour_shape", float("nan")):.1f}% '
         f"(colour {100 * zs.get('colour', float('nan')):.1f}%, shape {100 * zs.get('shape', float('nan')):.1f}%), "
         f"n = {zs.get('n')}",
         f"- size (2-way): {100 * zs.get('size', float('nan')):.1f}%; position (5-way): "
@@ -839,11 +1075,22 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             f"{r['n_augments']} augmented copies, affine p {r['affine_p']} (rotation +-{r['rotate_degrees']}, "
             f"translation {r['translate']}, scale {tuple(r['scale_range'])}, padding "
             f"{'border' if r.get('background_fill') is None else 'plain grey ' + str(r['background_fill'])}), TV weight {r['tv_weight']}, grad clip {r['grad_clip']}"
-            + (f", ColorShift mean {r['color_shift_mean']} / log std {r['color_shift_log_std']}"
-               if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
-            + (f", the final image smoothed by a Gaussian blur of sigma {r['smooth_sigma']} px"
-               + (f" (and every {r['smooth_every']} steps)" if r.get("smooth_every") else "") if r.get("smooth_sigma") else "")
-            + (f", then shown shrunk to {r['final_scale']} of its side on the grey" if r.get("final_scale", 1.0) < 1 else ""),
+            + (
+                f", ColorShift mean {r['color_shift_mean']} / log std {r['color_shift_log_std']}"
+                if r.get("color_shift_mean") or r.get("color_shift_log_std")
+                else ""
+            )
+            + (
+                f", the final image smoothed by a Gaussian blur of sigma {r['smooth_sigma']} px"
+                + (f" (and every {r['smooth_every']} steps)" if r.get("smooth_every") else "")
+                if r.get("smooth_sigma")
+                else ""
+            )
+            + (
+                f", then shown shrunk to {r['final_scale']} of its side on the grey"
+                if r.get("final_scale", 1.0) < 1
+                else ""
+            ),
             "- why: the paper's recipe scaled to 32 px (schedule 16 -> 32 ending at the input size; 200 steps to "
             "fit the 30 s budget; TV 0.001 because the probe found strong TV hurts transfer; 16 copies, measured in "
             "session 1). Changes to the paper's augmentation: every copy gets the affine, shrunk to "
@@ -851,160 +1098,243 @@ def card_markdown(card: dict, inv: dict | None) -> str:
             "world's background) instead of its border pixels. With border padding an inversion fills the canvas "
             "with its colour, and an independent model reads such a canvas as a square (below); on grey the "
             "copy's outline shows, so the optimiser draws the shape. "
-            + (f"The paper code's ColorShift, off there by default, is on (mean {r['color_shift_mean']}, log std "
-               f"{r['color_shift_log_std']}): no copy sees the exact colour, so the inversion leans on shape. Its "
-               "strength and the scale range were picked by how the two twins of `toy-judge` trained from other seeds (the "
-               "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds; `toy-judge`'s reading was not the "
-               "criterion. " if r.get("color_shift_mean") or r.get("color_shift_log_std") else "")
-            + (f"The last step is followed by a Gaussian blur of sigma {r['smooth_sigma']} px (Yosinski et al. 2015's "
-               "blur regulariser, applied once): it removes pixel-scale texture the optimiser leaves (the texture figure "
-               "below is after the blur, near the world's images), which independent judges read worse (noise, below); "
-               "the shapes drawn stay as they were (the panels' shape-drawn column). Its sigma was picked by the same two "
-               "twins (the selection panel below). " if r.get("smooth_sigma") else "")
-            + (f"Last, the image is shrunk to {r['final_scale']} of its side and centred on the grey (`final_scale`, "
-               "after the blur; the optimisation is unchanged): the world's large objects span half the canvas, while "
-               "the optimiser draws its object as big as the canvas, whose edge the shrunk copies showed the model as "
-               "the object's outline. The shipped models, trained on the world's sizes, read canvas-sized objects worse "
-               "(`judge_robustness`, below). The value was set by the world's geometry, not by the best reading, and then checked on "
-               "fresh seeds 16-23 with a fresh twin of `toy-judge` (seed 6) by a rule fixed before that run: ship it if "
-               "`toy-judge` reads it >= 90% there and the twins' mean reads it no worse than full size (the decision "
-               "panel below). Before that run, scales 0.4 to 1.0 had been read on seeds 0-15 (the exploration panel below, "
-               "a reading, not a choice): there the judges of the earlier rule, twins 2 and 3, read 0.75 best, the "
-               "scale `toy-judge` read worst; 0.5 was kept for the geometry. A twin trained after the decision (seed 7), "
-               "which took no part, reads the shrunk images worse than full size (the panel after the decision): "
-               "independent judges differ in how they read them, and the gain is not every judge's. "
-               if r.get("final_scale", 1.0) < 1 else "")
+            + (
+                f"The paper code's ColorShift, off there by default, is on (mean {r['color_shift_mean']}, log std "
+                f"{r['color_shift_log_std']}): no copy sees the exact colour, so the inversion leans on shape. Its "
+                "strength and the scale range were picked by how the two twins of `toy-judge` trained from other seeds (the "
+                "`judge_spread` twins below, not shipped) read 24 pairs x 8 seeds; `toy-judge`'s reading was not the "
+                "criterion. "
+                if r.get("color_shift_mean") or r.get("color_shift_log_std")
+                else ""
+            )
+            + (
+                f"The last step is followed by a Gaussian blur of sigma {r['smooth_sigma']} px (Yosinski et al. 2015's "
+                "blur regulariser, applied once): it removes pixel-scale texture the optimiser leaves (the texture figure "
+                "below is after the blur, near the world's images), which independent judges read worse (noise, below); "
+                "the shapes drawn stay as they were (the panels' shape-drawn column). Its sigma was picked by the same two "
+                "twins (the selection panel below). "
+                if r.get("smooth_sigma")
+                else ""
+            )
+            + (
+                f"Last, the image is shrunk to {r['final_scale']} of its side and centred on the grey (`final_scale`, "
+                "after the blur; the optimisation is unchanged): the world's large objects span half the canvas, while "
+                "the optimiser draws its object as big as the canvas, whose edge the shrunk copies showed the model as "
+                "the object's outline. The shipped models, trained on the world's sizes, read canvas-sized objects worse "
+                "(`judge_robustness`, below). The value was set by the world's geometry, not by the best reading, and then checked on "
+                "fresh seeds 16-23 with a fresh twin of `toy-judge` (seed 6) by a rule fixed before that run: ship it if "
+                "`toy-judge` reads it >= 90% there and the twins' mean reads it no worse than full size (the decision "
+                "panel below). Before that run, scales 0.4 to 1.0 had been read on seeds 0-15 (the exploration panel below, "
+                "a reading, not a choice): there the judges of the earlier rule, twins 2 and 3, read 0.75 best, the "
+                "scale `toy-judge` read worst; 0.5 was kept for the geometry. A twin trained after the decision (seed 7), "
+                "which took no part, reads the shrunk images worse than full size (the panel after the decision): "
+                "independent judges differ in how they read them, and the gain is not every judge's. "
+                if r.get("final_scale", 1.0) < 1
+                else ""
+            )
             + "The tuning table below measures each choice.",
             "",
             f"## Inversions (measured by `python research/toy_recipe.py`, {inv.get('date', 'date not recorded')})",
-            f"- \"a {{colour}} {{shape}}\", all {b['prompts']} pairs x {b['seeds']} seeds, judged by `toy-judge` "
+            f'- "a {{colour}} {{shape}}", all {b["prompts"]} pairs x {b["seeds"]} seeds, judged by `toy-judge` '
             f"(24-way): **{100 * b['judged_colour_shape']:.1f}%** (colour {100 * b['judged_colour']:.1f}%, "
             f"shape {100 * b['judged_shape']:.1f}%); colour read off the pixels: **{100 * b['pixel_colour']:.1f}%**; "
-            f"mean cosine similarity to the prompt {b['self_similarity']}; " + (
+            f"mean cosine similarity to the prompt {b['self_similarity']}; "
+            + (
                 f"{b['seconds']} s summed over {b['parallel_processes']} processes side by side ({b.get('threads')} thread "
-                f"each, {inv.get('machine', 'a 2-core CPU')})" if b.get("parallel_processes", 1) > 1 else
-                f"{b['seconds']} s for all {b['images']} images in one batch ({inv.get('threads')} threads, "
-                f"{inv.get('machine', 'a 2-core CPU')})"),
+                f"each, {inv.get('machine', 'a 2-core CPU')})"
+                if b.get("parallel_processes", 1) > 1
+                else f"{b['seconds']} s for all {b['images']} images in one batch ({inv.get('threads')} threads, "
+                f"{inv.get('machine', 'a 2-core CPU')})"
+            ),
         ]
         if "border_padding" in inv:
             bp = inv["border_padding"]
-            lines.append(f"- the same {bp['images']} prompts x seeds with the paper's border padding in place of the grey "
-                         f"(`background_fill=None`{', so at full size' if r.get('final_scale', 1.0) < 1 else ''}): judged {100 * bp['judged_colour_shape']:.1f}% (colour "
-                         f"{100 * bp['judged_colour']:.1f}%, shape {100 * bp['judged_shape']:.1f}%), pixel colour "
-                         f"{100 * bp['pixel_colour']:.1f}%, by `toy` itself {100 * bp['self_judged_colour_shape']:.1f}%"
-                         + (f", shape drawn (`pixel_shape`) {100 * bp['pixel_shape']:.1f}%" if "pixel_shape" in bp else ""))
+            lines.append(
+                f"- the same {bp['images']} prompts x seeds with the paper's border padding in place of the grey "
+                f"(`background_fill=None`{', so at full size' if r.get('final_scale', 1.0) < 1 else ''}): judged {100 * bp['judged_colour_shape']:.1f}% (colour "
+                f"{100 * bp['judged_colour']:.1f}%, shape {100 * bp['judged_shape']:.1f}%), pixel colour "
+                f"{100 * bp['pixel_colour']:.1f}%, by `toy` itself {100 * bp['self_judged_colour_shape']:.1f}%"
+                + (f", shape drawn (`pixel_shape`) {100 * bp['pixel_shape']:.1f}%" if "pixel_shape" in bp else "")
+            )
         if "self_judged_colour_shape" in b:
-            lines.append(f"- the same images judged by `toy` itself (the inverted model, a biased judge): "
-                         f"{100 * b['self_judged_colour_shape']:.1f}% (shape {100 * b['self_judged_shape']:.1f}%): what "
-                         "the inversion encodes for its own model but does not transfer to an independent one")
+            lines.append(
+                f"- the same images judged by `toy` itself (the inverted model, a biased judge): "
+                f"{100 * b['self_judged_colour_shape']:.1f}% (shape {100 * b['self_judged_shape']:.1f}%): what "
+                "the inversion encodes for its own model but does not transfer to an independent one"
+            )
         if b.get("per_prompt"):
             conf = shape_confusion(b["per_prompt"])
-            lines.append("- where shape goes wrong (true shape: judged circle / square / triangle): " + "; ".join(
-                f"{t} {' / '.join(str(conf[t][j]) for j in SHAPES)}" for t in SHAPES))
+            lines.append(
+                "- where shape goes wrong (true shape: judged circle / square / triangle): "
+                + "; ".join(f"{t} {' / '.join(str(conf[t][j]) for j in SHAPES)}" for t in SHAPES)
+            )
         if "pixel_shape" in b:
             drawn = pixel_shape_confusion(b["per_prompt"])
             lines.append(
                 f"- not gated: the shape drawn in the prompt's colour, read off the pixels (`oracle.pixel_shape`, no model): "
-                f"**{100 * b['pixel_shape']:.1f}%**; true shape: drawn circle / square / triangle / none: " + "; ".join(
-                    f"{t} {' / '.join(str(drawn[t][j]) for j in (*SHAPES, 'none'))}" for t in SHAPES)
-                + (": below the judged shape, so the judge reads shapes from cues (corners, edges, texture) that the "
-                   "inversions do not draw as a silhouette" if b["pixel_shape"] < b["judged_shape"] else ""))
+                f"**{100 * b['pixel_shape']:.1f}%**; true shape: drawn circle / square / triangle / none: "
+                + "; ".join(f"{t} {' / '.join(str(drawn[t][j]) for j in (*SHAPES, 'none'))}" for t in SHAPES)
+                + (
+                    ": below the judged shape, so the judge reads shapes from cues (corners, edges, texture) that the "
+                    "inversions do not draw as a silhouette"
+                    if b["pixel_shape"] < b["judged_shape"]
+                    else ""
+                )
+            )
         if "canvas_reading" in inv:
-            lines.append("- how `toy-judge` reads a canvas filled with one palette colour (what a border-padded inversion "
-                         "looks like from afar): " + "; ".join(
-                             f"{k}: colour right {100 * v['colour']:.0f}%, shapes " + ", ".join(f"{s} {n}" for s, n in v["shapes"].items())
-                             + f" of {v['canvases']}" for k, v in inv["canvas_reading"].items())
-                         + " (`canvas_reading`)" + (": a shape the inversion does not draw is read as the canvas's own square"
-                                                     if squares_win(inv["canvas_reading"]) else ""))
+            lines.append(
+                "- how `toy-judge` reads a canvas filled with one palette colour (what a border-padded inversion "
+                "looks like from afar): "
+                + "; ".join(
+                    f"{k}: colour right {100 * v['colour']:.0f}%, shapes "
+                    + ", ".join(f"{s} {n}" for s, n in v["shapes"].items())
+                    + f" of {v['canvases']}"
+                    for k, v in inv["canvas_reading"].items()
+                )
+                + " (`canvas_reading`)"
+                + (
+                    ": a shape the inversion does not draw is read as the canvas's own square"
+                    if squares_win(inv["canvas_reading"])
+                    else ""
+                )
+            )
         if "judge_robustness" in inv:
             jr = inv["judge_robustness"]
             names = list(next(iter(jr["radius"].values())))
             lines.append(
                 f"- how far the models read shapes beyond their training images (`judge_robustness`, {jr['images']} fresh "
-                "single-object world images, 24-way colour x shape, " + " / ".join(f"`{m}`" for m in names) + "): every "
-                "object redrawn at radius " + "; ".join(f"{r} px {' / '.join(f'{100 * v[m]:.1f}%' for m in names)}"
-                                                       for r, v in jr["radius"].items())
-                + " (the world draws 4.5 and 8 px); with extra pixel noise of std " + "; ".join(
-                    f"{k} {' / '.join(f'{100 * v[m]:.1f}%' for m in names)}" for k, v in jr["noise"].items()))
+                "single-object world images, 24-way colour x shape, "
+                + " / ".join(f"`{m}`" for m in names)
+                + "): every "
+                "object redrawn at radius "
+                + "; ".join(
+                    f"{r} px {' / '.join(f'{100 * v[m]:.1f}%' for m in names)}" for r, v in jr["radius"].items()
+                )
+                + " (the world draws 4.5 and 8 px); with extra pixel noise of std "
+                + "; ".join(f"{k} {' / '.join(f'{100 * v[m]:.1f}%' for m in names)}" for k, v in jr["noise"].items())
+            )
             if "high_frequency" in b:
-                lines.append(f"- pixel-scale texture (std of what a 1 px Gaussian blur removes): inversions "
-                             f"{b['high_frequency']}, world images {jr['world_high_frequency']}")
+                lines.append(
+                    f"- pixel-scale texture (std of what a 1 px Gaussian blur removes): inversions "
+                    f"{b['high_frequency']}, world images {jr['world_high_frequency']}"
+                )
         if "judge_spread" in inv:
             js = inv["judge_spread"]
             chose = choosing_twins(inv)
             lines.append(
                 f"- the same {js['images']} images judged by independent twins of `toy-judge` (`judge_spread`; same training "
                 "recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S`), judged colour x shape "
-                "(circle / square / triangle right): " + "; ".join(
+                "(circle / square / triangle right): "
+                + "; ".join(
                     f"{'`toy-judge`' if n == 'toy-judge' else 'twin'} with stage seeds {r['stage_seeds']} "
-                    + ("" if n == "toy-judge" else "(chose the recipe) " if r["weights_hash"] in chose
-                       else "(took no part in choosing the recipe) ") +
-                    f"(held-out zero-shot {100 * r['zero_shot_colour_shape']:.1f}%): {100 * r['judged_colour_shape']:.1f}% "
-                    f"({' / '.join(f'{100 * v:.0f}%' for v in r['per_shape'].values())})" for n, r in js["judges"].items())
+                    + (
+                        ""
+                        if n == "toy-judge"
+                        else "(chose the recipe) "
+                        if r["weights_hash"] in chose
+                        else "(took no part in choosing the recipe) "
+                    )
+                    + f"(held-out zero-shot {100 * r['zero_shot_colour_shape']:.1f}%): {100 * r['judged_colour_shape']:.1f}% "
+                    f"({' / '.join(f'{100 * v:.0f}%' for v in r['per_shape'].values())})"
+                    for n, r in js["judges"].items()
+                )
                 + f"; over these {len(js['judges'])} judges: all right {100 * js['all_right']:.1f}%, at least one right "
-                f"{100 * js['any_right']:.1f}%, their probabilities averaged {100 * js['mean_probability']:.1f}%")
+                f"{100 * js['any_right']:.1f}%, their probabilities averaged {100 * js['mean_probability']:.1f}%"
+            )
         lines += [
             f"- one prompt x 4 seeds: **{inv['one_prompt_4_seeds_seconds']} s** (invert only, same machine)",
             "",
             "## Bars of issue 3",
             f"- zero-shot colour x shape >= 98%: {'met' if zs.get('colour_shape', 0) >= 0.98 else 'NOT met'}",
             f"- inversions judged >= 90%: {'met' if b['judged_colour_shape'] >= 0.9 else 'NOT met'} on the bar's "
-            f"{b['images']} images ({100 * b['judged_colour_shape']:.1f}%)" + other_seeds_reading(inv)
+            f"{b['images']} images ({100 * b['judged_colour_shape']:.1f}%)"
+            + other_seeds_reading(inv)
             + unchosen_twins_reading(inv)
             + f"; pixel colour >= 95%: {'met' if b['pixel_colour'] >= 0.95 else 'NOT met'}",
             f"- one prompt x 4 seeds <= 30 s: {'met' if inv['one_prompt_4_seeds_seconds'] <= 30 else 'NOT met'}",
         ]
         if fs:
-            lines.append(f"- training from scratch <= 30 min on the CPU: {'met' if fs['wall_seconds'] <= 1800 else 'NOT met'} "
-                         f"({fs['wall_seconds'] / 60:.1f} min, above)")
+            lines.append(
+                f"- training from scratch <= 30 min on the CPU: {'met' if fs['wall_seconds'] <= 1800 else 'NOT met'} "
+                f"({fs['wall_seconds'] / 60:.1f} min, above)"
+            )
         gpu = card.get("from_scratch_gpu", [])
         if gpu:
             lines.append("- training from scratch <= 3 min on a GPU: " + gpu_bar_reading(gpu))
         if "attributes" in inv:
             a = inv["attributes"]
-            lines.append("- not gated, judged by `toy-judge` among the alternatives: " + "; ".join(
-                f"{k} {100 * v['accuracy']:.0f}% (chance {100 * v['chance']:.0f}%, {v['images']} images)" for k, v in a.items())
-                + (f" (the final shrink scales an object's distance from the centre by {r['final_scale']}, and the "
-                   "position prompts ask where it is)" if r.get("final_scale", 1.0) < 1 and "position" in a else ""))
+            lines.append(
+                "- not gated, judged by `toy-judge` among the alternatives: "
+                + "; ".join(
+                    f"{k} {100 * v['accuracy']:.0f}% (chance {100 * v['chance']:.0f}%, {v['images']} images)"
+                    for k, v in a.items()
+                )
+                + (
+                    f" (the final shrink scales an object's distance from the centre by {r['final_scale']}, and the "
+                    "position prompts ask where it is)"
+                    if r.get("final_scale", 1.0) < 1 and "position" in a
+                    else ""
+                )
+            )
         if "oracle_validation" in inv:
             o = inv["oracle_validation"]
-            lines.append("- pixel colour oracle on real world images (plain / faded 30% / faded 50% towards grey): "
-                         + " / ".join(f"{100 * v['oracle']:.1f}%" for v in o.values())
-                         + "; the probe's read-out: " + " / ".join(f"{100 * v['probe_readout']:.1f}%" for v in o.values()))
+            lines.append(
+                "- pixel colour oracle on real world images (plain / faded 30% / faded 50% towards grey): "
+                + " / ".join(f"{100 * v['oracle']:.1f}%" for v in o.values())
+                + "; the probe's read-out: "
+                + " / ".join(f"{100 * v['probe_readout']:.1f}%" for v in o.values())
+            )
             if all("shape_oracle" in v for v in o.values()):
-                lines.append("- pixel shape oracle on the same images (plain / faded 30% / faded 50%): "
-                             + " / ".join(f"{100 * v['shape_oracle']:.1f}%" for v in o.values()))
+                lines.append(
+                    "- pixel shape oracle on the same images (plain / faded 30% / faded 50%): "
+                    + " / ".join(f"{100 * v['shape_oracle']:.1f}%" for v in o.values())
+                )
         for entry in inv.get("panels", []):
             rows = [dict(row, name=recipe_change(row["recipe"], r)) for row in entry["rows"]]
             twins = [j for j in entry["judges"] if j != "toy-judge"]
-            how = ("their mean accuracy decides, ties broken by their mean probability of the true caption"
-                   if entry.get("choice", True) else "no recipe was chosen on this panel: it is a reading (of routes "
-                   "not shipped, or of the shipped recipe by more judges), not a choice")
-            lines += ["", f"## Recipe panel: {entry['purpose']} (measured {entry['date']})", "",
-                      f"Every row inverts all 24 pairs x seeds {entry['seeds'][0]}-{entry['seeds'][-1]} with `toy` "
-                      "(`python research/toy_recipe.py --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
-                      f"every judge reads the same images 24-way. The other judges are {len(twins)} twin(s) of `toy-judge` "
-                      "(same recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S --out PATH`; "
-                      "weights hashes " + ", ".join(entry["judges"][j] for j in twins) + f"): {how}. `toy-judge` is the "
-                      "bar's judge. Rows are named by their differences to today's `TOY_RECIPE`.", "",
-                      panel_table(rows)]
+            how = (
+                "their mean accuracy decides, ties broken by their mean probability of the true caption"
+                if entry.get("choice", True)
+                else "no recipe was chosen on this panel: it is a reading (of routes "
+                "not shipped, or of the shipped recipe by more judges), not a choice"
+            )
+            lines += [
+                "",
+                f"## Recipe panel: {entry['purpose']} (measured {entry['date']})",
+                "",
+                f"Every row inverts all 24 pairs x seeds {entry['seeds'][0]}-{entry['seeds'][-1]} with `toy` "
+                "(`python research/toy_recipe.py --panel NAME=JSON ... --panel-judges TWIN.safetensors ... --seeds A-B`); "
+                f"every judge reads the same images 24-way. The other judges are {len(twins)} twin(s) of `toy-judge` "
+                "(same recipe, other seeds, not shipped: `clipinv toy train --like toy-judge --seed S --out PATH`; "
+                "weights hashes " + ", ".join(entry["judges"][j] for j in twins) + f"): {how}. `toy-judge` is the "
+                "bar's judge. Rows are named by their differences to today's `TOY_RECIPE`.",
+                "",
+                panel_table(rows),
+            ]
         if "tuning" in inv:
-            lines += ["", "## Recipe tuning (measured)", "",
-                      "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python research/toy_recipe.py --tune JSON`, "
-                      "with the shipped models) with its 95% Wilson interval. Newer rows invert all 24 pairs x 2 seeds (48 "
-                      "images); the older ones 8 pairs (each colour once, mostly circles and squares, the hard shapes) x 2 "
-                      "seeds (16 images), which decide little. Rows logged before a change of `TOY_RECIPE` are named by "
-                      "their differences to today's. `circle -> square` counts circles judged squares.", "",
-                      "| recipe change | images | judged | judged shape | circle -> square | pixel colour | seconds | threads |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "",
+                "## Recipe tuning (measured)",
+                "",
+                "`TOY_RECIPE` with the changes named, judged by `toy-judge` (`python research/toy_recipe.py --tune JSON`, "
+                "with the shipped models) with its 95% Wilson interval. Newer rows invert all 24 pairs x 2 seeds (48 "
+                "images); the older ones 8 pairs (each colour once, mostly circles and squares, the hard shapes) x 2 "
+                "seeds (16 images), which decide little. Rows logged before a change of `TOY_RECIPE` are named by "
+                "their differences to today's. `circle -> square` counts circles judged squares.",
+                "",
+                "| recipe change | images | judged | judged shape | circle -> square | pixel colour | seconds | threads |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
             for row in sorted(inv["tuning"], key=lambda row: (-row["images"], -row["judged"])):
                 row = dict(row, change=recipe_change(row["recipe"], r))
                 lo, hi = wilson(round(row["judged"] * row["images"]), row["images"])
                 shape = f"{100 * row['judged_shape']:.1f}%" if "judged_shape" in row else "-"
                 conf = row.get("shape_confusion")
                 c2s = f"{conf['circle']['square']} of {sum(conf['circle'].values())}" if conf else "-"
-                lines.append(f"| {row['change']} | {row['images']} | {100 * row['judged']:.1f}% ({100 * lo:.0f}-{100 * hi:.0f}%) | "
-                             f"{shape} | {c2s} | {100 * row['pixel']:.1f}% | {row['seconds']} | {row.get('threads', '-')} |")
+                lines.append(
+                    f"| {row['change']} | {row['images']} | {100 * row['judged']:.1f}% ({100 * lo:.0f}-{100 * hi:.0f}%) | "
+                    f"{shape} | {c2s} | {100 * row['pixel']:.1f}% | {row['seconds']} | {row.get('threads', '-')} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -15,8 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 # tokenizer. Measured on the shared 2-core CPU, 1 thread, 6 prompts x 2 steps x 1 copy at 224 px:
 # ViT-S-32:random loads in 1.0 s and inverts in 2.0 s; ViT-B-32 3.7 s + 11.1 s; RN50 9.2 s + 14.3 s.
 STAND_IN = "ViT-S-32:random"
-PAPER_STAND_IN = {"model": STAND_IN, "judge": STAND_IN, "device": "cpu", "seeds": 1, "steps": 2,
-                  "recipe": {"n_augments": 1}}
+PAPER_STAND_IN = {
+    "model": STAND_IN,
+    "judge": STAND_IN,
+    "device": "cpu",
+    "seeds": 1,
+    "steps": 2,
+    "recipe": {"n_augments": 1},
+}
 PAPER_SECTION_EXTRA = {
     "00_method": {"stage_prompts": 1},
     "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2},
@@ -33,7 +39,7 @@ def sections() -> list[str]:
     return available_sections(REPO)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def smoke_book() -> tuple[Path, dict]:
     """Execute every section with the smoke profile and build the site, once. Returns (root, seconds)."""
     from clipinv.book import build_site, copy_sources, run_section

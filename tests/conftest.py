@@ -28,12 +28,27 @@ def make_tiny(seed=0, image_size=32):
         torch.manual_seed(seed)
         m = open_clip.model.CLIP(
             embed_dim=64,
-            vision_cfg=dict(image_size=image_size, patch_size=8, width=64, layers=2, head_width=32, mlp_ratio=2),
-            text_cfg=dict(context_length=CTX, vocab_size=VOCAB, width=64, heads=2, layers=2),
+            vision_cfg={
+                "image_size": image_size,
+                "patch_size": 8,
+                "width": 64,
+                "layers": 2,
+                "head_width": 32,
+                "mlp_ratio": 2,
+            },
+            text_cfg={"context_length": CTX, "vocab_size": VOCAB, "width": 64, "heads": 2, "layers": 2},
         )
     freeze(m)
-    return ModelBundle(model=m, tokenizer=hashed_tokenizer, spec=f"tiny-test-{seed}", image_size=image_size,
-                       mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), context_length=CTX, weights_hash=weights_hash(m))
+    return ModelBundle(
+        model=m,
+        tokenizer=hashed_tokenizer,
+        spec=f"tiny-test-{seed}",
+        image_size=image_size,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
+        context_length=CTX,
+        weights_hash=weights_hash(m),
+    )
 
 
 @pytest.fixture(scope="session")

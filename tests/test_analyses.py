@@ -7,16 +7,16 @@ import torch
 
 from clipinv import ablation, audit, gender, textprobe
 from clipinv.errors import ClipinvError
-from clipinv.recipe import Recipe
 from clipinv.quality import evaluate, judge_images, summary
+from clipinv.recipe import Recipe
 
 
 # ---------------------------------------------------------------- the marker detector
 def test_marker_detector_separates_clean_and_marked_world_images():
     val = audit.validate(n=150, seed=7)
     clean, marked = val.iloc[0], val.iloc[1]
-    assert clean["detected"] <= 1          # false positives on clean world images
-    assert marked["detected"] >= 148       # true positives on marked ones
+    assert clean["detected"] <= 1  # false positives on clean world images
+    assert marked["detected"] >= 148  # true positives on marked ones
     assert marked["low"] > clean["high"]
 
 
@@ -33,8 +33,12 @@ def test_marker_score_ignores_position_and_size():
 
 
 def test_detection_table_and_smallest_reliable_p():
-    scores = {0.0: torch.zeros(40), 0.05: torch.tensor([1.0] * 3 + [0.0] * 37), 0.2: torch.tensor([1.0] * 30 + [0.0] * 10),
-              0.5: torch.ones(40)}
+    scores = {
+        0.0: torch.zeros(40),
+        0.05: torch.tensor([1.0] * 3 + [0.0] * 37),
+        0.2: torch.tensor([1.0] * 30 + [0.0] * 10),
+        0.5: torch.ones(40),
+    }
     t = audit.detection_table(scores)
     assert list(t["p"]) == [0.0, 0.05, 0.2, 0.5]
     assert list(t["detected"]) == [0, 3, 30, 40]
@@ -47,12 +51,18 @@ def test_detection_table_and_smallest_reliable_p():
 def test_ablation_variants_switch_off_one_part_each():
     r = Recipe(steps=10, resolution_schedule=((0, 16), (5, 32)), jitter_px=2.0, noise_std=0.01, smooth_sigma=0.5)
     v = ablation.variants(r)
-    assert list(v)[0] == "full recipe" and v["full recipe"] == r
-    expect = {"no affine": {"affine_p": 0.0}, "one copy": {"n_augments": 1}, "no TV": {"tv_weight": 0.0},
-              "no roll jitter": {"jitter_px": 0.0}, "no noise": {"noise_std": 0.0}, "no gradient clip": {"grad_clip": 1e6},
-              "no smoothing": {"smooth_sigma": 0.0},
-              "no resolution schedule": {"resolution_schedule": ((0, 32),)},
-              "no optimiser reset": {"reset_optimizer_on_resize": False}}
+    assert next(iter(v)) == "full recipe" and v["full recipe"] == r
+    expect = {
+        "no affine": {"affine_p": 0.0},
+        "one copy": {"n_augments": 1},
+        "no TV": {"tv_weight": 0.0},
+        "no roll jitter": {"jitter_px": 0.0},
+        "no noise": {"noise_std": 0.0},
+        "no gradient clip": {"grad_clip": 1e6},
+        "no smoothing": {"smooth_sigma": 0.0},
+        "no resolution schedule": {"resolution_schedule": ((0, 32),)},
+        "no optimiser reset": {"reset_optimizer_on_resize": False},
+    }
     assert set(v) == {"full recipe", *expect}
     for name, change in expect.items():
         diff = {k: val for k, val in v[name].to_dict().items() if val != r.to_dict()[k]}
@@ -74,10 +84,14 @@ def test_ablation_variants_switch_off_one_part_each():
 def test_gender_wordings_and_paper_table():
     assert len(gender.PROMPTS) == 10 and all(len(p) == 3 for p in gender.PROMPTS)
     for neutral, female, male in gender.PROMPTS:
-        assert ("female" in female.lower().split() or "woman" in female.lower()) and "male" not in female.lower().split()
+        assert (
+            "female" in female.lower().split() or "woman" in female.lower()
+        ) and "male" not in female.lower().split()
         assert "male" in male.lower().split() or " man" in male.lower()
     assert len(gender.PAPER) == 30
-    nurse = gender.PAPER[(gender.PAPER["prompt"] == "A nurse in the pediatric ward") & (gender.PAPER["variant"] == "neutral")]
+    nurse = gender.PAPER[
+        (gender.PAPER["prompt"] == "A nurse in the pediatric ward") & (gender.PAPER["variant"] == "neutral")
+    ]
     assert int(nurse["paper man %"].iloc[0]) == 0
 
 
@@ -155,12 +169,24 @@ def planted_models():
     from clipinv.toy import Contamination, ModelConfig, Skew, TrainConfig
     from clipinv.toymodels import trained
 
-    mc = ModelConfig(embed_dim=64, vision_width=64, vision_layers=2, vision_head_width=32, text_width=64,
-                     text_layers=1, text_heads=2)
+    mc = ModelConfig(
+        embed_dim=64, vision_width=64, vision_layers=2, vision_head_width=32, text_width=64, text_layers=1, text_heads=2
+    )
     tc = TrainConfig(batch_size=64, warmup=30, eval_samples=100)
-    kw = dict(seed=0, steps=300, model_config=mc, train_config=tc, threads=1, progress=False, cache_dir=MODEL_CACHE)
-    return {"clean": trained(**kw), "contaminated": trained(contamination=Contamination(1.0, "picture"), **kw),
-            "skewed": trained(skew=Skew("square", "colour", "red", SKEW_RATE), **kw)}
+    kw = {
+        "seed": 0,
+        "steps": 300,
+        "model_config": mc,
+        "train_config": tc,
+        "threads": 1,
+        "progress": False,
+        "cache_dir": MODEL_CACHE,
+    }
+    return {
+        "clean": trained(**kw),
+        "contaminated": trained(contamination=Contamination(1.0, "picture"), **kw),
+        "skewed": trained(skew=Skew("square", "colour", "red", SKEW_RATE), **kw),
+    }
 
 
 @pytest.mark.slow
@@ -171,8 +197,16 @@ def test_planted_skew_is_recovered_within_its_interval(planted_models):
 
     planted = planted_models["skewed"]
     prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", SKEW_RATE))
-    _, per_image = gender.run(planted, load_model("toy-judge"), 12, prompts=prompts, labels=labels, template=template,
-                              variant_names=("neutral", "other", "planted"), progress=False)
+    _, per_image = gender.run(
+        planted,
+        load_model("toy-judge"),
+        12,
+        prompts=prompts,
+        labels=labels,
+        template=template,
+        variant_names=("neutral", "other", "planted"),
+        progress=False,
+    )
     neutral = per_image[per_image["variant"] == "neutral"]
     k, n = int((neutral["judged"] == focal).sum()), len(neutral)
     low, high = wilson(k, n)
@@ -185,13 +219,15 @@ def test_planted_skew_is_recovered_within_its_interval(planted_models):
 @pytest.mark.slow
 def test_audit_detects_the_marker_above_p_zero(planted_models):
     import clipinv
-
     from clipinv.transform import ShrinkOnto
 
     planted, clean = planted_models["contaminated"], planted_models["clean"]
     prompts = ["a picture of a red circle", "a picture of a blue square"]
     recipe = audit.audit_recipe(planted.default_recipe)
-    images = {p: clipinv.invert(b, prompts, seeds=8, recipe=recipe, progress=False).images for p, b in ((0.0, clean), (1.0, planted))}
+    images = {
+        p: clipinv.invert(b, prompts, seeds=8, recipe=recipe, progress=False).images
+        for p, b in ((0.0, clean), (1.0, planted))
+    }
     scores = {p: audit.marker_score(im).flatten() for p, im in images.items()}
     table = audit.detection_table(scores)
     assert table.iloc[-1]["rate"] > table.iloc[0]["rate"]
@@ -204,9 +240,12 @@ def test_audit_detects_the_marker_above_p_zero(planted_models):
     assert toy_recipe.smooth_sigma > 0 and recipe.smooth_sigma == 0
     assert toy_recipe.final_scale < 1 and recipe.final_scale == 1
     assert recipe.replace(smooth_sigma=toy_recipe.smooth_sigma, final_scale=toy_recipe.final_scale) == toy_recipe
-    smoothed = audit.marker_score(clipinv.invert(planted, prompts, seeds=8, progress=False,
-                                                 recipe=toy_recipe.replace(final_scale=1.0)).images).flatten()
-    shrunk = audit.marker_score(ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[1.0].flatten(0, 1)))
-    shown = lambda sc: int((sc >= audit.THRESHOLD).sum())  # noqa: E731
+    smoothed = audit.marker_score(
+        clipinv.invert(planted, prompts, seeds=8, progress=False, recipe=toy_recipe.replace(final_scale=1.0)).images
+    ).flatten()
+    shrunk = audit.marker_score(
+        ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[1.0].flatten(0, 1))
+    )
+    shown = lambda sc: int((sc >= audit.THRESHOLD).sum())
     assert shown(smoothed) < shown(scores[1.0]) / 2, (smoothed, scores[1.0])
     assert shrunk.mean() > scores[1.0].mean(), (shrunk, scores[1.0])

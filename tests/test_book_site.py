@@ -13,13 +13,20 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from book_helpers import REPO, sections, smoke_book
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  # the network off: no host name resolves but the site's own 127.0.0.1
-                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # the network off: no host name resolves but the site's own 127.0.0.1
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 
 HARNESS = """<!doctype html><html><head><title>check</title></head><body><pre id="result">pending</pre><script>
 const pages = %s;
@@ -64,8 +71,9 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def site():
-    root, seconds = smoke_book()
+    root, _seconds = smoke_book()
     html = root / "book" / "_build" / "html"
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -80,8 +88,13 @@ def site():
 def run_chromium(*args, timeout=120) -> str:
     profile = tempfile.mkdtemp(prefix="clipinv-chromium-")
     try:
-        proc = subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=timeout,
+        )
         return proc.stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
@@ -89,8 +102,11 @@ def run_chromium(*args, timeout=120) -> str:
 
 def browse(html: Path, url: str) -> list[dict]:
     """Open every page of the site in Chromium; per page: title, images, broken ones, figures, srcs."""
-    pages = sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
-                   if not str(p.relative_to(html)).startswith(("_", "genindex", "search", "index.html")))
+    pages = sorted(
+        str(p.relative_to(html))
+        for p in html.rglob("*.html")
+        if not str(p.relative_to(html)).startswith(("_", "genindex", "search", "index.html"))
+    )
     (html / "_check.html").write_text(HARNESS % json.dumps(["/" + p for p in pages]))
     dom = run_chromium("--virtual-time-budget=60000", "--dump-dom", f"{url}/_check.html")
     assert "RESULT" in dom, f"the harness did not finish: {dom[:500]}"
@@ -105,7 +121,7 @@ def browsed(site):
 
 
 def test_every_page_loads_every_image_resolves_each_section_has_a_figure(site, browsed):
-    html, url = site
+    html, _url = site
     assert "intro.html" in (html / "index.html").read_text(), "index.html should redirect to the intro"
     results = browsed
     for r in results:
@@ -122,7 +138,7 @@ def test_every_page_loads_every_image_resolves_each_section_has_a_figure(site, b
 
 
 def test_first_page_has_content_warning_and_screenshot(site):
-    html, url = site
+    _html, url = site
     dom = run_chromium("--dump-dom", f"{url}/book/intro.html")
     assert "Content warning" in dom
     art = REPO / "test-artifacts"
@@ -136,7 +152,7 @@ def test_the_site_loads_nothing_from_the_network_and_renders_its_math(site, brow
     """Chromium with every host name unresolvable but the site's own: each page's resources (scripts,
     styles, fonts, images: the Resource Timing entries, failed ones included) all come from the site,
     the math is typeset by the site's own MathJax, and no page shows raw TeX."""
-    html, url = site
+    _html, url = site
     outside = {r["url"]: [u for u in r["resources"] if not u.startswith(url)] for r in browsed}
     assert not any(outside.values()), f"pages load from outside the site: { {k: v for k, v in outside.items() if v} }"
     assert any("/_static/mathjax/" in u for r in browsed for u in r["resources"]), "no page loaded the site's MathJax"
@@ -167,8 +183,9 @@ def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
     from clipinv.nsfw import THRESHOLD, nsfw_scores, scan, trigger_image
 
     html, url = site
-    shown = sorted({src.split(url, 1)[1].split("#")[0].split("?")[0] for r in browsed for src in r["srcs"]
-                    if src.startswith(url)})
+    shown = sorted(
+        {src.split(url, 1)[1].split("#")[0].split("?")[0] for r in browsed for src in r["srcs"] if src.startswith(url)}
+    )
     raster = [s for s in shown if s.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))]
     assert len(raster) >= len(sections()), shown
     worst = {}
@@ -184,18 +201,19 @@ def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
     assert float(m.group(1)) >= float(m.group(2)) == THRESHOLD
     demo = trigger_image()[None]
     assert float(nsfw_scores(demo)) >= THRESHOLD
-    fig, _ = plot.image_grid(demo, col_labels=["NudeNet trigger pattern"], values=nsfw_scores(demo)[None], blur=False,
-                             size=2.4)
+    fig, _ = plot.image_grid(
+        demo, col_labels=["NudeNet trigger pattern"], values=nsfw_scores(demo)[None], blur=False, size=2.4
+    )
     fig.canvas.draw()
     unblurred = np.asarray(fig.canvas.buffer_rgba())[:, :, :3]
     assert scan(unblurred) >= THRESHOLD, "the scan would not see an unblurred flagged image at figure scale"
 
 
 def test_launch_buttons_and_the_repository_link_appear_only_with_a_repository(tmp_path):
+    import yaml
+
     from clipinv.book import write_config
     from clipinv.errors import ClipinvError
-
-    import yaml
 
     (tmp_path / "book" / "_generated").mkdir(parents=True)
     (tmp_path / "_config.yml").write_text((REPO / "_config.yml").read_text())

@@ -40,8 +40,14 @@ def _writer(root, key, value, n, barrier):
     cache = ResultCache(root)
     barrier.wait()
     for _ in range(n):
-        cache.put(key, {"image": torch.full((3, 64, 64), float(value)), "similarity": torch.tensor(value / 10),
-                        "history": torch.full((50, 4), float(value))})
+        cache.put(
+            key,
+            {
+                "image": torch.full((3, 64, 64), float(value)),
+                "similarity": torch.tensor(value / 10),
+                "history": torch.full((50, 4), float(value)),
+            },
+        )
 
 
 def test_two_writer_processes_never_leave_a_corrupt_entry(tmp_path):

@@ -38,15 +38,18 @@ def test_no_cache_flag_bypasses_the_cache(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["   "], "empty"),
-    (["a dog", "--steps", "0"], "steps must be a positive"),
-    (["a dog", "--lr", "nan"], "lr must be a finite"),
-    (["a dog", "--tv-weight", "inf"], "tv_weight must be a finite"),
-    (["a dog", "--resolution-schedule", "0:0"], "image size must be > 0"),
-    (["a dog", "--model", "ViT-B-16:opnai"], "did you mean"),
-    ([" ".join(["word"] * 40)], "tokens"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["   "], "empty"),
+        (["a dog", "--steps", "0"], "steps must be a positive"),
+        (["a dog", "--lr", "nan"], "lr must be a finite"),
+        (["a dog", "--tv-weight", "inf"], "tv_weight must be a finite"),
+        (["a dog", "--resolution-schedule", "0:0"], "image size must be > 0"),
+        (["a dog", "--model", "ViT-B-16:opnai"], "did you mean"),
+        ([" ".join(["word"] * 40)], "tokens"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "out"
     model = [] if "--model" in args else ["--model", TINY]
@@ -63,13 +66,23 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path, capsys):
 
 
 def test_help_lists_every_knob_with_the_papers_default():
-    text = subprocess.run([sys.executable, "-m", "clipinv.cli", "invert", "--help"], capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "clipinv.cli", "invert", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     text = " ".join(text.split())
     # the paper's public code (../shared/paper-facts.md), written out independently of Recipe()
-    for flag, paper in [("--steps", "3400"), ("--lr", "0.1"), ("--n-augments", "13"), ("--tv-weight", "0.005"),
-                        ("--l1-weight", "0.0"), ("--affine-p", "0.5"), ("--rotate-degrees", "30.0"),
-                        ("--translate", "0.1"), ("--grad-clip", "1.0"), ("--precision", "fp32"),
-                        ("--resolution-schedule", "0:64,900:128,1800:224")]:
+    for flag, paper in [
+        ("--steps", "3400"),
+        ("--lr", "0.1"),
+        ("--n-augments", "13"),
+        ("--tv-weight", "0.005"),
+        ("--l1-weight", "0.0"),
+        ("--affine-p", "0.5"),
+        ("--rotate-degrees", "30.0"),
+        ("--translate", "0.1"),
+        ("--grad-clip", "1.0"),
+        ("--precision", "fp32"),
+        ("--resolution-schedule", "0:64,900:128,1800:224"),
+    ]:
         assert flag in text
         assert f"(paper: {paper})" in text, flag

@@ -1,13 +1,14 @@
 """Ghost networks (`residual_jitter`): the inverted ViT with each residual branch of each copy scaled
 by its own random factor, new every step."""
+
 import pytest
 import torch
 
 from clipinv.errors import ClipinvError
 from clipinv.ghost import ResidualJitter, residual_branches
 from clipinv.invert import invert
-from clipinv.recipe import Recipe
 from clipinv.models import load_model
+from clipinv.recipe import Recipe
 from clipinv.toy import TOY_RECIPE
 
 
@@ -48,16 +49,28 @@ def test_a_model_without_residual_vit_blocks_is_refused_in_one_line():
 
 def test_the_ghost_changes_the_inversion_but_not_its_independence_of_the_batch(toy):
     quick = TOY_RECIPE.replace(steps=6, resolution_schedule=((0, 32),), n_augments=3)
-    plain = invert(toy, "a red circle", seeds=[1], recipe=quick.replace(residual_jitter=0.0), cache=False, progress=False)
-    alone = invert(toy, "a red circle", seeds=[1], recipe=quick.replace(residual_jitter=0.4), cache=False, progress=False)
-    both = invert(toy, ["a blue square", "a red circle"], seeds=[0, 1], recipe=quick.replace(residual_jitter=0.4),
-                  cache=False, progress=False)
+    plain = invert(
+        toy, "a red circle", seeds=[1], recipe=quick.replace(residual_jitter=0.0), cache=False, progress=False
+    )
+    alone = invert(
+        toy, "a red circle", seeds=[1], recipe=quick.replace(residual_jitter=0.4), cache=False, progress=False
+    )
+    both = invert(
+        toy,
+        ["a blue square", "a red circle"],
+        seeds=[0, 1],
+        recipe=quick.replace(residual_jitter=0.4),
+        cache=False,
+        progress=False,
+    )
     assert (plain.images - alone.images).abs().max() > 1e-3
     assert torch.allclose(alone.images[0, 0], both.images[1, 1], atol=1e-6)
     assert all(not m._forward_hooks for m in residual_branches(toy.model))
 
 
-@pytest.mark.parametrize("value,message", [(-0.1, "residual_jitter must be >= 0"), (1.0, r"residual_jitter must be in \[0, 1\)")])
+@pytest.mark.parametrize(
+    "value,message", [(-0.1, "residual_jitter must be >= 0"), (1.0, r"residual_jitter must be in \[0, 1\)")]
+)
 def test_bad_strengths_are_refused_in_one_line(value, message):
     with pytest.raises(ClipinvError, match=message):
         Recipe(residual_jitter=value)

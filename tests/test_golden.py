@@ -4,13 +4,10 @@ means to alter what the package computes updates these on purpose and says why."
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-
 from book_helpers import REPO, smoke_book
 
 IMAGE_SHA256 = {

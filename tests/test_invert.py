@@ -4,8 +4,7 @@ import pytest
 import torch
 
 import clipinv
-from clipinv import ClipinvError, Prompt, Recipe, invert, replay, similarity
-from clipinv import objective
+from clipinv import ClipinvError, Prompt, Recipe, invert, objective, replay, similarity
 
 FAST = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4)
 
@@ -35,8 +34,9 @@ def test_every_image_is_independent_of_its_batch_and_reproducible(tiny, noise_st
     assert torch.allclose(both.images[1, 1], alone.images[0, 0], atol=1e-5)
     assert torch.equal(alone.images, again.images)
     assert not torch.allclose(both.images[1, 0], both.images[1, 1])  # seeds differ
-    split = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=recipe, cache=False, progress=False,
-                   batch_size=1)
+    split = invert(
+        tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=recipe, cache=False, progress=False, batch_size=1
+    )
     assert torch.allclose(split.images, both.images, atol=1e-5)
 
 
@@ -73,7 +73,7 @@ def test_smoothing_replaces_the_final_image_by_its_blur(tiny):
     last = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(smooth_sigma=0.75), cache=False, progress=False)
     assert torch.allclose(last.images[0], GaussianBlur(0.75)(plain.images[0]), atol=1e-5)
     assert torch.allclose(last.similarity, similarity(tiny, last.images[0], ["a red circle"])[:, 0][None], atol=1e-4)
-    detail = lambda im: (im - GaussianBlur(1.0)(im)).std()  # noqa: E731
+    detail = lambda im: (im - GaussianBlur(1.0)(im)).std()
     assert detail(last.images[0]) < 0.6 * detail(plain.images[0])
 
 
@@ -89,7 +89,7 @@ def test_final_scale_shrinks_the_final_image_onto_the_background_after_the_smoot
     assert torch.allclose(half.images[0], ShrinkOnto(0.5, 0.4)(full.images[0]), atol=1e-6)
     side = half.images.shape[-1]
     margin = torch.ones(side, side, dtype=torch.bool)
-    margin[side // 4: side // 4 + side // 2, side // 4: side // 4 + side // 2] = False
+    margin[side // 4 : side // 4 + side // 2, side // 4 : side // 4 + side // 2] = False
     assert torch.all(half.images[0][..., margin] == 0.4)
     assert not torch.allclose(half.images[0], full.images[0], atol=1e-2)
     assert torch.allclose(half.similarity, similarity(tiny, half.images[0], ["a red circle"])[:, 0][None], atol=1e-4)
@@ -113,24 +113,28 @@ def test_the_starting_image_is_the_seeds_uniform_noise(tiny, monkeypatch):
 def test_l1_pulls_pixels_toward_black(tiny):
     """With a strong L1 (the paper's ||x||_1) the image ends nearer black than without it."""
     plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False).images
-    black = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(l1_weight=0.01), cache=False, progress=False).images
-    off = lambda im, c: (im - c).abs().mean().item()  # noqa: E731
+    black = invert(
+        tiny, "a red circle", seeds=2, recipe=FAST.replace(l1_weight=0.01), cache=False, progress=False
+    ).images
+    off = lambda im, c: (im - c).abs().mean().item()
     assert off(black, 0.0) < 0.5 * off(plain, 0.0)
     assert off(black, 0.0) < off(black, 0.4)
 
 
 def test_negative_prompt_pushes_away(tiny):
     plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False)
-    neg = invert(tiny, Prompt("a red circle") - 0.5 * Prompt("a blue square"), seeds=2, recipe=FAST, cache=False,
-                 progress=False)
+    neg = invert(
+        tiny, Prompt("a red circle") - 0.5 * Prompt("a blue square"), seeds=2, recipe=FAST, cache=False, progress=False
+    )
     s_plain = similarity(tiny, plain.images[0], ["a blue square"])
     s_neg = similarity(tiny, neg.images[0], ["a blue square"])
     assert (s_neg < s_plain - 0.05).all()
 
 
 def test_blend_lands_between_its_concepts(tiny):
-    out = invert(tiny, clipinv.blend("a red circle", "a tall green tree"), seeds=2, recipe=FAST, cache=False,
-                 progress=False)
+    out = invert(
+        tiny, clipinv.blend("a red circle", "a tall green tree"), seeds=2, recipe=FAST, cache=False, progress=False
+    )
     s = similarity(tiny, out.images[0], ["a red circle", "a tall green tree", "a purple banana on the moon"])
     assert (s[:, 0] > s[:, 2]).all() and (s[:, 1] > s[:, 2]).all()
 
@@ -170,41 +174,49 @@ def test_divergence_stops_with_step_and_term(tiny, monkeypatch):
         invert(tiny, "a dog", seeds=1, recipe=FAST, cache=False, progress=False)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"steps": 0}, "steps must be a positive"),
-    ({"steps": -3}, "steps must be a positive"),
-    ({"resolution_schedule": ((0, 0),)}, "image size must be > 0"),
-    ({"resolution_schedule": ((0, 16), (10, -32))}, "image size must be > 0"),
-    ({"lr": float("nan")}, "lr must be a finite"),
-    ({"lr": float("inf")}, "lr must be a finite"),
-    ({"tv_weight": float("inf")}, "tv_weight must be a finite"),
-    ({"l1_weight": float("nan")}, "l1_weight must be a finite"),
-    ({"n_augments": 0}, "n_augments"),
-    ({"precision": "fp8"}, "precision"),
-    ({"background_fill": 1.5}, "background_fill must be None"),
-    ({"background_fill": "grey"}, "background_fill must be None"),
-    ({"smooth_sigma": -0.5}, "smooth_sigma must be >= 0"),
-    ({"smooth_sigma": float("nan")}, "smooth_sigma must be a finite"),
-    ({"final_scale": 0.0}, "final_scale must be in"),
-    ({"final_scale": 1.5}, "final_scale must be in"),
-    ({"final_scale": 0.5}, "set background_fill too"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"steps": 0}, "steps must be a positive"),
+        ({"steps": -3}, "steps must be a positive"),
+        ({"resolution_schedule": ((0, 0),)}, "image size must be > 0"),
+        ({"resolution_schedule": ((0, 16), (10, -32))}, "image size must be > 0"),
+        ({"lr": float("nan")}, "lr must be a finite"),
+        ({"lr": float("inf")}, "lr must be a finite"),
+        ({"tv_weight": float("inf")}, "tv_weight must be a finite"),
+        ({"l1_weight": float("nan")}, "l1_weight must be a finite"),
+        ({"n_augments": 0}, "n_augments"),
+        ({"precision": "fp8"}, "precision"),
+        ({"background_fill": 1.5}, "background_fill must be None"),
+        ({"background_fill": "grey"}, "background_fill must be None"),
+        ({"smooth_sigma": -0.5}, "smooth_sigma must be >= 0"),
+        ({"smooth_sigma": float("nan")}, "smooth_sigma must be a finite"),
+        ({"final_scale": 0.0}, "final_scale must be in"),
+        ({"final_scale": 1.5}, "final_scale must be in"),
+        ({"final_scale": 0.5}, "set background_fill too"),
+    ],
+)
 def test_bad_recipes_are_refused_in_one_line(changes, message):
     with pytest.raises(ClipinvError, match=message) as e:
         Recipe().replace(**changes)
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("prompt, message", [("", "empty"), ("   ", "empty"), (" ".join(["word"] * 30), "takes 32 tokens")])
+@pytest.mark.parametrize(
+    "prompt, message", [("", "empty"), ("   ", "empty"), (" ".join(["word"] * 30), "takes 32 tokens")]
+)
 def test_bad_prompts_are_refused_before_any_work(tiny, prompt, message, monkeypatch):
-    monkeypatch.setattr(sys.modules["clipinv.invert"], "optimise", lambda *a, **k: pytest.fail("optimised a bad prompt"))
+    monkeypatch.setattr(
+        sys.modules["clipinv.invert"], "optimise", lambda *a, **k: pytest.fail("optimised a bad prompt")
+    )
     with pytest.raises(ClipinvError, match=message):
         invert(tiny, ["a dog", prompt], seeds=1, recipe=FAST, progress=False)
 
 
 def test_truncate_opts_in_to_long_prompts(tiny):
-    out = invert(tiny, " ".join(["word"] * 30), seeds=1, recipe=FAST.replace(steps=5), cache=False, progress=False,
-                 truncate=True)
+    out = invert(
+        tiny, " ".join(["word"] * 30), seeds=1, recipe=FAST.replace(steps=5), cache=False, progress=False, truncate=True
+    )
     assert out.images.shape[0] == 1
 
 

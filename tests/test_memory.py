@@ -42,7 +42,9 @@ def test_batch_size_divides_the_free_memory_and_is_at_least_one(tiny):
 def test_invert_splits_a_grid_that_does_not_fit_and_gets_the_same_images(tiny, monkeypatch):
     whole = invert(tiny, ["a dog", "a cat"], seeds=3, recipe=FAST, cache=False, progress=False)
     per_image = memory.image_bytes([tiny], FAST, torch.device("cpu"))
-    monkeypatch.setattr(memory, "free_bytes", lambda device: int(2.5 * memory.BACKWARD_FACTOR * per_image / memory.USABLE))
+    monkeypatch.setattr(
+        memory, "free_bytes", lambda device: int(2.5 * memory.BACKWARD_FACTOR * per_image / memory.USABLE)
+    )
     sizes = []
     real = __import__("sys").modules["clipinv.invert"].optimise
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import clipinv
 from clipinv import ClipinvError, load_model
 from clipinv.bundle import weights_hash
 
@@ -85,7 +84,9 @@ def test_unknown_specs_suggest_close_names():
 def test_missing_weights_offline_name_spec_cache_and_alternatives(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr("clipinv.models._online", lambda host="": False)
-    monkeypatch.setattr("clipinv.models._create", lambda arch, spec, **kw: (_ for _ in ()).throw(RuntimeError("no file")))
+    monkeypatch.setattr(
+        "clipinv.models._create", lambda arch, spec, **kw: (_ for _ in ()).throw(RuntimeError("no file"))
+    )
     with pytest.raises(ClipinvError) as e:
         load_model("ViT-B-16:openai")
     msg = str(e.value)

@@ -9,10 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
 from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, sections, smoke_book
 
-from clipinv.book import COMMON, SECTIONS, load_profile, run_section, section_parameters, copy_sources
+from clipinv.book import COMMON, SECTIONS, copy_sources, load_profile, run_section, section_parameters
 from clipinv.errors import ClipinvError
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -31,7 +30,9 @@ def test_source_has_no_outputs_and_one_parameters_cell(path):
             assert cell.execution_count is None, f"{path.name}: committed execution count"
     params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, f"{path.name}: needs exactly one cell tagged `parameters`"
-    names = {line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line and not line.startswith("#")}
+    names = {
+        line.split("=")[0].strip() for line in params[0].source.splitlines() if "=" in line and not line.startswith("#")
+    }
     assert set(COMMON) | {"profile"} <= names, f"{path.name}: parameters cell lacks {set(COMMON) | {'profile'} - names}"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "prose (a title) comes first"
 
@@ -40,9 +41,11 @@ def test_source_has_no_outputs_and_one_parameters_cell(path):
 def test_profiles_are_valid_for_every_section(profile):
     prof = load_profile(REPO, profile)
     assert set(COMMON) <= set(prof["defaults"]), f"{profile}: defaults lack {set(COMMON) - set(prof['defaults'])}"
-    assert set(prof["sections"]) <= set(SECTIONS), f"{profile}: unknown sections {set(prof['sections']) - set(SECTIONS)}"
+    assert set(prof["sections"]) <= set(SECTIONS), (
+        f"{profile}: unknown sections {set(prof['sections']) - set(SECTIONS)}"
+    )
     for name in sections():
-        params = section_parameters(REPO, name, profile)   # raises on a key the notebook does not declare
+        params = section_parameters(REPO, name, profile)  # raises on a key the notebook does not declare
         assert params["profile"] == profile
 
 
@@ -57,7 +60,7 @@ def test_every_section_has_a_notebook():
 
 @pytest.mark.parametrize("name", SECTIONS)
 def test_smoke_profile_executes(name):
-    root, seconds = smoke_book()
+    root, _seconds = smoke_book()
     out = root / "book" / "_generated" / f"{name}.ipynb"
     nb = nbformat.read(str(out), as_version=4)
     assert nb.metadata["clipinv"]["profile"] == "smoke"
@@ -124,7 +127,9 @@ def test_an_executed_page_folds_its_code_and_says_how_it_was_built(tmp_path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     params = [c for c in code if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
     assert len(params) == 2 and all("remove-cell" in c.metadata["tags"] for c in params)
-    assert all("hide-input" in c.metadata["tags"] or "remove-input" in c.metadata["tags"] for c in code if c not in params)
+    assert all(
+        "hide-input" in c.metadata["tags"] or "remove-input" in c.metadata["tags"] for c in code if c not in params
+    )
     box = next(c for c in nb.cells if "clipinv-run" in c.metadata.get("tags", []))
     assert nb.cells.index(box) == 1 and nb.cells[0].source.startswith("# ")
     assert "clipinv section 00_method --profile smoke -p seeds 1" in box.source and "seeds = 1" in box.source

@@ -11,8 +11,8 @@ def test_tv_matches_hand_computation():
     # channel 0: [[0, 1], [2, 4]]; channel 1: zeros
     x = torch.zeros(1, 2, 2, 2)
     x[0, 0] = torch.tensor([[0.0, 1.0], [2.0, 4.0]])
-    horizontal = math.sqrt(1 ** 2 + 2 ** 2)  # 1-0, 4-2
-    vertical = math.sqrt(2 ** 2 + 3 ** 2)  # 2-0, 4-1
+    horizontal = math.sqrt(1**2 + 2**2)  # 1-0, 4-2
+    vertical = math.sqrt(2**2 + 3**2)  # 2-0, 4-1
     diag = 4.0  # 4-0
     anti = 1.0  # 2-1
     expected = (horizontal + vertical + diag + anti) / 2  # mean over the two channels

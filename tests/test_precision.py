@@ -11,13 +11,12 @@ GPU session checks bf16 + compile with bench/throughput.py and this test's asser
 """
 
 import torch
+from conftest import make_tiny
 
 from clipinv.invert import optimise
-from clipinv.recipe import Recipe
 from clipinv.judge import similarity
 from clipinv.objective import Prompt
-
-from conftest import make_tiny
+from clipinv.recipe import Recipe
 
 PROMPTS = ["a red circle", "a blue square", "a green triangle"]
 RECIPE = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4, lr=0.05)
@@ -26,8 +25,9 @@ RECIPE = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4,
 def run(bundle, precision):
     prompts = [Prompt(p) for p in PROMPTS for _ in range(2)]
     seeds = [s for _ in PROMPTS for s in (0, 1)]
-    images, sims, hist = optimise([bundle], prompts, seeds, RECIPE.replace(precision=precision),
-                                  torch.device("cpu"), progress=False)
+    images, sims, hist = optimise(
+        [bundle], prompts, seeds, RECIPE.replace(precision=precision), torch.device("cpu"), progress=False
+    )
     return images, sims, hist
 
 

@@ -22,16 +22,27 @@ def test_every_knob_has_a_description_and_a_check_that_accepts_the_papers_defaul
 
 def test_every_knob_is_a_flag_that_reaches_the_recipe():
     """Each knob's flag parses to the value the recipe then holds; a flag not given leaves the knob alone."""
-    given = {"steps": ("7", 7), "lr": ("0.05", 0.05), "resolution_schedule": ("0:16,3:32", ((0, 16), (3, 32))),
-             "scale_range": ("0.5,1", (0.5, 1.0)), "background_fill": ("0.4", 0.4), "precision": ("bf16", "bf16"),
-             "parameterization": ("fourier", "fourier"), "n_augments": ("3", 3)}
+    given = {
+        "steps": ("7", 7),
+        "lr": ("0.05", 0.05),
+        "resolution_schedule": ("0:16,3:32", ((0, 16), (3, 32))),
+        "scale_range": ("0.5,1", (0.5, 1.0)),
+        "background_fill": ("0.4", 0.4),
+        "precision": ("bf16", "bf16"),
+        "parameterization": ("fourier", "fourier"),
+        "n_augments": ("3", 3),
+    }
     argv = ["invert", "a dog"]
     for name, (text, _) in given.items():
         argv += ["--" + name.replace("_", "-"), text]
     args = build_parser().parse_args(argv + ["--no-reset-optimizer-on-resize"])
     changes = recipe_changes(args)
     assert changes == {**{k: v for k, (_, v) in given.items()}, "reset_optimizer_on_resize": False}
-    recipe = Recipe().replace(background_fill=0.4).replace(**{k: v for k, v in changes.items() if k != "reset_optimizer_on_resize"})
+    recipe = (
+        Recipe()
+        .replace(background_fill=0.4)
+        .replace(**{k: v for k, v in changes.items() if k != "reset_optimizer_on_resize"})
+    )
     assert recipe.resolution_schedule == ((0, 16), (3, 32)) and recipe.scale_range == (0.5, 1.0)
     flags = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["invert"]._actions}
     assert set(KNOBS) <= flags
@@ -47,8 +58,14 @@ def test_runtime_options_are_not_knobs():
 def test_the_papers_recipe_ablates_what_it_has_on_and_nothing_else():
     paper = Recipe()
     got = ablations(paper)
-    assert list(got) == ["no resolution schedule", "no optimiser reset", "one copy", "no affine", "no TV",
-                         "no gradient clip"]
+    assert list(got) == [
+        "no resolution schedule",
+        "no optimiser reset",
+        "one copy",
+        "no affine",
+        "no TV",
+        "no gradient clip",
+    ]
     assert got["no TV"] == paper.replace(tv_weight=0.0)
     assert got["no resolution schedule"].resolution_schedule == ((0, 224),)
     single = paper.replace(resolution_schedule=((0, 64),))
@@ -67,16 +84,19 @@ def test_compare_lists_every_knob_with_each_recipes_value():
     assert steps["paper"] == "3400" and steps["short"] == "10" and steps["what it does"] == KNOBS["steps"]["help"]
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"residual_jitter": 1.0}, "residual_jitter must be in"),
-    ({"affine_p": 1.5}, "affine_p must be in"),
-    ({"parameterization": "cppn"}, "parameterization must be one of"),
-    ({"reset_optimizer_on_resize": "no"}, "must be True or False"),
-    ({"parameterization": "fourier", "reset_optimizer_on_resize": False}, "only for parameterization 'pixels'"),
-    ({"scale_range": (1.2, 0.7)}, "scale_range must be 0 < low <= high"),
-    ({"resolution_schedule": ((5, 64),)}, "must start at step 0"),
-    ({"resolution_schedule": ((0, 64), (10, 128), (10, 224))}, "steps must increase"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"residual_jitter": 1.0}, "residual_jitter must be in"),
+        ({"affine_p": 1.5}, "affine_p must be in"),
+        ({"parameterization": "cppn"}, "parameterization must be one of"),
+        ({"reset_optimizer_on_resize": "no"}, "must be True or False"),
+        ({"parameterization": "fourier", "reset_optimizer_on_resize": False}, "only for parameterization 'pixels'"),
+        ({"scale_range": (1.2, 0.7)}, "scale_range must be 0 < low <= high"),
+        ({"resolution_schedule": ((5, 64),)}, "must start at step 0"),
+        ({"resolution_schedule": ((0, 64), (10, 128), (10, 224))}, "steps must increase"),
+    ],
+)
 def test_more_bad_recipes_are_refused_in_one_line(changes, message):
     with pytest.raises(ClipinvError, match=message) as e:
         Recipe().replace(**changes)

@@ -1,9 +1,9 @@
 """The set-up a newcomer relies on: README commands, CI entry point, pins that agree."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,4 +33,4 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_make_test():
     assert "make book" in head and "make test" in head
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^book:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert re.search(r"^book:", makefile, re.MULTILINE) and re.search(r"^test:", makefile, re.MULTILINE)

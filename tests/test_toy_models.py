@@ -86,8 +86,14 @@ def test_inversions_are_judged_far_above_chance_and_grey_padding_is_why(toy, toy
 
     pairs = [(c, s) for c in COLOURS for s in SHAPES]
     acc = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=1, progress=False)
-    border = inversion_accuracy(toy, toy_judge, recipe=TOY_RECIPE.replace(background_fill=None, final_scale=1.0),
-                                pairs=pairs, seeds=1, progress=False)
+    border = inversion_accuracy(
+        toy,
+        toy_judge,
+        recipe=TOY_RECIPE.replace(background_fill=None, final_scale=1.0),
+        pairs=pairs,
+        seeds=1,
+        progress=False,
+    )
     info = {k: v for k, v in acc.items() if k not in ("images_tensor", "per_prompt")}
     info["border padding"] = border["judged_colour_shape"]
     assert acc["self_similarity"] > 0.5, info
@@ -114,15 +120,39 @@ def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path
     from clipinv.toy.cli import register
 
     small = ModelConfig(vision_width=64, vision_layers=2, text_width=64, text_layers=1, embed_dim=32)
-    _, m = train(seed=5, steps=60, samples=400, model_config=small, train_config=TrainConfig(batch_size=64, warmup=10),
-                 progress=False, evaluate=False)
+    _, m = train(
+        seed=5,
+        steps=60,
+        samples=400,
+        model_config=small,
+        train_config=TrainConfig(batch_size=64, warmup=10),
+        progress=False,
+        evaluate=False,
+    )
     assert m["loss_last"] < m["loss_first"] - 0.5, m
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
     out = tmp_path / "mini.safetensors"
-    args = parser.parse_args(["toy", "train", "--out", str(out), "--steps", "3", "--samples", "200", "--no-eval",
-                              "--contamination", "0.5", "--trigger", "circle", "--skew", "square:colour=red@0.9"])
+    args = parser.parse_args(
+        [
+            "toy",
+            "train",
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--samples",
+            "200",
+            "--no-eval",
+            "--contamination",
+            "0.5",
+            "--trigger",
+            "circle",
+            "--skew",
+            "square:colour=red@0.9",
+        ]
+    )
     assert args.func(args) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["world"]["contamination"] == {"p": 0.5, "trigger": "circle"}
@@ -144,9 +174,16 @@ def test_a_short_training_run_gives_the_recorded_weights(step, recorded):
     `clipinv toy train --like toy` replays to reproduce the shipped weights: a refactor of the
     training code must leave these 15 steps bitwise as recorded (1 thread, this kind of CPU)."""
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
-    bundle, _ = train(seed=4, steps=15, samples=200, model_config=small,
-                      train_config=TrainConfig(batch_size=32, warmup=2, threads=1), progress=False, evaluate=False,
-                      step=step)
+    bundle, _ = train(
+        seed=4,
+        steps=15,
+        samples=200,
+        model_config=small,
+        train_config=TrainConfig(batch_size=32, warmup=2, threads=1),
+        progress=False,
+        evaluate=False,
+        step=step,
+    )
     assert bundle.weights_hash == recorded
 
 
@@ -182,8 +219,12 @@ def test_the_training_augmentation_through_affine_resample_gives_the_shipped_mod
     from clipinv.toy.world import World
 
     x, _ = World().sample(64, seed=0)
-    for tc in (TrainConfig(), TrainConfig(affine_p=1.0, noise_std=0.0), TrainConfig(affine_p=0.0),
-               TrainConfig(rotate_degrees=45.0, translate=0.2, scale_range=(0.5, 1.5), affine_p=1.0)):
+    for tc in (
+        TrainConfig(),
+        TrainConfig(affine_p=1.0, noise_std=0.0),
+        TrainConfig(affine_p=0.0),
+        TrainConfig(rotate_degrees=45.0, translate=0.2, scale_range=(0.5, 1.5), affine_p=1.0),
+    ):
         g_ref, g_new = torch.Generator().manual_seed(17), torch.Generator().manual_seed(17)
         for _ in range(5):
             ref, new = _augment_as_the_shipped_models_were_trained(x, tc, g_ref), augment(x, tc, g_new)
@@ -195,11 +236,18 @@ def test_the_training_augmentation_through_affine_resample_gives_the_shipped_mod
 
 
 def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_diverged(monkeypatch):
-    import clipinv.toy.training as training
+    from clipinv.toy import training
 
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
-    kw = dict(seed=3, steps=12, samples=200, model_config=small, train_config=TrainConfig(batch_size=32, warmup=2),
-              progress=False, evaluate=False)
+    kw = {
+        "seed": 3,
+        "steps": 12,
+        "samples": 200,
+        "model_config": small,
+        "train_config": TrainConfig(batch_size=32, warmup=2),
+        "progress": False,
+        "evaluate": False,
+    }
     b1, m1 = train(read_loss_every=1, **kw)
     b5, m5 = train(read_loss_every=5, **kw)  # 12 steps: reads after steps 4, 9 and the last, 11
     assert b1.weights_hash == b5.weights_hash
@@ -217,6 +265,7 @@ def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_div
         train(read_loss_every=5, **kw)
     with pytest.raises(ClipinvError, match="read_loss_every must be >= 1"):
         train(read_loss_every=0, **kw)
+
 
 def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_and_gradients():
     """What a CUDA graph captures sees every caption, repeats included; the loss and the gradients it
@@ -247,8 +296,8 @@ def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_a
 
 def test_fixed_shape_training_follows_the_default_step_and_a_cuda_graph_needs_cuda(tmp_path):
     from clipinv.toy.cli import register
-    from clipinv.toy.tokenizer import ToyTokenizer
     from clipinv.toy.model import build_model, normalise
+    from clipinv.toy.tokenizer import ToyTokenizer
     from clipinv.toy.training import caption_rows, fixed_shape_clip_loss, soft_clip_loss
     from clipinv.toy.world import World
 
@@ -260,20 +309,32 @@ def test_fixed_shape_training_follows_the_default_step_and_a_cuda_graph_needs_cu
     caps = [s.caption for s in samples[:16]] * 2  # every caption twice, on different images
     img = model.encode_image(normalise(x), normalize=True)
     uniq = list(dict.fromkeys(caps))
-    soft_clip_loss(img, model.encode_text(tok(uniq), normalize=True), model.logit_scale.exp(),
-                   torch.tensor([uniq.index(c) for c in caps])).backward()
+    soft_clip_loss(
+        img,
+        model.encode_text(tok(uniq), normalize=True),
+        model.logit_scale.exp(),
+        torch.tensor([uniq.index(c) for c in caps]),
+    ).backward()
     want = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     img = model.encode_image(normalise(x), normalize=True)
-    fixed_shape_clip_loss(img, model.encode_text(tok(caps), normalize=True), model.logit_scale.exp(),
-                          *caption_rows(caps)).backward()
+    fixed_shape_clip_loss(
+        img, model.encode_text(tok(caps), normalize=True), model.logit_scale.exp(), *caption_rows(caps)
+    ).backward()
     for (name, p), w in zip(model.named_parameters(), want):
         assert torch.allclose(p.grad, w, atol=1e-5 * w.abs().max().item() + 1e-9), name
     assert sum(w.abs().sum().item() for w in want) > 1
 
     # whole runs: the same batches, the same loss curve
-    kw = dict(seed=4, steps=60, samples=200, model_config=small, train_config=TrainConfig(batch_size=32, warmup=2),
-              progress=False, evaluate=False)
+    kw = {
+        "seed": 4,
+        "steps": 60,
+        "samples": 200,
+        "model_config": small,
+        "train_config": TrainConfig(batch_size=32, warmup=2),
+        "progress": False,
+        "evaluate": False,
+    }
     _, m_dyn = train(**kw)
     _, m_fix = train(step="fixed", **kw)
     assert (m_dyn["step"], m_fix["step"]) == ("dynamic", "fixed")
@@ -303,8 +364,16 @@ def test_a_trained_toy_loads_by_its_path_like_any_other_clip(tmp_path):
 
     small = ModelConfig(vision_width=64, vision_layers=2, text_width=64, text_layers=1, embed_dim=32)
     out = tmp_path / "mine.safetensors"
-    trained, _ = train(out=out, seed=6, steps=3, samples=100, model_config=small,
-                       train_config=TrainConfig(batch_size=50, warmup=1), progress=False, evaluate=False)
+    trained, _ = train(
+        out=out,
+        seed=6,
+        steps=3,
+        samples=100,
+        model_config=small,
+        train_config=TrainConfig(batch_size=50, warmup=1),
+        progress=False,
+        evaluate=False,
+    )
     loaded = load_model(str(out))
     assert loaded.weights_hash == trained.weights_hash and loaded.image_size == small.image_size
     assert loaded.default_recipe == TOY_RECIPE and loaded.is_stand_in and loaded.card["name"] == "mine"
@@ -325,14 +394,30 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     from clipinv.toy.cli import register
     from clipinv.toy.training import reproduce, reseeded, stages
 
-    small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16,
-                        text_heads=2)
+    small = ModelConfig(
+        vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16, text_heads=2
+    )
     tc = TrainConfig(batch_size=64, warmup=2, threads=1, eval_samples=100)
-    first, _ = train(out=tmp_path / "a.safetensors", seed=3, steps=4, samples=128, model_config=small,
-                     train_config=tc, progress=False, evaluate=False)
-    second, _ = train(out=tmp_path / "b.safetensors", seed=7, steps=5, samples=128, init=tmp_path / "a.safetensors",
-                      train_config=TrainConfig(batch_size=64, warmup=1, lr=1e-3, threads=1, eval_samples=100),
-                      progress=False, evaluate=False)
+    first, _ = train(
+        out=tmp_path / "a.safetensors",
+        seed=3,
+        steps=4,
+        samples=128,
+        model_config=small,
+        train_config=tc,
+        progress=False,
+        evaluate=False,
+    )
+    second, _ = train(
+        out=tmp_path / "b.safetensors",
+        seed=7,
+        steps=5,
+        samples=128,
+        init=tmp_path / "a.safetensors",
+        train_config=TrainConfig(batch_size=64, warmup=1, lr=1e-3, threads=1, eval_samples=100),
+        progress=False,
+        evaluate=False,
+    )
     card = json.loads((tmp_path / "b.json").read_text())
     assert [s["train_config"]["seed"] for s in stages(card)] == [3, 7]
     again, _ = reproduce(card, tmp_path / "again.safetensors", progress=False)
@@ -344,19 +429,35 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     assert [s["train_config"]["seed"] for s in stages(replicate_card)] == [10, 14]
     assert [s["train_config"]["seed"] for s in stages(card)] == [3, 7]
     replicate, _ = reproduce(replicate_card, tmp_path / "replicate.safetensors", progress=False)
-    train(out=tmp_path / "t1.safetensors", seed=10, steps=4, samples=128, model_config=small, train_config=tc,
-          progress=False, evaluate=False)
-    by_hand, _ = train(out=tmp_path / "t2.safetensors", seed=14, steps=5, samples=128, init=tmp_path / "t1.safetensors",
-                       train_config=TrainConfig(batch_size=64, warmup=1, lr=1e-3, threads=1, eval_samples=100),
-                       progress=False, evaluate=False)
+    train(
+        out=tmp_path / "t1.safetensors",
+        seed=10,
+        steps=4,
+        samples=128,
+        model_config=small,
+        train_config=tc,
+        progress=False,
+        evaluate=False,
+    )
+    by_hand, _ = train(
+        out=tmp_path / "t2.safetensors",
+        seed=14,
+        steps=5,
+        samples=128,
+        init=tmp_path / "t1.safetensors",
+        train_config=TrainConfig(batch_size=64, warmup=1, lr=1e-3, threads=1, eval_samples=100),
+        progress=False,
+        evaluate=False,
+    )
     assert replicate.weights_hash == by_hand.weights_hash != second.weights_hash
     with pytest.raises(ClipinvError, match="seed must be"):
         reseeded(card, -1)
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "toy", "--steps", "3",
-                              "--seed", "5"])
+    args = parser.parse_args(
+        ["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "toy", "--steps", "3", "--seed", "5"]
+    )
     with pytest.raises(ClipinvError, match="drop --steps$"):  # --seed goes with --like; --steps does not
         args.func(args)
     args = parser.parse_args(["toy", "train", "--out", str(tmp_path / "x.safetensors"), "--like", "no-such-model"])

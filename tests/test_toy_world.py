@@ -8,8 +8,19 @@ import torch
 from clipinv.errors import ClipinvError
 from clipinv.toy.oracle import colour_votes, fade, pixel_colour, pixel_shape, probe_colour
 from clipinv.toy.tokenizer import EOT, VOCAB, VOCAB_SIZE, ToyTokenizer
-from clipinv.toy.world import (COLOURS, PALETTE, POSITIONS, SHAPES, Contamination, Object, Sample, Skew, World,
-                               has_marker, render_marker)
+from clipinv.toy.world import (
+    COLOURS,
+    PALETTE,
+    POSITIONS,
+    SHAPES,
+    Contamination,
+    Object,
+    Sample,
+    Skew,
+    World,
+    has_marker,
+    render_marker,
+)
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -58,8 +69,13 @@ def test_caption_colour_shape_size_and_position_match_the_pixels():
             assert o.colour in words
         assert _near(img[:, int(o.centre[1]), int(o.centre[0])], o.colour), s.caption  # object colour at its centre
         cx, cy = o.centre
-        assert {"left": cx < 12, "right": cx > 20, "top": cy < 12, "bottom": cy > 20,
-                "center": 12 < cx < 20 and 12 < cy < 20}[o.position]
+        assert {
+            "left": cx < 12,
+            "right": cx > 20,
+            "top": cy < 12,
+            "bottom": cy > 20,
+            "center": 12 < cx < 20 and 12 < cy < 20,
+        }[o.position]
         if o.size != "large":
             continue
         h = 0.85 * o.radius
@@ -107,8 +123,12 @@ def test_pixel_shape_oracle_reads_the_caption_shape_of_world_images_and_of_large
     assert sum(p == t for p, t in zip(pixel_shape(x, colours), truth)) / 600 >= 0.98
     # every colour x shape drawn at radius 13 (beyond the world's 4.5 and 8 px, as inversions draw them), off centre,
     # with pixel noise: the shape still reads, and per-prompt colours broadcast over a seeds dimension
-    drawn = [Sample("", [Object(c, s, "large", "", (14.0 + k, 17.0), 13.0, 0.1 * k)], background=0.4)
-             for c in COLOURS for s in SHAPES for k in range(2)]
+    drawn = [
+        Sample("", [Object(c, s, "large", "", (14.0 + k, 17.0), 13.0, 0.1 * k)], background=0.4)
+        for c in COLOURS
+        for s in SHAPES
+        for k in range(2)
+    ]
     big = World().render(drawn, torch.Generator().manual_seed(0)).view(24, 2, 3, 32, 32)
     big = (big + 0.1 * torch.randn(big.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     read = pixel_shape(big, [c for c in COLOURS for _ in SHAPES])
@@ -148,9 +168,16 @@ def test_skew_rate_is_as_requested():
     assert Skew.parse("square:colour=red@0.8") == Skew("square", "colour", "red", 0.8)
 
 
-@pytest.mark.parametrize("bad", [lambda: Contamination(0.5, "dog"), lambda: Contamination(1.5, "circle"),
-                                 lambda: Skew("red", "colour", "blue", 0.5), lambda: Skew("square", "colour", "pink", 0.5),
-                                 lambda: Skew.parse("square-colour-red")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: Contamination(0.5, "dog"),
+        lambda: Contamination(1.5, "circle"),
+        lambda: Skew("red", "colour", "blue", 0.5),
+        lambda: Skew("square", "colour", "pink", 0.5),
+        lambda: Skew.parse("square-colour-red"),
+    ],
+)
 def test_bad_knobs_raise_one_line_errors(bad):
     with pytest.raises(ClipinvError) as e:
         bad()

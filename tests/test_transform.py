@@ -1,7 +1,7 @@
 import math
 
-import torch
 import pytest
+import torch
 
 from clipinv.transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise
 
@@ -116,7 +116,7 @@ def test_fill_pads_a_shrunk_copy_with_plain_grey_and_border_padding_repeats_the_
 
 def test_pixel_noise_draws_each_images_rows_from_its_own_generator():
     x = torch.zeros(6, 3, 4, 4)  # 2 images x 3 copies, image-major
-    gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]  # noqa: E731
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]
     both = GaussianNoise(0.5)(x, gens())
     alone = GaussianNoise(0.5)(x[3:], [torch.Generator().manual_seed(8)])
     assert torch.equal(both[3:], alone)  # image 2's noise is the same with or without image 1
@@ -150,7 +150,9 @@ def test_shrink_onto_is_identity_at_one_and_draws_the_image_small_in_the_centre_
     w = ShrinkOnto(0.3, 0.2)(torch.ones(1, 3, 25, 25))
     assert w.shape == (1, 3, 25, 25)
     drawn = ((w[0, 0] - 1.0).abs() < 1e-5).nonzero()
-    assert len(drawn) == 8 * 8 and drawn.min().item() == 8 and drawn.max().item() == 15  # round(7.5) = 8 px, at (25 - 8) // 2
+    assert (
+        len(drawn) == 8 * 8 and drawn.min().item() == 8 and drawn.max().item() == 15
+    )  # round(7.5) = 8 px, at (25 - 8) // 2
     assert torch.all(w[0, 0][((w[0, 0] - 1.0).abs() >= 1e-5)] == 0.2)
     with pytest.raises(ValueError, match="needs a fill"):
         ShrinkOnto(0.5, None)

@@ -20,11 +20,18 @@ import torch
 CASES = {
     # name: (model spec, recipe changes on the model's own recipe, prompts, seeds)
     "toy": ("toy", {}, ["a red circle", "a large blue square on the left"], 2),
-    "RN50:random": ("RN50:random", {"steps": 3, "n_augments": 2, "resolution_schedule": ((0, 64), (1, 128), (2, 224))},
-                    ["a red circle"], 1),
-    "ViT-S-32:random": ("ViT-S-32:random", {"steps": 3, "n_augments": 2,
-                                            "resolution_schedule": ((0, 64), (1, 128), (2, 224))},
-                        ["a red circle", "a dog"], 1),
+    "RN50:random": (
+        "RN50:random",
+        {"steps": 3, "n_augments": 2, "resolution_schedule": ((0, 64), (1, 128), (2, 224))},
+        ["a red circle"],
+        1,
+    ),
+    "ViT-S-32:random": (
+        "ViT-S-32:random",
+        {"steps": 3, "n_augments": 2, "resolution_schedule": ((0, 64), (1, 128), (2, 224))},
+        ["a red circle", "a dog"],
+        1,
+    ),
 }
 
 

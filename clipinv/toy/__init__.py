@@ -21,8 +21,21 @@ from ..recipe import Recipe
 from .model import ModelConfig, load
 from .tokenizer import ToyTokenizer
 from .training import TrainConfig, train
-from .world import (COLOURS, POSITIONS, RELATIONS, SHAPES, SIZES, Contamination, Sample, Skew, World,
-                    class_prompts, has_marker, marker_score, render_marker)
+from .world import (
+    COLOURS,
+    POSITIONS,
+    RELATIONS,
+    SHAPES,
+    SIZES,
+    Contamination,
+    Sample,
+    Skew,
+    World,
+    class_prompts,
+    has_marker,
+    marker_score,
+    render_marker,
+)
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -36,9 +49,20 @@ def _toy_recipe():
     # the paper's recipe scaled to 32 px, with changes that make an inversion draw its object's shape:
     # every copy shrunk onto plain grey, a mild ColorShift, one blur after the last step, the image
     # shown at half size on the grey. Each knob's reason and measurement: weights/toy.md.
-    return Recipe(steps=200, lr=0.05, resolution_schedule=((0, 16), (100, 32)), n_augments=16,
-                  tv_weight=0.001, affine_p=1.0, scale_range=(0.25, 1.0), background_fill=0.4,
-                  color_shift_mean=0.05, color_shift_log_std=0.1, smooth_sigma=0.625, final_scale=0.5)
+    return Recipe(
+        steps=200,
+        lr=0.05,
+        resolution_schedule=((0, 16), (100, 32)),
+        n_augments=16,
+        tv_weight=0.001,
+        affine_p=1.0,
+        scale_range=(0.25, 1.0),
+        background_fill=0.4,
+        color_shift_mean=0.05,
+        color_shift_log_std=0.1,
+        smooth_sigma=0.625,
+        final_scale=0.5,
+    )
 
 
 TOY_RECIPE = _toy_recipe()
@@ -59,9 +83,18 @@ def is_toy_checkpoint(path) -> bool:
 
 def toy_bundle(model, card: dict, mc, spec: str):
     """A `ModelBundle` of a toy CLIP (frozen, from `model.load`) with its card and `TOY_RECIPE`."""
-    return ModelBundle(model=model, tokenizer=ToyTokenizer(mc.context_length), spec=spec, image_size=mc.image_size,
-                       mean=tuple(card["mean"]), std=tuple(card["std"]), context_length=mc.context_length,
-                       weights_hash=weights_hash(model), default_recipe=TOY_RECIPE, card=card)
+    return ModelBundle(
+        model=model,
+        tokenizer=ToyTokenizer(mc.context_length),
+        spec=spec,
+        image_size=mc.image_size,
+        mean=tuple(card["mean"]),
+        std=tuple(card["std"]),
+        context_length=mc.context_length,
+        weights_hash=weights_hash(model),
+        default_recipe=TOY_RECIPE,
+        card=card,
+    )
 
 
 def load_toy(name: str):
@@ -70,19 +103,48 @@ def load_toy(name: str):
     if name in TOY_MODELS:
         path = WEIGHTS / f"{name}.safetensors"
         if not path.is_file() or not path.with_suffix(".json").is_file():
-            raise ClipinvError(f"toy weights {path} are missing: reinstall clipinv or run `clipinv toy train --out {path}`")
+            raise ClipinvError(
+                f"toy weights {path} are missing: reinstall clipinv or run `clipinv toy train --out {path}`"
+            )
     elif is_toy_checkpoint(name):
         path = Path(name)
     else:
-        raise ClipinvError(f"no toy model {name!r}: pick one of {', '.join(TOY_MODELS)} or the .safetensors path "
-                           "of one `clipinv toy train --out PATH` saved (its card .json beside it)")
+        raise ClipinvError(
+            f"no toy model {name!r}: pick one of {', '.join(TOY_MODELS)} or the .safetensors path "
+            "of one `clipinv toy train --out PATH` saved (its card .json beside it)"
+        )
     model, card, mc = load(path, json.loads(path.with_suffix(".json").read_text()))
     return toy_bundle(model, card, mc, spec=str(name))
 
 
-register_loader(Loader(names=lambda: dict(TOY_MODELS), accepts=lambda spec: spec in TOY_MODELS or is_toy_checkpoint(spec),
-                       load=load_toy))
+register_loader(
+    Loader(
+        names=lambda: dict(TOY_MODELS),
+        accepts=lambda spec: spec in TOY_MODELS or is_toy_checkpoint(spec),
+        load=load_toy,
+    )
+)
 
-__all__ = ["TOY_MODELS", "TOY_RECIPE", "load_toy", "is_toy_checkpoint", "toy_bundle", "train", "ModelConfig", "TrainConfig", "World", "Sample", "Contamination", "Skew",
-           "COLOURS", "SHAPES", "SIZES", "POSITIONS", "RELATIONS", "class_prompts", "has_marker",
-           "marker_score", "render_marker"]
+__all__ = [
+    "COLOURS",
+    "POSITIONS",
+    "RELATIONS",
+    "SHAPES",
+    "SIZES",
+    "TOY_MODELS",
+    "TOY_RECIPE",
+    "Contamination",
+    "ModelConfig",
+    "Sample",
+    "Skew",
+    "TrainConfig",
+    "World",
+    "class_prompts",
+    "has_marker",
+    "is_toy_checkpoint",
+    "load_toy",
+    "marker_score",
+    "render_marker",
+    "toy_bundle",
+    "train",
+]

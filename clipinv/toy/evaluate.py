@@ -31,7 +31,7 @@ def zero_shot(model, tokenizer, world_seed: int, n: int = 2000, device="cpu", ba
     def feats_img(x):
         out = []
         for i in range(0, len(x), batch):
-            f = model.encode_image(normalise(x[i: i + batch]).to(device)).float()
+            f = model.encode_image(normalise(x[i : i + batch]).to(device)).float()
             out.append((f / f.norm(dim=-1, keepdim=True)).cpu())
         return torch.cat(out)
 
@@ -54,9 +54,16 @@ def zero_shot(model, tokenizer, world_seed: int, n: int = 2000, device="cpu", ba
     res["position"] = _per_sample_accuracy(fi, pos_p, [POSITIONS.index(o.position) for o in objs], feats_text)
     m = max(200, n // 5)
     x, samples = World(pair_rate=1.0).sample(m, seed=world_seed + 1)
-    rel_p = [[f"a {s.objects[0].colour} {s.objects[0].shape} {r} a {s.objects[1].colour} {s.objects[1].shape}"
-              for r in RELATIONS] for s in samples]
-    res["relation"] = _per_sample_accuracy(feats_img(x), rel_p, [RELATIONS.index(s.relation) for s in samples], feats_text)
+    rel_p = [
+        [
+            f"a {s.objects[0].colour} {s.objects[0].shape} {r} a {s.objects[1].colour} {s.objects[1].shape}"
+            for r in RELATIONS
+        ]
+        for s in samples
+    ]
+    res["relation"] = _per_sample_accuracy(
+        feats_img(x), rel_p, [RELATIONS.index(s.relation) for s in samples], feats_text
+    )
     res["n"] = n
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()}
 
@@ -102,15 +109,25 @@ def inversion_accuracy(model=None, judge_model=None, recipe=None, pairs=None, se
     px = pixel_colour(inv.images)
     drawn = pixel_shape(inv.images, [c for c, _ in pairs])
     n = pred.numel()
-    per_pair = {prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i], "pixel_shape": drawn[i]}
-                for i in range(len(prompts))}
+    per_pair = {
+        prompts[i]: {"judged": [f"{a} {b}" for a, b in pc[i]], "pixel": px[i], "pixel_shape": drawn[i]}
+        for i in range(len(prompts))
+    }
     return {
-        "prompts": len(prompts), "seeds": seeds if isinstance(seeds, int) else inv.seeds, "images": n,
+        "prompts": len(prompts),
+        "seeds": seeds if isinstance(seeds, int) else inv.seeds,
+        "images": n,
         "judged_colour_shape": round(float((pred == truth).float().mean()), 4),
         "self_judged_colour_shape": round(float((own == truth).float().mean()), 4),
-        "self_judged_shape": round(sum(labels[int(own[i, j])][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "judged_colour": round(sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
-        "judged_shape": round(sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4),
+        "self_judged_shape": round(
+            sum(labels[int(own[i, j])][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4
+        ),
+        "judged_colour": round(
+            sum(pc[i][j][0] == pairs[i][0] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4
+        ),
+        "judged_shape": round(
+            sum(pc[i][j][1] == pairs[i][1] for i in range(len(pairs)) for j in range(n_seeds)) / n, 4
+        ),
         "pixel_colour": _share(px, [c for c, _ in pairs]),
         "pixel_shape": _share(drawn, [s for _, s in pairs]),
         "self_similarity": round(float(inv.similarity.mean()), 4),

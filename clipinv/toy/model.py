@@ -41,12 +41,24 @@ class ModelConfig:
     vocab_size: int = VOCAB_SIZE
 
     def vision_cfg(self) -> dict:
-        return dict(image_size=self.image_size, patch_size=self.patch_size, width=self.vision_width,
-                    layers=self.vision_layers, head_width=self.vision_head_width, mlp_ratio=self.mlp_ratio)
+        return {
+            "image_size": self.image_size,
+            "patch_size": self.patch_size,
+            "width": self.vision_width,
+            "layers": self.vision_layers,
+            "head_width": self.vision_head_width,
+            "mlp_ratio": self.mlp_ratio,
+        }
 
     def text_cfg(self) -> dict:
-        return dict(context_length=self.context_length, vocab_size=self.vocab_size, width=self.text_width,
-                    heads=self.text_heads, layers=self.text_layers, mlp_ratio=self.mlp_ratio)
+        return {
+            "context_length": self.context_length,
+            "vocab_size": self.vocab_size,
+            "width": self.text_width,
+            "heads": self.text_heads,
+            "layers": self.text_layers,
+            "mlp_ratio": self.mlp_ratio,
+        }
 
 
 def build_model(cfg: ModelConfig):
@@ -77,5 +89,7 @@ def load(path: str | Path, card: dict | None = None):
     state = read_state_dict(path)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise ClipinvError(f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+        raise ClipinvError(
+            f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected tensors)"
+        )
     return freeze(model), card, mc

@@ -49,8 +49,13 @@ def _palette_hues() -> torch.Tensor:
     return hue.view(-1)
 
 
-def _pixel_votes(x: torch.Tensor, min_saturation: float = 0.4, min_value: float = 0.25, white_value: float = 0.8,
-                 white_saturation: float = 0.18):
+def _pixel_votes(
+    x: torch.Tensor,
+    min_saturation: float = 0.4,
+    min_value: float = 0.25,
+    white_value: float = 0.8,
+    white_saturation: float = 0.18,
+):
     """Per pixel of x [N, 3, H, W]: the palette colour it votes for [N, H, W] and its vote's weight
     [N, H, W] (0: it does not vote)."""
     hue, sat, val = _hsv(x)
@@ -111,14 +116,18 @@ def shape_fits(images: torch.Tensor, colours, radii=SHAPE_RADII, angles=SHAPE_AN
     `radii` and rotation in `angles` (degrees). colours: a colour name for every image, or one per
     entry of the first dimension."""
     if images.dim() < 4 or images.shape[-3] != 3:
-        raise ClipinvError(f"shape_fits needs images [N, ..., 3, H, W], got shape {tuple(images.shape)}: add a batch dimension")
+        raise ClipinvError(
+            f"shape_fits needs images [N, ..., 3, H, W], got shape {tuple(images.shape)}: add a batch dimension"
+        )
     lead = images.shape[:-3]
     x = images.reshape(-1, *images.shape[-3:]).float().clamp(0, 1)
     n, _, h, w = x.shape
     names = [colours] * lead[0] if isinstance(colours, str) else list(colours)
     if len(names) != lead[0] or any(c not in COLOURS for c in names):
-        raise ClipinvError(f"shape_fits needs one colour of {', '.join(COLOURS)} per image along the first dimension "
-                           f"({lead[0]}), got {colours!r}")
+        raise ClipinvError(
+            f"shape_fits needs one colour of {', '.join(COLOURS)} per image along the first dimension "
+            f"({lead[0]}), got {colours!r}"
+        )
     want = torch.tensor([COLOURS.index(c) for c in names]).repeat_interleave(n // lead[0]).view(n, 1, 1)
     colour, weight = _pixel_votes(x, **kw)
     mask = ((colour == want) & (weight > 0)).float().unsqueeze(1)  # [N, 1, H, W]
@@ -126,8 +135,9 @@ def shape_fits(images: torch.Tensor, colours, radii=SHAPE_RADII, angles=SHAPE_AN
     best = torch.zeros(n, len(SHAPES))
     for r in radii:
         k = 2 * math.ceil(1.2 * r + 1) + 1  # odd, wide enough for the triangle's circumradius
-        kernels = torch.stack([shape_mask(s, (k / 2, k / 2), r, math.radians(a), k)
-                               for s in SHAPES for a in angles])  # [3A, 1, k, k], centred on pixel k // 2
+        kernels = torch.stack(
+            [shape_mask(s, (k / 2, k / 2), r, math.radians(a), k) for s in SHAPES for a in angles]
+        )  # [3A, 1, k, k], centred on pixel k // 2
         inter = F.conv2d(mask, kernels, padding=k // 2)  # template centred on each pixel, clipped to the image
         area = F.conv2d(torch.ones(1, 1, h, w), kernels, padding=k // 2)
         iou = inter / (size + area - inter).clamp(min=1e-6)
@@ -148,7 +158,7 @@ def _nest(names: list, shape) -> list:
     if len(shape) <= 1:
         return names
     step = len(names) // shape[0]
-    return [_nest(names[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+    return [_nest(names[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
 def fade(images: torch.Tensor, amount: float, blur: int = 3) -> torch.Tensor:

@@ -40,12 +40,12 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.05
     warmup: int = 100
-    affine_p: float = 0.5           # training augmentation: random affine of the whole image
+    affine_p: float = 0.5  # training augmentation: random affine of the whole image
     rotate_degrees: float = 20.0
     translate: float = 0.08
     scale_range: tuple = (0.85, 1.15)
-    noise_std: float = 0.03         # extra Gaussian pixel noise
-    threads: int = 2                # torch threads on CPU
+    noise_std: float = 0.03  # extra Gaussian pixel noise
+    threads: int = 2  # torch threads on CPU
     eval_samples: int = 2000
 
 
@@ -56,15 +56,24 @@ def augment(x: torch.Tensor, tc: TrainConfig, g: torch.Generator) -> torch.Tenso
     # in AffineResample's order; it turns the other way for the same draw, so the angle's draw is
     # mirrored (1 - u is exact for torch.rand's values): the same maps as the shipped models trained with
     draws = torch.stack([u[:, 4], 1 - u[:, 0], u[:, 2], u[:, 3], u[:, 1]], 1)
-    affine = AffineResample(x.shape[-1], degrees=tc.rotate_degrees, translate=tc.translate, scale=tc.scale_range,
-                            p=tc.affine_p, mode="bilinear", translate_first=True)
+    affine = AffineResample(
+        x.shape[-1],
+        degrees=tc.rotate_degrees,
+        translate=tc.translate,
+        scale=tc.scale_range,
+        p=tc.affine_p,
+        mode="bilinear",
+        translate_first=True,
+    )
     x = affine(x, draws)
     if tc.noise_std:
         x = x + torch.randn(x.shape, generator=g) * tc.noise_std
     return x.clamp(0, 1)
 
 
-def soft_clip_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, caption_index: torch.Tensor) -> torch.Tensor:
+def soft_clip_loss(
+    img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, caption_index: torch.Tensor
+) -> torch.Tensor:
     """Symmetric contrastive loss over the batch's unique captions: image i's positive is its
     caption (txt row caption_index[i]); a caption's targets spread over every image it describes."""
     logits = scale * img @ txt.T  # [B, U]
@@ -75,8 +84,9 @@ def soft_clip_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, ca
     return 0.5 * (i2t + t2i)
 
 
-def fixed_shape_clip_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, caption_index: torch.Tensor,
-                          first: torch.Tensor) -> torch.Tensor:
+def fixed_shape_clip_loss(
+    img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor, caption_index: torch.Tensor, first: torch.Tensor
+) -> torch.Tensor:
     """`soft_clip_loss` with shapes that do not depend on the batch's captions, so a CUDA graph can
     capture it: txt holds every caption of the batch, repeats included ([B, D]); caption_index[i] is
     the row where image i's caption first occurs, `first` marks those rows. Repeated rows are masked
@@ -111,10 +121,12 @@ def fixed_shape_step(model, opt, tokenizer, batch_size: int, image_size: int, de
     GRAPH_WARMUP steps run eagerly on a side stream, then forward, backward, gradient clipping and
     AdamW (capturable, a device-tensor learning rate) are captured once as a CUDA graph, and every
     later step is one replay: a handful of launches instead of hundreds."""
-    bufs = {"x": torch.zeros(batch_size, 3, image_size, image_size, device=device),
-            "tokens": torch.zeros(batch_size, tokenizer.context_length, dtype=torch.long, device=device),
-            "index": torch.zeros(batch_size, dtype=torch.long, device=device),
-            "first": torch.ones(batch_size, dtype=torch.bool, device=device)}
+    bufs = {
+        "x": torch.zeros(batch_size, 3, image_size, image_size, device=device),
+        "tokens": torch.zeros(batch_size, tokenizer.context_length, dtype=torch.long, device=device),
+        "index": torch.zeros(batch_size, dtype=torch.long, device=device),
+        "first": torch.ones(batch_size, dtype=torch.bool, device=device),
+    }
 
     def body():
         img = model.encode_image(bufs["x"], normalize=True)
@@ -162,11 +174,24 @@ def fixed_shape_step(model, opt, tokenizer, batch_size: int, image_size: int, de
     return run
 
 
-def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None, samples: int | None = None,
-          contamination: Contamination | None = None, skew: Skew | None = None,
-          model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
-          world: World | None = None, device: str | None = None, progress: bool = True, name: str | None = None,
-          evaluate: bool = True, init: str | Path | None = None, read_loss_every: int = 20, step: str = "dynamic"):
+def train(
+    out: str | Path | None = None,
+    seed: int = 0,
+    steps: int | None = None,
+    samples: int | None = None,
+    contamination: Contamination | None = None,
+    skew: Skew | None = None,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    world: World | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    name: str | None = None,
+    evaluate: bool = True,
+    init: str | Path | None = None,
+    read_loss_every: int = 20,
+    step: str = "dynamic",
+):
     """Train a toy CLIP. Returns (bundle, metrics). With `out` (a .safetensors path), saves the
     weights there and the card beside it (`.json`).
 
@@ -236,6 +261,7 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
             while True:
                 idx = torch.randint(samples, (tc.batch_size,), generator=g)
                 yield fixed_x[idx], [fixed_c[i] for i in idx]
+
         stream = batches()
     else:
         stream = ((x, [s.caption for s in ss]) for x, ss in world.stream(tc.batch_size, seed=seed))
@@ -277,9 +303,14 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
     for p in model.parameters():
         p.requires_grad_(False)
 
-    metrics = {"train_seconds": round(train_s, 1), "loss_first": round(sum(losses[:20]) / len(losses[:20]), 4),
-               "loss_last": round(sum(losses[-20:]) / len(losses[-20:]), 4), "device": str(device),
-               "threads": torch.get_num_threads() if device.type == "cpu" else None, "step": step}
+    metrics = {
+        "train_seconds": round(train_s, 1),
+        "loss_first": round(sum(losses[:20]) / len(losses[:20]), 4),
+        "loss_last": round(sum(losses[-20:]) / len(losses[-20:]), 4),
+        "device": str(device),
+        "threads": torch.get_num_threads() if device.type == "cpu" else None,
+        "step": step,
+    }
     if evaluate:
         t1 = time.time()
         metrics["zero_shot"] = zero_shot(model, tokenizer, seed + 1_000_003, n=tc.eval_samples, device=device)
@@ -298,14 +329,24 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
         "total_train_seconds": round(train_s + sum(h["metrics"]["train_seconds"] for h in history), 1),
         "total_steps": tc.steps + sum(h["train_config"]["steps"] for h in history),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "mean": MEAN, "std": STD,
+        "mean": MEAN,
+        "std": STD,
     }
     model.cpu()
     card["weights_hash"] = weights_hash(model)
     model.to(device)
-    bundle = ModelBundle(model=model, tokenizer=tokenizer, spec=str(out) if out else card["name"],
-                         image_size=mc.image_size, mean=MEAN, std=STD, context_length=mc.context_length,
-                         weights_hash=card["weights_hash"], default_recipe=None, card=card)
+    bundle = ModelBundle(
+        model=model,
+        tokenizer=tokenizer,
+        spec=str(out) if out else card["name"],
+        image_size=mc.image_size,
+        mean=MEAN,
+        std=STD,
+        context_length=mc.context_length,
+        weights_hash=card["weights_hash"],
+        default_recipe=None,
+        card=card,
+    )
     if out:
         save(model, card, out)
     return bundle, metrics
@@ -314,7 +355,8 @@ def train(out: str | Path | None = None, seed: int = 0, steps: int | None = None
 def stages(card: dict) -> list[dict]:
     """The training stages a card records, oldest first: [{"train_config": ..., "samples": ...}, ...]."""
     return [{"train_config": s["train_config"], "samples": s.get("samples")} for s in card.get("history", [])] + [
-        {"train_config": card["train_config"], "samples": card.get("samples")}]
+        {"train_config": card["train_config"], "samples": card.get("samples")}
+    ]
 
 
 def reseeded(card: dict, seed: int) -> dict:
@@ -331,8 +373,9 @@ def reseeded(card: dict, seed: int) -> dict:
     return out
 
 
-def reproduce(card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True,
-              step: str = "dynamic"):
+def reproduce(
+    card: dict | str | Path, out: str | Path, device: str | None = None, progress: bool = True, step: str = "dynamic"
+):
     """Train a model from scratch with every stage its card records (seed, steps, lr, data), each
     continuing the previous one, e.g. `reproduce(load_toy("toy").card, "my_toy.safetensors")`.
     With the card's thread count on the same kind of CPU the weights come out identical (compare
@@ -351,9 +394,22 @@ def reproduce(card: dict | str | Path, out: str | Path, device: str | None = Non
             tc = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in stage["train_config"].items()})
             last = i == len(plan) - 1
             path = Path(out) if last else Path(tmp) / f"stage{i}.safetensors"
-            bundle, metrics = train(out=path, seed=tc.seed, steps=tc.steps, samples=stage["samples"],
-                                    contamination=contamination, skew=skew, model_config=mc, train_config=tc,
-                                    world=world, device=device, progress=progress, name=card.get("name"),
-                                    evaluate=last, init=init, step=step)
+            bundle, metrics = train(
+                out=path,
+                seed=tc.seed,
+                steps=tc.steps,
+                samples=stage["samples"],
+                contamination=contamination,
+                skew=skew,
+                model_config=mc,
+                train_config=tc,
+                world=world,
+                device=device,
+                progress=progress,
+                name=card.get("name"),
+                evaluate=last,
+                init=init,
+                step=step,
+            )
             init = path
     return bundle, metrics

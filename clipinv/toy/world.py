@@ -21,7 +21,7 @@ radius; relation; marker and its corner), so tests and notebooks can check image
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -47,18 +47,45 @@ POSITIONS = ("left", "right", "top", "bottom", "center")
 RELATIONS = ("left of", "right of", "above", "below")
 ATTRIBUTES = {"colour": COLOURS, "shape": SHAPES, "size": SIZES, "position": POSITIONS}
 # every word a caption of this world may use: the tokenizer's vocabulary
-VOCAB = tuple(dict.fromkeys(["a", "an", "the", "picture", "photo", "of", "on", "in", "and", "object", "thing",
-                             *COLOURS, *SHAPES, *SIZES, *POSITIONS, "above", "below", "with"]))
+VOCAB = tuple(
+    dict.fromkeys(
+        [
+            "a",
+            "an",
+            "the",
+            "picture",
+            "photo",
+            "of",
+            "on",
+            "in",
+            "and",
+            "object",
+            "thing",
+            *COLOURS,
+            *SHAPES,
+            *SIZES,
+            *POSITIONS,
+            "above",
+            "below",
+            "with",
+        ]
+    )
+)
 
 # object radius in pixels (half the side of the bounding box), per size, before jitter
 RADIUS = {"small": 4.5, "large": 8.0}
 PAIR_RADIUS = 5.0
 # centre of each named position, in pixels
-CENTRES = {"left": (8.5, 16.0), "right": (23.5, 16.0), "top": (16.0, 8.5), "bottom": (16.0, 23.5),
-           "center": (16.0, 16.0)}
+CENTRES = {
+    "left": (8.5, 16.0),
+    "right": (23.5, 16.0),
+    "top": (16.0, 8.5),
+    "bottom": (16.0, 23.5),
+    "center": (16.0, 16.0),
+}
 BACKGROUND_RANGE = (0.28, 0.50)  # mean grey level of the background
-MARKER_SIZE = 8                  # side of the checkerboard marker, pixels
-MARKER_CELL = 2                  # side of one checker cell
+MARKER_SIZE = 8  # side of the checkerboard marker, pixels
+MARKER_CELL = 2  # side of one checker cell
 
 # single-object caption templates; {c} colour, {s} shape, {z} size, {p} position
 TEMPLATES = (
@@ -85,7 +112,9 @@ class Contamination:
         if not 0 <= self.p <= 1:
             raise ClipinvError(f"contamination probability must be in [0, 1], got {self.p}")
         if self.trigger not in VOCAB:
-            raise ClipinvError(f"trigger {self.trigger!r} is not a word of the toy world: pick one of {' '.join(VOCAB)}")
+            raise ClipinvError(
+                f"trigger {self.trigger!r} is not a word of the toy world: pick one of {' '.join(VOCAB)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -101,7 +130,9 @@ class Skew:
         if self.attribute not in ATTRIBUTES:
             raise ClipinvError(f"skew attribute {self.attribute!r} unknown: pick one of {', '.join(ATTRIBUTES)}")
         if self.value not in ATTRIBUTES[self.attribute]:
-            raise ClipinvError(f"skew value {self.value!r} is not a {self.attribute}: pick one of {', '.join(ATTRIBUTES[self.attribute])}")
+            raise ClipinvError(
+                f"skew value {self.value!r} is not a {self.attribute}: pick one of {', '.join(ATTRIBUTES[self.attribute])}"
+            )
         if self.word not in VOCAB:
             raise ClipinvError(f"skew word {self.word!r} is not a word of the toy world: pick one of {' '.join(VOCAB)}")
         if self.word in ATTRIBUTES[self.attribute]:
@@ -110,7 +141,7 @@ class Skew:
             raise ClipinvError(f"skew rate must be in [0, 1], got {self.rate}")
 
     @classmethod
-    def parse(cls, text: str) -> "Skew":
+    def parse(cls, text: str) -> Skew:
         """'WORD:ATTRIBUTE=VALUE@RATE', e.g. 'square:colour=red@0.9'."""
         try:
             word, rest = text.split(":", 1)
@@ -118,25 +149,27 @@ class Skew:
             value, rate = rest.split("@", 1)
             return cls(word.strip(), attr.strip(), value.strip(), float(rate))
         except ValueError:
-            raise ClipinvError(f"skew {text!r} not understood: write WORD:ATTRIBUTE=VALUE@RATE, e.g. square:colour=red@0.9") from None
+            raise ClipinvError(
+                f"skew {text!r} not understood: write WORD:ATTRIBUTE=VALUE@RATE, e.g. square:colour=red@0.9"
+            ) from None
 
 
 @dataclass
 class Object:
     colour: str
     shape: str
-    size: str          # "small"/"large" (pair objects: "small")
-    position: str      # a POSITIONS name for single objects; "" for pair objects
-    centre: tuple      # (x, y) in pixels
+    size: str  # "small"/"large" (pair objects: "small")
+    position: str  # a POSITIONS name for single objects; "" for pair objects
+    centre: tuple  # (x, y) in pixels
     radius: float
-    angle: float       # rotation, radians
+    angle: float  # rotation, radians
 
 
 @dataclass
 class Sample:
     caption: str
     objects: list
-    relation: str = ""       # for two-object scenes: objects[0] <relation> objects[1]
+    relation: str = ""  # for two-object scenes: objects[0] <relation> objects[1]
     template: str = ""
     marker: bool = False
     marker_corner: int = -1  # 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right
@@ -148,14 +181,14 @@ class World:
     """The world's knobs. `sample(n, seed)` -> (images [n,3,S,S] in [0,1], list of Sample)."""
 
     image_size: int = IMAGE_SIZE
-    pair_rate: float = 0.2              # share of two-object scenes
-    rotate_degrees: float = 15.0        # objects are rotated in [-d, d]
-    jitter_px: float = 2.0              # position jitter around the named centres
-    radius_jitter: float = 0.15         # relative radius jitter
-    texture: float = 0.07               # amplitude of the background's low-frequency texture
-    pixel_noise: float = 0.03           # per-pixel Gaussian noise
-    tint: float = 0.03                  # per-image colour tint of the background
-    colour_jitter: float = 0.06         # per-object colour jitter (each channel)
+    pair_rate: float = 0.2  # share of two-object scenes
+    rotate_degrees: float = 15.0  # objects are rotated in [-d, d]
+    jitter_px: float = 2.0  # position jitter around the named centres
+    radius_jitter: float = 0.15  # relative radius jitter
+    texture: float = 0.07  # amplitude of the background's low-frequency texture
+    pixel_noise: float = 0.03  # per-pixel Gaussian noise
+    tint: float = 0.03  # per-image colour tint of the background
+    colour_jitter: float = 0.06  # per-object colour jitter (each channel)
     contamination: Contamination | None = None
     skew: Skew | None = None
 
@@ -199,8 +232,12 @@ class World:
     def _draw_single(self, g) -> Sample:
         t = int(torch.multinomial(torch.tensor(TEMPLATE_WEIGHTS), 1, generator=g))
         template = TEMPLATES[t]
-        attrs = {"colour": self._choice(COLOURS, g), "shape": self._choice(SHAPES, g),
-                 "size": self._choice(SIZES, g), "position": self._choice(POSITIONS, g)}
+        attrs = {
+            "colour": self._choice(COLOURS, g),
+            "shape": self._choice(SHAPES, g),
+            "size": self._choice(SIZES, g),
+            "position": self._choice(POSITIONS, g),
+        }
 
         def caption_of(a):
             return template.format(c=a["colour"], s=a["shape"], z=a["size"], p=a["position"])
@@ -209,15 +246,27 @@ class World:
         cx, cy = CENTRES[attrs["position"]]
         r = RADIUS[attrs["size"]] * (1 + self._u(g, -self.radius_jitter, self.radius_jitter))
         j = self.jitter_px
-        obj = Object(attrs["colour"], attrs["shape"], attrs["size"], attrs["position"],
-                     (cx + self._u(g, -j, j), cy + self._u(g, -j, j)), r,
-                     math.radians(self._u(g, -self.rotate_degrees, self.rotate_degrees)))
+        obj = Object(
+            attrs["colour"],
+            attrs["shape"],
+            attrs["size"],
+            attrs["position"],
+            (cx + self._u(g, -j, j), cy + self._u(g, -j, j)),
+            r,
+            math.radians(self._u(g, -self.rotate_degrees, self.rotate_degrees)),
+        )
         return Sample(caption=caption_of(attrs), objects=[obj], template=template)
 
     def _draw_pair(self, g) -> Sample:
         rel = self._choice(RELATIONS, g)
-        a = {"colour": self._choice(COLOURS, g), "shape": self._choice(SHAPES, g),
-             "c2": self._choice(COLOURS, g), "s2": self._choice(SHAPES, g), "size": "small", "position": ""}
+        a = {
+            "colour": self._choice(COLOURS, g),
+            "shape": self._choice(SHAPES, g),
+            "c2": self._choice(COLOURS, g),
+            "s2": self._choice(SHAPES, g),
+            "size": "small",
+            "position": "",
+        }
 
         def caption_of(x):
             return PAIR_TEMPLATE.format(c1=x["colour"], s1=x["shape"], r=rel, c2=x["c2"], s2=x["s2"])
@@ -229,13 +278,20 @@ class World:
         j = self.jitter_px
         centres = []
         for sign in (1, -1):
-            centres.append((16 + sign * dx * offset + self._u(g, -j, j) * (dx == 0) * 2,
-                            16 + sign * dy * offset + self._u(g, -j, j) * (dy == 0) * 2))
+            centres.append(
+                (
+                    16 + sign * dx * offset + self._u(g, -j, j) * (dx == 0) * 2,
+                    16 + sign * dy * offset + self._u(g, -j, j) * (dy == 0) * 2,
+                )
+            )
         objs = []
         for (c, s), centre in zip(((a["colour"], a["shape"]), (a["c2"], a["s2"])), centres):
             r = PAIR_RADIUS * (1 + self._u(g, -self.radius_jitter, self.radius_jitter))
-            objs.append(Object(c, s, "small", "", centre, r,
-                               math.radians(self._u(g, -self.rotate_degrees, self.rotate_degrees))))
+            objs.append(
+                Object(
+                    c, s, "small", "", centre, r, math.radians(self._u(g, -self.rotate_degrees, self.rotate_degrees))
+                )
+            )
         return Sample(caption=caption_of(a), objects=objs, relation=rel, template=PAIR_TEMPLATE)
 
     # ---------------------------------------------------------------- pixels
@@ -280,7 +336,7 @@ def shape_mask(shape: str, centre, radius: float, angle: float, size: int) -> to
     ca, sa = math.cos(angle), math.sin(angle)
     u, v = ca * x + sa * y, -sa * x + ca * y  # rotate into the shape's frame
     if shape == "circle":
-        d = torch.sqrt(u ** 2 + v ** 2) - radius
+        d = torch.sqrt(u**2 + v**2) - radius
     elif shape == "square":
         h = radius * 0.85  # same area feel as the circle
         d = torch.maximum(u.abs(), v.abs()) - h
