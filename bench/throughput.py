@@ -46,6 +46,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from clipinv import memory
 from clipinv.bundle import ModelBundle, freeze, weights_hash
 from clipinv.invert import optimise
 from clipinv.models import load_model
@@ -126,14 +127,19 @@ def reset_compiled():
 
 
 def time_clipinv(bundle, n_seeds, recipe, device, steps, warmup, repeats, compile=False):
-    """Seconds per timed call of `optimise` (steps each), after one warm-up call; peak GPU bytes."""
-    prompts, seeds = [Prompt(PROMPT)] * n_seeds, list(range(n_seeds))
+    """Seconds per timed call of `optimise` (steps each) over n_seeds images, after one warm-up call;
+    peak GPU bytes. The images go in batches as `invert` would cut them (`clipinv.memory.batch_size`),
+    so a count that does not fit in one batch runs as several, one after the other."""
+    per = min(n_seeds, memory.batch_size([bundle], recipe, device))
+    chunks = [list(range(i, min(i + per, n_seeds))) for i in range(0, n_seeds, per)]
+    if len(chunks) > 1:
+        print(f"# {n_seeds} seeds do not fit in one batch here: {len(chunks)} batches of up to {per}", flush=True)
     if compile:
         reset_compiled()
     optimise(
         [bundle],
-        prompts,
-        seeds,
+        [Prompt(PROMPT)] * len(chunks[0]),
+        chunks[0],
         recipe.replace(steps=warmup),
         device,
         progress=False,
@@ -147,7 +153,17 @@ def time_clipinv(bundle, n_seeds, recipe, device, steps, warmup, repeats, compil
     for _ in range(repeats):
         sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
-        optimise([bundle], prompts, seeds, timed, device, progress=False, compile=compile, progress_every=steps)
+        for seeds in chunks:
+            optimise(
+                [bundle],
+                [Prompt(PROMPT)] * len(seeds),
+                seeds,
+                timed,
+                device,
+                progress=False,
+                compile=compile,
+                progress_every=steps,
+            )
         sync(device)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
