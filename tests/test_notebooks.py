@@ -134,3 +134,15 @@ def test_an_executed_page_folds_its_code_and_says_how_it_was_built(tmp_path):
     assert nb.cells.index(box) == 1 and nb.cells[0].source.startswith("# ")
     assert "clipinv section 00_method --profile smoke -p seeds 1" in box.source and "seeds = 1" in box.source
     assert nb.metadata["clipinv"]["overrides"] == {"seeds": 1}
+
+
+def test_a_dead_kernel_is_one_line_that_names_memory():
+    from clipinv.book import _could_not_run
+
+    class DeadKernelError(RuntimeError):
+        pass
+
+    line = _could_not_run("03_gender", Path("book/_generated/failed/03_gender.ipynb"), DeadKernelError("Kernel died"))
+    assert "\n" not in line and "out of memory" in line and "-p seeds" in line and "failed/03_gender.ipynb" in line
+    other = _could_not_run("03_gender", Path("x.ipynb"), TimeoutError("cell timed out"))
+    assert "memory" not in other and "TimeoutError: cell timed out" in other
