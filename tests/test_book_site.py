@@ -236,5 +236,5 @@ def test_a_page_shows_how_it_was_built_and_keeps_its_code_one_click_away(site):
     html, _ = site
     page = (html / "book" / "_generated" / "00_method.html").read_text()
     assert "Rerun this page" in page and "clipinv section 00_method --profile smoke" in page
-    assert "explorer_steps" not in page  # the parameter cells are not on the page
+    assert "the CLIP to invert (paper:" not in page  # the parameters cell (its comments) is not on the page
     assert page.count("tag_hide-input") >= 5  # code cells folded (myst-nb's toggle), their outputs shown

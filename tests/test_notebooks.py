@@ -94,7 +94,7 @@ def test_failing_section_names_section_cell_and_error_and_keeps_output(tmp_path)
         run_section(root, "00_method", "smoke", {"model": "no-such-arch:random"}, log=lambda *_: None)
     msg = str(e.value)
     assert "section 00_method failed in cell" in msg and "ClipinvError" in msg and "\n" not in msg
-    assert (root / "book" / "_generated" / "00_method.ipynb").is_file()
+    assert (root / "book" / "_generated" / "failed" / "00_method.ipynb").is_file()
 
 
 def test_committed_toc_lists_all_sections_in_order():
