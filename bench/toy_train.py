@@ -29,9 +29,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clipinv.toy.loss import caption_rows
 from clipinv.toy.model import ModelConfig, normalise
 from clipinv.toy.tokenizer import ToyTokenizer
-from clipinv.toy.training import TrainConfig, augment, caption_rows, train
+from clipinv.toy.training import TrainConfig, augment, train
 from clipinv.toy.world import World
 
 VARIANTS = [  # (name, options of train)

@@ -270,7 +270,7 @@ def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_div
 def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_and_gradients():
     """What a CUDA graph captures sees every caption, repeats included; the loss and the gradients it
     sends to each unique caption must equal `soft_clip_loss` over the unique captions."""
-    from clipinv.toy.training import caption_rows, fixed_shape_clip_loss, soft_clip_loss
+    from clipinv.toy.loss import caption_rows, fixed_shape_clip_loss, soft_clip_loss
 
     caps = ["a red circle", "a blue square", "a red circle", "a cyan star", "a blue square", "a red circle"]
     index, first = caption_rows(caps)
@@ -296,9 +296,9 @@ def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_a
 
 def test_fixed_shape_training_follows_the_default_step_and_a_cuda_graph_needs_cuda(tmp_path):
     from clipinv.toy.cli import register
+    from clipinv.toy.loss import caption_rows, fixed_shape_clip_loss, soft_clip_loss
     from clipinv.toy.model import build_model, normalise
     from clipinv.toy.tokenizer import ToyTokenizer
-    from clipinv.toy.training import caption_rows, fixed_shape_clip_loss, soft_clip_loss
     from clipinv.toy.world import World
 
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)

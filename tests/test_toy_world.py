@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from clipinv.errors import ClipinvError
+from clipinv.toy.marker import has_marker, render_marker
 from clipinv.toy.oracle import colour_votes, fade, pixel_colour, pixel_shape, probe_colour
 from clipinv.toy.tokenizer import EOT, VOCAB, VOCAB_SIZE, ToyTokenizer
 from clipinv.toy.world import (
@@ -18,8 +19,6 @@ from clipinv.toy.world import (
     Sample,
     Skew,
     World,
-    has_marker,
-    render_marker,
 )
 
 

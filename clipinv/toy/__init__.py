@@ -18,6 +18,7 @@ from ..bundle import ModelBundle, weights_hash
 from ..errors import ClipinvError
 from ..models import Loader, register_loader
 from ..recipe import Recipe
+from .marker import has_marker, marker_score, render_marker
 from .model import ModelConfig, load
 from .tokenizer import ToyTokenizer
 from .training import TrainConfig, train
@@ -32,9 +33,6 @@ from .world import (
     Skew,
     World,
     class_prompts,
-    has_marker,
-    marker_score,
-    render_marker,
 )
 
 WEIGHTS = Path(__file__).parent / "weights"
