@@ -310,7 +310,7 @@ def invert(
     results = dict(found)
     if todo:
         if batch_size is None:
-            batch_size = min(len(todo), memory.batch_size(bundles, recipe, device))
+            batch_size = 1 if len(todo) == 1 else min(len(todo), memory.batch_size(bundles, recipe, device))
         elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ClipinvError(f"batch_size must be a whole number >= 1 (images per batch), got {batch_size!r}")
         for start in range(0, len(todo), batch_size):
