@@ -39,6 +39,18 @@ def cmd_book(args) -> int:
     return 0
 
 
+def _add_build_options(parser):
+    """The options `section` and `book` share: the profile, the repository the site links to."""
+    parser.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
+    parser.add_argument(
+        "--repository",
+        metavar="URL",
+        default=None,
+        help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)",
+    )
+    parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
+
+
 def register(subparsers):
     """Add `clipinv section` and `clipinv book` to the CLI."""
     s = subparsers.add_parser(
@@ -46,7 +58,7 @@ def register(subparsers):
         help="rerun one section of the book with new parameters and rebuild its page",
         description="Execute notebooks/NAME.ipynb with papermill (profile parameters, then -p overrides) into "
         "book/_generated/, then rebuild the site. A failing cell stops with the section, the cell and "
-        "the error, and keeps the partial output notebook.",
+        "the error; the page built before stays, the partial notebook goes to book/_generated/failed/.",
     )
     s.add_argument("name", metavar="NAME", help=f"the section, e.g. {', '.join(SECTIONS[:3])}")
     s.add_argument(
@@ -58,15 +70,8 @@ def register(subparsers):
         metavar=("KEY", "VALUE"),
         help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does",
     )
-    s.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
     s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
-    s.add_argument(
-        "--repository",
-        metavar="URL",
-        default=None,
-        help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)",
-    )
-    s.add_argument("--root", default=None, help=argparse.SUPPRESS)
+    _add_build_options(s)
     s.set_defaults(func=cmd_section)
 
     b = subparsers.add_parser(
@@ -75,14 +80,7 @@ def register(subparsers):
         description="Execute every notebook in notebooks/ with the profile's parameters, then build the "
         "Jupyter Book into book/_build/html without re-executing anything.",
     )
-    b.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
     b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
-    b.add_argument(
-        "--repository",
-        metavar="URL",
-        default=None,
-        help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)",
-    )
-    b.add_argument("--root", default=None, help=argparse.SUPPRESS)
+    _add_build_options(b)
     b.set_defaults(func=cmd_book)
