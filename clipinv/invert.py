@@ -87,10 +87,11 @@ def optimise(
     desc="inverting",
     compile=False,
     progress_every=50,
+    callback=None,
 ):
     """The loop. prompts[i], seeds[i] describe image i. Returns images [B,3,H,W] (cpu),
-    similarity [B] (cpu) and history [B, steps, len(TERMS)] (cpu). `compile` and `progress_every`
-    as in `invert`."""
+    similarity [B] (cpu) and history [B, steps, len(TERMS)] (cpu). `compile`, `progress_every` and
+    `callback` as in `invert`."""
     n, steps, copies = len(prompts), recipe.steps, recipe.n_augments
     dev_type = device.type
 
@@ -151,6 +152,7 @@ def optimise(
     history = torch.zeros(steps, n, len(TERMS), device=device)
     schedule = dict(recipe.resolution_schedule)
     checked = 0
+    items = [(str(p), int(s)) for p, s in zip(prompts, seeds)]
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
     z = par.to_params(x).requires_grad_(True)  # what Adam changes; the image is par.to_image(z)
     opt = torch.optim.Adam([z], lr=recipe.lr)
@@ -213,6 +215,8 @@ def optimise(
                 z.copy_(par.to_params(x))
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
+        if callback is not None:
+            callback(step + 1, x.detach(), items)
         if (step + 1) % progress_every == 0 or step + 1 == steps:
             window = history[checked : step + 1]
             if not torch.isfinite(window).all():  # one sync every progress_every steps, none per step
@@ -254,6 +258,7 @@ def invert(
     batch_size=None,
     compile=False,
     progress_every=50,
+    callback=None,
 ) -> Inversion:
     """Invert every prompt with every seed, in batches.
 
@@ -267,6 +272,10 @@ def invert(
     compile: torch.compile the image encoder (the images are the same; it pays on a GPU).
     progress_every: steps between the progress bar's loss readouts and the finiteness checks (each one
       host-device sync; none in between).
+    callback: called as callback(done, images, items) after every step of every batch: `done` steps
+      so far, `images` [B, 3, H, W] the batch's current pixels (on the device, at the current
+      resolution; copy what you keep) and `items` the (prompt, seed) of each row. Cached images call
+      nothing (pass cache=False to watch every image). Without it the loop adds no host sync.
     """
     bundles = list(model) if isinstance(model, (list, tuple)) else [model]
     if not bundles:
@@ -325,6 +334,7 @@ def invert(
                 truncate=truncate,
                 compile=compile,
                 progress_every=progress_every,
+                callback=callback,
                 desc=f"inverting {len(chunk)} image(s)"
                 + (
                     f" [{start // batch_size + 1}/{math.ceil(len(todo) / batch_size)}]"

@@ -224,3 +224,36 @@ def test_bad_seeds_are_refused(tiny):
     for seeds in (0, [], [-1], ["a"]):
         with pytest.raises(ClipinvError, match="seeds"):
             invert(tiny, "a dog", seeds=seeds, recipe=FAST, progress=False)
+
+
+def test_callback_sees_every_step_of_every_batch_and_changes_nothing(tiny):
+    recipe = FAST.replace(steps=6, resolution_schedule=((0, 16), (3, 32)))
+    seen = []
+
+    def watch(done, images, items):
+        seen.append((done, tuple(images.shape), list(items), images.clone()))
+
+    out = invert(
+        tiny,
+        ["a red circle", "a blue square"],
+        seeds=2,
+        recipe=recipe,
+        cache=False,
+        progress=False,
+        batch_size=3,
+        callback=watch,
+    )
+    plain = invert(tiny, ["a red circle", "a blue square"], seeds=2, recipe=recipe, cache=False, progress=False)
+    assert torch.equal(out.images, plain.images)
+    # two batches (3 + 1 images), six steps each, the resolution changing after step 3
+    assert [d for d, *_ in seen] == [1, 2, 3, 4, 5, 6] * 2
+    assert [s for _, s, *_ in seen] == [(3, 3, 16, 16)] * 3 + [(3, 3, 32, 32)] * 3 + [(1, 3, 16, 16)] * 3 + [
+        (1, 3, 32, 32)
+    ] * 3
+    assert seen[0][2] == [("a red circle", 0), ("a red circle", 1), ("a blue square", 0)]
+    assert seen[-1][2] == [("a blue square", 1)]
+    # the last frame is the final image (no smoothing or shrinking in this recipe)
+    assert torch.equal(seen[5][3], out.images.flatten(0, 1)[:3]) and torch.equal(
+        seen[-1][3], out.images[1, 1:].flatten(0, 1)
+    )
+    assert not torch.equal(seen[0][3], seen[1][3])  # the frames are the optimisation's, step by step
