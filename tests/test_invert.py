@@ -253,7 +253,5 @@ def test_callback_sees_every_step_of_every_batch_and_changes_nothing(tiny):
     assert seen[0][2] == [("a red circle", 0), ("a red circle", 1), ("a blue square", 0)]
     assert seen[-1][2] == [("a blue square", 1)]
     # the last frame is the final image (no smoothing or shrinking in this recipe)
-    assert torch.equal(seen[5][3], out.images.flatten(0, 1)[:3]) and torch.equal(
-        seen[-1][3], out.images[1, 1:].flatten(0, 1)
-    )
+    assert torch.equal(seen[5][3], out.images.flatten(0, 1)[:3]) and torch.equal(seen[-1][3], out.images[1, 1:])
     assert not torch.equal(seen[0][3], seen[1][3])  # the frames are the optimisation's, step by step
