@@ -348,4 +348,5 @@ def copy_sources(dst: Path, src: Path | None = None) -> Path:
     for p in (src / "book").iterdir():
         if p.is_file():
             shutil.copy2(p, dst / "book" / p.name)
+    shutil.copytree(src / "book" / "_static", dst / "book" / "_static", dirs_exist_ok=True)
     return dst

@@ -254,12 +254,17 @@ def histograms(groups: dict, xlabel: str, title=None, bins=30):
     return fig
 
 
-def table(rows: list[dict], caption_text: str | None = None, **meta):
-    """Show a list of dicts as a table (pandas), with the standard caption under it."""
+def table(rows, caption_text: str | None = None, digits: int = 3, **meta):
+    """Show rows (a list of dicts or a DataFrame) as a table with the standard caption under it.
+    Numbers are shown to `digits` decimals (whole numbers as they are); rates and intervals are
+    best passed as text (`clipinv.report`). The table wraps its cells to fit the page's column."""
     import pandas as pd
 
-    df = pd.DataFrame(rows)
-    _display(df.style.hide(axis="index") if hasattr(df.style, "hide") else df)
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    style = df.style.hide(axis="index").format(
+        lambda v: str(v) if not isinstance(v, float) else f"{v:.{digits}f}".replace("-", "−"), na_rep="–"
+    )
+    _display(style.set_table_attributes('class="clipinv-table"'))
     if caption_text:
         caption(caption_text, **meta)
     return df

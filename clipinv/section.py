@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from . import plot
+from . import plot, report
 from .errors import ClipinvError
 from .invert import invert
 from .models import load_model
@@ -31,6 +31,7 @@ class Section:
     `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
     schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
     recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
+    `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class Section:
         device="cpu",
         recipe=None,
         note=True,
+        blur_nsfw=True,
     ):
         if device == "cuda" and not torch.cuda.is_available():
             raise ClipinvError(
@@ -51,6 +53,7 @@ class Section:
             )
         self.profile = profile
         self.device = device
+        self.blur_nsfw = blur_nsfw
         self.bundle = load_model(model, device=device)
         self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
         base = self.bundle.default_recipe or Recipe()
@@ -63,12 +66,19 @@ class Section:
         self.is_toy = self.bundle.spec.startswith("toy")
         if note:
             plot.stand_in_note(self.bundle, self.judge)
+        report.glue("models", self.models_text())
 
     def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
         widget in the executed notebook; the explorer turns it on)."""
         return invert(
             self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device, progress=progress, **kw
+        )
+
+    def models_text(self) -> str:
+        """'toy, judged by toy-judge': what made the page's numbers, for its prose and the front page."""
+        return self.bundle.spec + (
+            f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else ""
         )
 
     def pick(self, paper, toy):
@@ -89,6 +99,16 @@ class Section:
 
     def show(self, fig, text: str, **settings):
         return plot.show(fig, text, **self.meta(**settings))
+
+    def show_images(self, images, text: str, row_labels=None, col_labels=None, values=None, size=1.6, **settings):
+        """An image grid (`plot.image_grid`) with its caption, NSFW-flagged images blurred unless the
+        page turned `blur_nsfw` off; the caption says how many were. Returns the flags [R, C]."""
+        fig, flagged = plot.image_grid(
+            images, row_labels=row_labels, col_labels=col_labels, values=values, blur=self.blur_nsfw, size=size
+        )
+        blurred = f"{int(flagged.sum())} NSFW-flagged" if self.blur_nsfw else "off"
+        self.show(fig, text, **settings, blurred=blurred)
+        return flagged
 
 
 def scaled_schedule(recipe, steps: int) -> dict:

@@ -1,0 +1,78 @@
+"""Numbers as a reader reads them, in sentences and tables, and glued into a page's prose.
+
+- `rate(k, n)`: '83% (55–95%)', the rate with its 95% Wilson interval; `count(k, n)`: '5/6';
+- `mean(m)`: '0.123 (0.100–0.146)', a `stats.mean_ci` result; `number(x)`: 3 decimals;
+- `rate_column(df, ...)`: a table's rate, low and high columns merged into one readable column;
+- `glue(key, text)`: hands a value to the page's prose (myst-nb's glue: ``{glue:text}`key` ``), so
+  the numbers in a page's sentences are the ones its notebook computed.
+"""
+
+from __future__ import annotations
+
+from . import stats
+
+
+def count(k, n) -> str:
+    return f"{int(k)}/{int(n)}"
+
+
+def percent(x: float) -> str:
+    return f"{100 * float(x):.0f}%"
+
+
+def _span(low: float, high: float, text) -> str:
+    """'55–95%' or, where a bound is negative, '−0.012 to 0.001' (a dash would read as a minus)."""
+    lo, hi = text(low), text(high)
+    return f"{lo} to {hi}" if min(low, high) < 0 else f"{lo.rstrip('%')}–{hi}"
+
+
+def rate(k, n) -> str:
+    """'83% (55–95%)': k/n with its 95% Wilson interval."""
+    low, high = stats.wilson(k, n)
+    return f"{percent(int(k) / int(n))} ({_span(low, high, percent)})"
+
+
+def rate_of(r: dict) -> str:
+    """`rate` of a `stats.rate` result or of any dict with rate, low and high (shares in [0, 1])."""
+    return f"{percent(r['rate'])} ({_span(r['low'], r['high'], percent)})"
+
+
+def number(x, digits: int = 3) -> str:
+    return f"{float(x):.{digits}f}".replace("-", "−")
+
+
+def mean(m: dict, digits: int = 3) -> str:
+    """'0.123 (0.100–0.146)': a `stats.mean_ci` result with its interval (one value: no interval)."""
+    if m.get("n", 2) < 2 or m["low"] == m["high"]:
+        return number(m["mean"], digits)
+    return f"{number(m['mean'], digits)} ({_span(m['low'], m['high'], lambda x: number(x, digits))})"
+
+
+def rate_column(df, column: str, low: str, high: str, into: str | None = None):
+    """The table with columns `column`, `low`, `high` (shares in [0, 1]) merged into one column
+    'rate (95% CI)' formatted by `rate_of`, in the place of `column`."""
+    out = df.copy()
+    text = [rate_of({"rate": r, "low": lo, "high": hi}) for r, lo, hi in zip(df[column], df[low], df[high])]
+    out[column] = text
+    out = out.drop(columns=[low, high])
+    return out.rename(columns={column: into}) if into else out
+
+
+class Text(str):
+    """A string whose plain-text form is itself (no quotes), so glued prose reads as written."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def glue(key: str, text) -> str:
+    """Hand `text` to the page's prose as ``{glue:text}`key` `` (outside a notebook: only returns it)."""
+    text = Text(text)
+    try:
+        from IPython import get_ipython
+        from myst_nb import glue as myst_glue
+    except ImportError:  # both ship with the book's dependencies; without them there is no page to fill
+        return text
+    if get_ipython() is not None:
+        myst_glue(key, text, display=False)
+    return text
