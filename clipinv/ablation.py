@@ -29,6 +29,22 @@ def variants(recipe: Recipe, which: list[str] | None = None) -> dict[str, Recipe
     return out
 
 
+def changes(variants: dict[str, Recipe], base: Recipe) -> pd.DataFrame:
+    """Per variant, the knobs it sets differently from `base`: 'affine_p=0.0' ('-' for none)."""
+    rows = []
+    for name, r in variants.items():
+        diff = [f"{k}={v}" for k, v in r.to_dict().items() if v != getattr(base, k)]
+        rows.append({"variant": name, "what changes": ", ".join(diff) or "-"})
+    return pd.DataFrame(rows)
+
+
+def largest_drop(summary: pd.DataFrame) -> pd.Series:
+    """The variant whose judged-correct rate falls furthest below the full recipe's (the first row);
+    the full recipe itself when it is the only row."""
+    rest = summary.iloc[1:]
+    return summary.iloc[0] if rest.empty else rest.sort_values("judged correct", kind="stable").iloc[0]
+
+
 def run(
     model,
     judge,

@@ -20,6 +20,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from . import report
+from .invert import invert
 from .stats import mean_ci, rate, separated
 from .toy.world import World, render_marker
 
@@ -146,3 +148,41 @@ def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> d
         @ text.T
     ).mean(dim=1)
     return mean_ci(gain.numpy())
+
+
+def invert_levels(models: dict, prompts: list[str], controls: list[str], recipe, seeds, device="cpu") -> dict:
+    """Invert trigger prompts and controls on each level's model: {p: {"scores", "control_scores",
+    "images"}}; scores are flattened over (prompt, seed), images [prompts + controls, seeds, 3, H, W]."""
+    out = {}
+    for p, bundle in models.items():
+        inv = invert(bundle, list(prompts) + list(controls), seeds=seeds, recipe=recipe, device=device, progress=False)
+        sc = marker_score(inv.images)  # [prompts + controls, seeds]
+        out[p] = {
+            "scores": sc[: len(prompts)].flatten(),
+            "control_scores": sc[len(prompts) :].flatten(),
+            "images": inv.images,
+        }
+    return out
+
+
+def readable(table: pd.DataFrame, gains: dict | None = None) -> pd.DataFrame:
+    """A `detection_table` (and learned gains {p: mean_ci}) as a reader reads it: p in percent, the
+    count and the rate with its interval, whether it lies above p = 0, the learned gain."""
+    out = pd.DataFrame(
+        {
+            "p": [f"{100 * p:g}%" for p in table["p"]],
+            "marker shown": [report.count(k, n) for k, n in zip(table["detected"], table["n"])],
+            "rate (95% CI)": [report.rate(k, n) for k, n in zip(table["detected"], table["n"])],
+            "above p = 0": ["yes" if a else "no" for a in table["above p=0"]],
+        }
+    )
+    if gains is not None:
+        out["learned gain"] = [report.mean(gains[p]) for p in table["p"]]
+    return out
+
+
+def strongest(images: torch.Tensor, scores: torch.Tensor, k: int = 4) -> torch.Tensor:
+    """The k inversions with the highest marker scores: images [P, S, 3, H, W] of the trigger prompts,
+    scores [P * S] -> [min(k, P * S), 3, H, W], highest first."""
+    flat = images.flatten(0, 1)
+    return flat[scores.argsort(descending=True)[: min(k, len(scores))]]

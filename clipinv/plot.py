@@ -5,6 +5,7 @@ Everything a section shows goes through here, so no notebook copies another's pl
 - `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet);
 - `similarity_curves`: cosine similarity vs step, with the resolution changes marked;
 - `matrix`: a labelled heat map with its numbers written in;
+- `intervals`: dots with their intervals, one line per row of a table; `rate_curves`: rates vs a dose;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
 
@@ -18,6 +19,7 @@ import textwrap
 
 import torch
 
+from . import report
 from .nsfw import blur_flagged
 
 
@@ -238,6 +240,43 @@ def matrix(
     return fig
 
 
+def intervals(df, label: str, panels, reference_row: int = 0):
+    """Dot-and-interval panels side by side, one row of `df` per line: `panels` is a list of
+    (value column, low column, high column, axis label). A dotted line marks `reference_row`'s value
+    (e.g. the full recipe). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(9, 0.45 * len(df) + 1.5), sharey=True, squeeze=False)
+    y = list(range(len(df)))[::-1]
+    for ax, (col, lo, hi, name) in zip(axes[0], panels):
+        ax.errorbar(df[col], y, xerr=[df[col] - df[lo], df[hi] - df[col]], fmt="o", capsize=3)
+        ax.axvline(df[col].iloc[reference_row], color="grey", ls=":")
+        ax.set_xlabel(name)
+    axes[0, 0].set_yticks(y)
+    axes[0, 0].set_yticklabels([_short(v, 30) for v in df[label]])
+    fig.tight_layout()
+    return fig
+
+
+def rate_curves(tables: dict, x: str, xlabel: str, ylabel: str, scale: float = 1.0, log_from: float | None = None):
+    """Rates with their intervals vs `x`, one curve per table ({name: frame with x, rate, low, high});
+    `scale` multiplies x (e.g. 100 for percent), `log_from` makes the x axis logarithmic above it."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for (name, t), style in zip(tables.items(), ("o-", "s--", "^:", "d-.")):
+        xs = [scale * v for v in t[x]]
+        ax.errorbar(xs, t["rate"], yerr=[t["rate"] - t["low"], t["high"] - t["rate"]], fmt=style, capsize=3, label=name)
+    if log_from is not None:
+        ax.set_xscale("symlog", linthresh=log_from)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def histograms(groups: dict, xlabel: str, title=None, bins=30):
     """Overlaid histograms of several named samples. Returns the figure."""
     import matplotlib.pyplot as plt
@@ -261,9 +300,7 @@ def table(rows, caption_text: str | None = None, digits: int = 3, **meta):
     import pandas as pd
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    style = df.style.hide(axis="index").format(
-        lambda v: str(v) if not isinstance(v, float) else f"{v:.{digits}f}".replace("-", "−"), na_rep="–"
-    )
+    style = df.style.hide(axis="index").format(lambda v: report.cell(v, digits), na_rep="–")
     _display(style.set_table_attributes('class="clipinv-table"'))
     if caption_text:
         caption(caption_text, **meta)

@@ -3,6 +3,7 @@
 - `rate(k, n)`: '83% (55–95%)', the rate with its 95% Wilson interval; `count(k, n)`: '5/6';
 - `mean(m)`: '0.123 (0.100–0.146)', a `stats.mean_ci` result; `number(x)`: 3 decimals;
 - `rate_column(df, ...)`: a table's rate, low and high columns merged into one readable column;
+  `summary_table(df)`: the same for every interval of a `clipinv.quality.summary`;
 - `glue(key, text)`: hands a value to the page's prose (myst-nb's glue: ``{glue:text}`key` ``), so
   the numbers in a page's sentences are the ones its notebook computed.
 """
@@ -23,7 +24,7 @@ def percent(x: float) -> str:
 def _span(low: float, high: float, text) -> str:
     """'55–95%' or, where a bound is negative, '−0.012 to 0.001' (a dash would read as a minus)."""
     lo, hi = text(low), text(high)
-    return f"{lo} to {hi}" if min(low, high) < 0 else f"{lo.rstrip('%')}–{hi}"
+    return f"{lo} to {hi}" if "−" in lo + hi else f"{lo.rstrip('%')}–{hi}"
 
 
 def rate(k, n) -> str:
@@ -38,7 +39,14 @@ def rate_of(r: dict) -> str:
 
 
 def number(x, digits: int = 3) -> str:
-    return f"{float(x):.{digits}f}".replace("-", "−")
+    """x to `digits` decimals, with a true minus sign (and no '−0.000')."""
+    text = f"{float(x):.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text.replace("-", "−")
+
+
+def cell(value, digits: int = 3) -> str:
+    """A table cell: floats to `digits` decimals (true minus sign), anything else as it is."""
+    return number(value, digits) if isinstance(value, float) else str(value)
 
 
 def mean(m: dict, digits: int = 3) -> str:
@@ -56,6 +64,29 @@ def rate_column(df, column: str, low: str, high: str, into: str | None = None):
     out[column] = text
     out = out.drop(columns=[low, high])
     return out.rename(columns={column: into}) if into else out
+
+
+# the interval columns of `clipinv.quality.summary`: value, low, high, and how the value reads
+SUMMARY_COLUMNS = (
+    ("judged correct", "acc low", "acc high", "rate"),
+    ("similarity", "sim low", "sim high", "mean"),
+    ("judge similarity", "jsim low", "jsim high", "mean"),
+)
+
+
+def summary_table(df, names: dict | None = None):
+    """A `quality.summary` frame as a reader reads it: each value and its interval in one column
+    ('83% (55–95%)', '0.312 (0.298–0.326)'), columns renamed by `names`."""
+    out = df.copy()
+    for value, low, high, kind in SUMMARY_COLUMNS:
+        if value not in out:
+            continue
+        rows = [
+            {"rate": v, "mean": v, "low": lo, "high": hi, "n": 2} for v, lo, hi in zip(df[value], df[low], df[high])
+        ]
+        out[value] = [rate_of(r) if kind == "rate" else mean(r) for r in rows]
+        out = out.drop(columns=[low, high])
+    return out.rename(columns=names or {})
 
 
 class Text(str):

@@ -1,0 +1,109 @@
+import pandas as pd
+import pytest
+import torch
+
+from clipinv import ablation, alignment, audit, report
+from clipinv.recipe import Recipe
+
+
+def test_rates_read_as_percent_with_their_wilson_interval():
+    # 5/6: Wilson centre (5/6 + z^2/12) / (1 + z^2/6) = 0.703, half width 0.267 -> 0.437-0.970
+    assert report.rate(5, 6) == "83% (44–97%)"
+    assert report.rate(0, 4) == "0% (0–49%)"  # z^2 / (n + z^2) = 3.84 / 7.84
+    assert report.rate(10, 10) == "100% (72–100%)"
+    assert report.count(5, 6) == "5/6"
+    assert report.rate_of({"rate": 0.5, "low": 0.3, "high": 0.7}) == "50% (30–70%)"
+
+
+def test_means_keep_three_digits_and_a_readable_minus():
+    assert report.mean({"n": 8, "mean": 0.1234, "low": 0.1, "high": 0.14567}) == "0.123 (0.100–0.146)"
+    assert report.mean({"n": 8, "mean": -0.006, "low": -0.012, "high": 0.001}) == "−0.006 (−0.012 to 0.001)"
+    assert report.mean({"n": 8, "mean": 0.0001, "low": -0.00004, "high": 0.0009}) == "0.000 (0.000–0.001)"
+    assert report.mean({"n": 1, "mean": 0.25, "low": 0.25, "high": 0.25}) == "0.250"
+    assert report.cell(0.833) == "0.833" and report.cell(0.2425) == "0.242" and report.cell(7) == "7"
+    assert report.cell(-0.5) == "−0.500" and report.cell("a red circle") == "a red circle"
+
+
+def test_rate_and_summary_columns_merge_into_one_readable_column():
+    df = pd.DataFrame({"p": [0.0, 0.2], "rate": [0.1, 0.5], "low": [0.0, 0.3], "high": [0.3, 0.7]})
+    out = report.rate_column(df, "rate", "low", "high", into="shown (95% CI)")
+    assert list(out.columns) == ["p", "shown (95% CI)"]
+    assert list(out["shown (95% CI)"]) == ["10% (0–30%)", "50% (30–70%)"]
+    summ = pd.DataFrame(
+        [
+            {
+                "variant": "full",
+                "judged correct": 0.75,
+                "acc low": 0.5,
+                "acc high": 0.9,
+                "similarity": 0.31,
+                "sim low": 0.3,
+                "sim high": 0.32,
+            }
+        ]
+    )
+    out = report.summary_table(summ, {"similarity": "final similarity"})
+    assert out.to_dict("records") == [
+        {"variant": "full", "judged correct": "75% (50–90%)", "final similarity": "0.310 (0.300–0.320)"}
+    ]
+
+
+def test_glue_outside_a_notebook_only_returns_the_text():
+    text = report.glue("key", "83% (44–97%)")
+    assert text == "83% (44–97%)" and repr(text) == "83% (44–97%)"  # no quotes in the page's prose
+
+
+def test_prompt_alignment_counts_the_judges_picks_and_the_own_minus_other_gap():
+    # 2 prompts x 2 seeds; the judge picks prompt 0 for every image: right for prompt 0, wrong for prompt 1
+    sims = torch.tensor([[[0.9, 0.1], [0.8, 0.2]], [[0.6, 0.4], [0.7, 0.5]]])
+    rows, found = alignment.prompt_alignment(sims, torch.tensor([[0.3, 0.5], [0.2, 0.2]]), ["a", "b"])
+    assert (found["hits"], found["n"], found["chance"]) == (2, 4, 0.5)
+    assert found["accuracy"] == report.rate(2, 4)
+    assert list(rows["judge picks it"]) == ["2/2", "0/2"]
+    assert rows["judge: own prompt"].tolist() == pytest.approx([0.85, 0.45])
+    assert rows["judge: the others"].tolist() == pytest.approx([0.15, 0.65])
+    assert rows["inverted model"].tolist() == pytest.approx([0.4, 0.2])
+    # own - other per image: 0.8, 0.6, -0.2, -0.2 -> mean 0.25
+    assert found["gap"]["mean"] == pytest.approx(0.25)
+    with pytest.raises(Exception, match="prompts, seeds, prompts"):
+        alignment.prompt_alignment(sims[:, :, :1], torch.zeros(2, 2), ["a", "b"])
+
+
+def test_ablation_changes_name_the_knobs_each_variant_sets_and_the_largest_drop():
+    base = Recipe()
+    rows = ablation.changes({"full recipe": base, "no TV": base.replace(tv_weight=0.0)}, base)
+    assert rows.to_dict("records") == [
+        {"variant": "full recipe", "what changes": "-"},
+        {"variant": "no TV", "what changes": "tv_weight=0.0"},
+    ]
+    summ = pd.DataFrame({"variant": ["full recipe", "a", "b"], "judged correct": [0.9, 0.6, 0.3]})
+    assert ablation.largest_drop(summ)["variant"] == "b"
+    assert ablation.largest_drop(summ.iloc[:1])["variant"] == "full recipe"
+
+
+def test_audit_tables_read_as_counts_rates_and_gains():
+    scores = {0.0: torch.tensor([0.0, 0.01, 0.0, 0.02]), 1.0: torch.tensor([0.2, 0.3, 0.1, 0.5])}
+    table = audit.detection_table(scores, threshold=0.06)
+    out = audit.readable(
+        table,
+        {0.0: {"n": 4, "mean": 0.0, "low": -0.01, "high": 0.01}, 1.0: {"n": 4, "mean": 0.2, "low": 0.1, "high": 0.3}},
+    )
+    assert out.to_dict("records") == [
+        {
+            "p": "0%",
+            "marker shown": "0/4",
+            "rate (95% CI)": "0% (0–49%)",
+            "above p = 0": "no",
+            "learned gain": "0.000 (−0.010 to 0.010)",
+        },
+        {
+            "p": "100%",
+            "marker shown": "4/4",
+            "rate (95% CI)": "100% (51–100%)",
+            "above p = 0": "yes",
+            "learned gain": "0.200 (0.100–0.300)",
+        },
+    ]
+    images = torch.arange(4.0).view(2, 2, 1, 1, 1).expand(2, 2, 3, 1, 1)
+    top = audit.strongest(images, torch.tensor([0.1, 0.9, 0.5, 0.0]), k=2)
+    assert top[:, 0, 0, 0].tolist() == [1.0, 2.0]
