@@ -336,6 +336,19 @@ def executed_parameters(nb_path) -> dict:
     return json.loads(json.dumps(__import__("nbformat").read(str(nb_path), as_version=4).metadata.get("clipinv", {})))
 
 
+def glued(nb_path) -> dict:
+    """The values an executed notebook glued into its prose ({key: plain text}), in order."""
+    import nbformat
+
+    out = {}
+    for cell in nbformat.read(str(nb_path), as_version=4).cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None:
+                out[name] = next((v for k, v in o.get("data", {}).items() if k.endswith("text/plain")), "")
+    return out
+
+
 def copy_sources(dst: Path, src: Path | None = None) -> Path:
     """Copy what a book build needs (not outputs) into dst: used by tests to build off the working tree."""
     src = root(src)

@@ -53,9 +53,7 @@ def smoke_headlines() -> list[str]:
     import tempfile
     from pathlib import Path
 
-    import nbformat
-
-    from clipinv.book import available_sections, copy_sources, run_section
+    from clipinv.book import available_sections, copy_sources, glued, run_section
 
     repo = Path(__file__).resolve().parents[1]
     root = Path(tempfile.mkdtemp(prefix="clipinv-golden-"))
@@ -64,11 +62,7 @@ def smoke_headlines() -> list[str]:
     lines = []
     for name in available_sections(root):
         run_section(root, name, "smoke", log=lambda *_: None)
-        nb = nbformat.read(str(root / "book" / "_generated" / f"{name}.ipynb"), as_version=4)
-        for cell in nb.cells:
-            for o in cell.get("outputs", []):
-                text = o.get("text", "") if o.get("output_type") == "stream" else ""
-                lines += [f"{name}: {line}" for line in text.splitlines() if "Headline" in line]
+        lines.append(f"{name}: {glued(root / 'book' / '_generated' / f'{name}.ipynb').get('headline')}")
     return lines
 
 
