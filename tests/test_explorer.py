@@ -1,10 +1,21 @@
-"""The live explorer's widget app, in-process: its Invert button, progress bar, redraws, error line."""
+"""The live explorer: the widget app in-process (its Invert button, progress bar, redraws, error line),
+`clipinv explore` served by Voilà and driven in the system Chromium with every outside host
+unresolvable, and the command's one-line errors."""
 
 from __future__ import annotations
 
 import html
 import io
+import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +24,9 @@ from PIL import Image
 from clipinv import explorer
 from clipinv.nsfw import blur_flagged, trigger_image
 from clipinv.toy import TOY_RECIPE
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
 
 
 def decoded(png: bytes) -> torch.Tensor:
@@ -107,3 +121,116 @@ def test_served_settings_read_the_environment_then_the_query_string(monkeypatch)
     monkeypatch.setenv(explorer.ENVIRONMENT, '{"model": "toy", "steps": 5, "device": "cpu"}')
     monkeypatch.setenv("QUERY_STRING", "model=toy-judge&prompt=a+blue+square&steps=9999")
     assert explorer.served_settings() == {"model": "toy-judge", "prompt": "a blue square", "steps": 5, "device": "cpu"}
+
+
+# ---------------------------------------------------------------- the command
+
+
+def command(*args) -> list[str]:
+    return [sys.executable, "-m", "clipinv.cli", "explore", *args]
+
+
+def environment() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unknown_model_fails_in_one_line_before_any_server_starts():
+    r = subprocess.run(
+        command("--model", "no-such-model", "--no-browser", "--port", "0"),
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=120,
+    )
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "unknown model spec 'no-such-model'" in r.stderr and "`clipinv models`" in r.stderr
+    assert "explorer: http" not in r.stdout
+
+
+def test_a_port_in_use_fails_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            command("--port", str(port), "--no-browser"),
+            check=False,
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=120,
+        )
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"port {port} on 127.0.0.1 is in use: pick another with --port N" in r.stderr
+
+
+def test_the_served_explorer_inverts_in_the_browser_offline():
+    """`clipinv explore` in a subprocess; Chromium with every host name unresolvable but 127.0.0.1 types
+    a prompt, presses Invert, sees the image change and the bar complete; every request the page makes
+    goes to 127.0.0.1; Ctrl-C (SIGINT) stops the server cleanly."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen(
+        command("--no-browser", "--port", str(port), "--steps", "12"),
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = []
+    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
+    requests = []
+    try:
+        deadline = time.monotonic() + 120
+        while not any(f"explorer: {url}" in line for line in lines):
+            assert server.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"),
+                args=["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+            )
+            page = browser.new_page(viewport={"width": 1000, "height": 760})
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("websocket", lambda ws: requests.append(ws.url))
+            page.goto(url)
+            page.wait_for_selector("button:has-text('Invert')", timeout=120_000)  # the kernel ran the app
+            image = page.locator("img.widget-image")
+            placeholder = image.get_attribute("src")
+            page.locator(".widget-text input").fill("a blue square")
+            page.click("button:has-text('Invert')")
+            page.wait_for_function("document.body.innerText.includes('similarity')", timeout=120_000)
+            status = page.inner_text("body")
+            width = page.eval_on_selector(".progress-bar", "e => e.style.width")
+            final = image.get_attribute("src")
+            size = image.evaluate("e => [e.naturalWidth, e.naturalHeight, e.clientWidth]")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+            browser.close()
+        assert re.search(r"similarity -?\d\.\d{3} to the prompt .a blue square.", status), status
+        assert width == "100%" and final != placeholder and size == [192, 192, 192], (width, size)
+        outside = [
+            u for u in requests if not u.startswith("data:") and not re.match(r"^(blob:)?\w+://127\.0\.0\.1:", u)
+        ]
+        assert any(u.startswith(f"ws://127.0.0.1:{port}/") for u in requests), requests
+        assert not outside, f"the page asked hosts other than 127.0.0.1: {outside}"
+        server.send_signal(signal.SIGINT)  # Ctrl-C
+        assert server.wait(timeout=60) == 0 and "explorer: stopped" in "".join(lines[-3:]), "".join(lines)
+    finally:
+        if server.poll() is None:
+            server.terminate()  # stops Voilà and removes the temporary folder, as Ctrl-C does
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
