@@ -5,8 +5,9 @@ a progress bar, and the image redrawn while it optimises, then its final similar
     explorer.app(model="toy", prompt="a red circle")   # an ipywidgets box, for Jupyter or Voilà
 
 `clipinv explore` serves it in the browser with Voilà (`clipinv.explorer_server`). The sliders start
-at the chosen model's own recipe with `recipe` (a dict of changes, as `Section` takes) applied; the
-steps slider scales the resolution schedule with it (`scaled_schedule`). Every image shown goes through
+at the chosen model's recipe: a page's own `Recipe` (`explorer.app(model=sec.bundle, recipe=sec.recipe)`),
+or the model's default with `recipe`'s changes (a dict, as `Section` takes); the steps slider scales
+the resolution schedule with it (`scaled_schedule`). Every image shown goes through
 the NSFW blur (`plot.safe_images`) and is enlarged with nearest-neighbour to at least `size` pixels.
 A `ClipinvError` (an unknown word, a bad model) shows as its one line under the image.
 """
