@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= classroom
 PYTEST_ARGS ?=
 
-.PHONY: install book test lint format bench clean-book clean
+.PHONY: install book test explore lint format bench clean-book clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ book: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+explore: $(STAMP)
+	$(BIN)/clipinv explore
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""The `clipinv` command: invert, models, toy, section, book."""
+"""The `clipinv` command: invert, models, toy, section, book, explore."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import book_cli
+from . import book_cli, explorer_server
 from .errors import ClipinvError
 from .invert import invert
 from .io import slug, to_pil, writable_dir
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the model specs clipinv knows").set_defaults(func=cmd_models)
     toy_cli.register(sub)
     book_cli.register(sub)
+    explorer_server.register(sub)
     return parser
 
 
