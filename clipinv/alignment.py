@@ -78,6 +78,13 @@ def _check_probs(probs: torch.Tensor, own) -> None:
         raise ClipinvError(f"own label indices {bad} are outside the {probs.shape[-1]} labels")
 
 
+def probability_ci(values) -> dict:
+    """`stats.mean_ci` of probabilities with its interval clipped to [0, 1], where a probability lies
+    (a t interval over few seeds can otherwise reach below 0 or above 1)."""
+    m = stats.mean_ci(values)
+    return {**m, "low": max(0.0, m["low"]), "high": min(1.0, m["high"])}
+
+
 def _own_mass(probs: torch.Tensor, own, idx) -> torch.Tensor:
     """The judge's probability on the own text(s), summed, per inversion of targets `idx`: [len(idx), S]."""
     return torch.stack([probs[i][:, own[i]].sum(-1) for i in idx])
@@ -90,7 +97,7 @@ def concept_alignment(probs: torch.Tensor, groups: list[str], own: list[list[int
     An inversion is a hit when the judge's top label is one of its target's own texts; chance is the
     share of the labels that are own texts (averaged over the group's targets). The summary holds
     hits, n, accuracy (text), chance and mass: the probability on the own text(s), a mean over
-    inversions with its 95% interval."""
+    inversions with its 95% interval (clipped to [0, 1])."""
     _check_probs(probs, own)
     if len(groups) != len(own):
         raise ClipinvError(f"need one group per target: {len(groups)} groups for {len(own)} targets")
@@ -101,7 +108,7 @@ def concept_alignment(probs: torch.Tensor, groups: list[str], own: list[list[int
     def row(name, idx):
         k, n = int(hit[idx].sum()), hit[idx].numel()
         chance = sum(len(own[i]) for i in idx) / len(idx) / n_labels
-        mass = stats.mean_ci(_own_mass(probs, own, idx))
+        mass = probability_ci(_own_mass(probs, own, idx))
         return {"hits": k, "n": n, "chance": chance, "mass": mass}, {
             "group": name,
             "picks an own text": f"{report.count(k, n)}, {report.rate(k, n)}",
@@ -118,19 +125,21 @@ def concept_alignment(probs: torch.Tensor, groups: list[str], own: list[list[int
 def blend_components(probs: torch.Tensor, names: list[str], labels: list[str], own: list[list[int]]):
     """For each blend (a target with more than one own text): the judge's probability of each
     component and, as the baseline, its mean probability of a text outside the blend (means over
-    the blend's inversions, 95% intervals) -> (table, list of one dict per blend).
+    the blend's inversions, 95% intervals clipped to [0, 1]) -> (table, list of one dict per blend).
 
-    A component is "above" when its interval lies above the baseline's. Each dict holds blend,
-    components {label: mean_ci}, outside (mean_ci) and above [the labels above the baseline]."""
+    A component is "above" when its interval lies above the baseline's; with one inversion per
+    target there is no interval and `above` is None. Each dict holds blend, components {label:
+    mean_ci}, outside (mean_ci) and above (the labels above the baseline, or None)."""
     _check_probs(probs, own)
     rows, blends = [], []
     for i, cols in enumerate(own):
         if len(cols) < 2:
             continue
         others = [j for j in range(probs.shape[-1]) if j not in cols]
-        outside = stats.mean_ci(probs[i][:, others].mean(-1)) if others else None
-        parts = {labels[j]: stats.mean_ci(probs[i][:, j]) for j in cols}
-        above = [lab for lab, m in parts.items() if outside is not None and m["low"] > outside["high"]]
+        outside = probability_ci(probs[i][:, others].mean(-1)) if others else None
+        parts = {labels[j]: probability_ci(probs[i][:, j]) for j in cols}
+        comparable = outside is not None and probs.shape[1] > 1
+        above = [lab for lab, m in parts.items() if m["low"] > outside["high"]] if comparable else None
         blends.append({"blend": names[i], "components": parts, "outside": outside, "above": above})
         for lab, m in parts.items():
             rows.append(
@@ -138,7 +147,7 @@ def blend_components(probs: torch.Tensor, names: list[str], labels: list[str], o
                     "blend": names[i],
                     "text": lab,
                     "judge probability": report.mean(m),
-                    "above the outside texts": "yes" if lab in above else "no",
+                    "above the outside texts": None if above is None else ("yes" if lab in above else "no"),
                 }
             )
         if outside is not None:
@@ -150,12 +159,22 @@ def blend_components(probs: torch.Tensor, names: list[str], labels: list[str], o
 
 def describe_blends(blends: list[dict]) -> str:
     """The blends in words, for a page's prose: each component's probability, the baseline and
-    which components rise above it ('both', 'only X', 'neither')."""
+    which components are reliably above it, their interval above its ('both', 'only X', 'neither')."""
     if not blends:
         return "There is no blend among this page's targets."
     out = []
     for b in blends:
         parts = ", ".join(f"“{lab}” {report.mean(m)}" for lab, m in b["components"].items())
+        if b["outside"] is None:
+            out.append(f"The judge gives the blend “{b['blend']}” {parts}; no text of the page lies outside it.")
+            continue
+        base = report.mean(b["outside"])
+        if b["above"] is None:
+            out.append(
+                f"The judge gives the blend “{b['blend']}” {parts}, against {base} for a text outside it; with "
+                "one inversion per target there is no interval to tell whether a component is reliably above."
+            )
+            continue
         n, k = len(b["components"]), len(b["above"])
         if k == n:
             verdict = "both components are" if n == 2 else f"all {n} components are"
@@ -163,7 +182,7 @@ def describe_blends(blends: list[dict]) -> str:
             verdict = "neither component is" if n == 2 else "no component is"
         else:
             verdict = "only " + " and ".join(f"“{lab}”" for lab in b["above"]) + (" is" if k == 1 else " are")
-        base = report.mean(b["outside"]) if b["outside"] is not None else "none (no other text)"
+        verdict += " reliably"
         out.append(
             f"In the blend “{b['blend']}” {verdict} above a text outside it: the judge gives {parts}, "
             f"against {base} for a text outside the blend."

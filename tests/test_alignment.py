@@ -41,7 +41,8 @@ def test_concept_alignment_counts_top_labels_among_the_own_texts():
     assert table.iloc[1]["picks an own text"].startswith("2/2, 100%")
     assert table.iloc[1]["chance"] == "50%"
     # the blend's mass is the sum over its texts: 0.5 + 0.3 = 0.8, 0.3 + 0.4 = 0.7
-    assert table.iloc[1]["probability on own text(s)"].startswith("0.750 ")
+    # mean 0.75, t(1) interval 0.115 to 1.385, clipped to where a probability lies
+    assert table.iloc[1]["probability on own text(s)"] == "0.750 (0.115–1.000)"
     # all: 5 of 6; Wilson 5/6 = [43.6%, 97.0%]; chance (1 + 1 + 2) / 3 / 4 = 1/3
     assert (summary["hits"], summary["n"]) == (5, 6)
     assert summary["chance"] == pytest.approx(1 / 3)
@@ -74,6 +75,7 @@ def test_blend_components_compares_each_component_with_the_texts_outside():
     assert blends[0]["outside"]["low"] == pytest.approx(0.1) and blends[0]["outside"]["high"] == pytest.approx(0.1)
     # a: 0.45, 0.40, 0.50 -> mean 0.45, sd 0.05, t(2) 4.3027 -> low 0.326 > 0.1: above.
     # b: 0.05, 0.15, 0.10 -> mean 0.10, low below 0.1: not above
+    assert blends[0]["components"]["b"]["low"] == 0.0  # 0.1 - 0.124, clipped at 0
     assert blends[0]["components"]["a"]["mean"] == pytest.approx(0.45)
     assert blends[0]["components"]["a"]["low"] == pytest.approx(0.45 - 4.3027 * 0.05 / 3**0.5, abs=1e-4)
     assert blends[0]["above"] == ["a"]
@@ -81,7 +83,7 @@ def test_blend_components_compares_each_component_with_the_texts_outside():
     assert list(table["above the outside texts"])[:2] == ["yes", "no"]
     assert table.iloc[2]["judge probability"] == "0.100"
     text = describe_blends(blends)
-    assert "only “a” is above" in text and "0.100 for a text outside" in text
+    assert "only “a” is reliably above" in text and "0.100 for a text outside" in text
 
 
 def test_describe_blends_says_both_neither_or_none():
@@ -89,9 +91,17 @@ def test_describe_blends_says_both_neither_or_none():
     base = {"mean": 0.1, "low": 0.05, "high": 0.15, "n": 3}
     both = {"blend": "x + y", "components": {"x": one, "y": one}, "outside": base, "above": ["x", "y"]}
     neither = {**both, "above": []}
-    assert "both components are above" in describe_blends([both])
-    assert "neither component is above" in describe_blends([neither])
+    assert "both components are reliably above" in describe_blends([both])
+    assert "neither component is reliably above" in describe_blends([neither])
     assert describe_blends([]) == "There is no blend among this page's targets."
+
+
+def test_one_inversion_per_blend_gives_no_verdict():
+    probs = torch.tensor([[[0.6, 0.3, 0.1]]])  # one target, one seed, blending labels 0 and 1
+    table, blends = blend_components(probs, ["a + b"], ["a", "b", "c"], [[0, 1]])
+    assert blends[0]["above"] is None and blends[0]["outside"]["mean"] == pytest.approx(0.1)
+    assert table["above the outside texts"].isna().all()
+    assert "no interval to tell" in describe_blends(blends)
 
 
 def test_matrix_outlines_the_boxed_cells():
