@@ -190,7 +190,7 @@ def choice_sentence(results: dict | None, spec: str) -> str:
     return (
         f"Asked directly about toy images of two objects, {spec} prefers the true caption over the role "
         f"swap for {report.count(role['k'], role['n'])}, {report.rate_of(role)}, and over the colour swap "
-        f"for {report.rate_of(colour)}, where chance is 50%."
+        f"for {report.count(colour['k'], colour['n'])}, {report.rate_of(colour)}, where chance is 50%."
     )
 
 
@@ -237,3 +237,18 @@ def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: l
         "model_gap": stats.mean_ci(torch.cat(gaps)),
     }
     return pd.DataFrame(rows), summary
+
+
+def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
+    """The page's three results in one phrase: the text-side cosines (`text_table`'s summary), the
+    two-way choice of model `spec` (`two_way_choice`'s results, None where not measured) and the
+    swap-pair judging (`swap_pairs`'s summary)."""
+    shuffled, other = report.mean(text["shuffled words"]), report.mean(text["a different caption"])
+    if choice is None:
+        told = "true caption vs role swap: needs labelled images"
+    else:
+        told = f"true caption over role swap {report.rate_of(choice[(spec, 'roles swapped')])}"
+    return (
+        f"text cosine to shuffled words {shuffled}, to a different caption {other}; {told}; "
+        f"judge tells inversions from swaps {swap['rate']}, chance 50%"
+    )

@@ -132,7 +132,7 @@ def test_two_way_choice_counts_strict_preferences_for_the_truth():
     assert (results[("fake", "roles swapped")]["k"], results[("fake", "roles swapped")]["n"]) == (1, 2)
     assert table.iloc[0]["prefers the truth"] == "2/2, 100% (34–100%)"  # Wilson 2/2: [34.2%, 100%]
     text = wo.choice_sentence(results, "fake")
-    assert "role swap for 1/2, 50%" in text and "chance is 50%" in text
+    assert "role swap for 1/2, 50%" in text and "colour swap for 2/2, 100%" in text and "chance is 50%" in text
     assert "labelled" in wo.choice_sentence(None, "ViT-B-16:openai")
     with pytest.raises(ClipinvError, match="one true and one alternative"):
         wo.two_way_choice([m], images, ["t0"], {"roles swapped": ["r0"]})
@@ -162,3 +162,15 @@ def test_swap_pairs_judges_both_directions_of_each_pair():
         wo.swap_pairs(sims, sims, prompts, [("A", "D")])
     with pytest.raises(ClipinvError, match="prompts, seeds, prompts"):
         wo.swap_pairs(sims[:, :, :2], sims, prompts, [("A", "B")])
+
+
+def test_the_headline_states_all_three_measurements():
+    text = {"shuffled words": {"mean": 0.9, "low": 0.9, "high": 0.9, "n": 1}}
+    text["a different caption"] = {"mean": 0.25, "low": 0.2, "high": 0.3, "n": 4}
+    choice = {("toy", "roles swapped"): {"k": 3, "n": 4, "rate": 0.75, "low": 0.3, "high": 0.954}}
+    swap = {"rate": "42% (19–68%)"}
+    assert wo.headline(text, choice, "toy", swap) == (
+        "text cosine to shuffled words 0.900, to a different caption 0.250 (0.200–0.300); "
+        "true caption over role swap 75% (30–95%); judge tells inversions from swaps 42% (19–68%), chance 50%"
+    )
+    assert "role swap: needs labelled images" in wo.headline(text, None, "ViT-B-16:openai", swap)
