@@ -141,50 +141,51 @@ def blend_components(probs: torch.Tensor, names: list[str], labels: list[str], o
         comparable = outside is not None and probs.shape[1] > 1
         above = [lab for lab, m in parts.items() if m["low"] > outside["high"]] if comparable else None
         blends.append({"blend": names[i], "components": parts, "outside": outside, "above": above})
+        first = len(rows)
         for lab, m in parts.items():
             rows.append(
                 {
-                    "blend": names[i],
+                    "blend": "",
                     "text": lab,
                     "judge probability": report.mean(m),
-                    "above the outside texts": None if above is None else ("yes" if lab in above else "no"),
+                    "reliably above": None if above is None else ("yes" if lab in above else "no"),
                 }
             )
         if outside is not None:
-            rows.append(
-                {"blend": names[i], "text": "a text outside the blend", "judge probability": report.mean(outside)}
-            )
+            rows.append({"blend": "", "text": "a text outside the blend", "judge probability": report.mean(outside)})
+        rows[first]["blend"] = names[i]  # named once, on its first row
     return pd.DataFrame(rows), blends
 
 
-def describe_blends(blends: list[dict]) -> str:
-    """The blends in words, for a page's prose: each component's probability, the baseline and
-    which components are reliably above it, their interval above its ('both', 'only X', 'neither')."""
+def blend_phrases(blends: list[dict]) -> dict[str, str]:
+    """Pieces of a sentence on a page's blend, to glue into its prose as "In the blend {name} the
+    judge gives {parts}, against {outside} for a text outside the blend: {above}." The first blend
+    of `blends` (the table shows any others): name, parts (each component's probability), outside
+    (the baseline) and above, which components are reliably above the baseline, their interval
+    above its ('both are', 'only “x” is', 'neither is'), or why that cannot be told."""
     if not blends:
-        return "There is no blend among this page's targets."
-    out = []
-    for b in blends:
-        parts = ", ".join(f"“{lab}” {report.mean(m)}" for lab, m in b["components"].items())
-        if b["outside"] is None:
-            out.append(f"The judge gives the blend “{b['blend']}” {parts}; no text of the page lies outside it.")
-            continue
-        base = report.mean(b["outside"])
-        if b["above"] is None:
-            out.append(
-                f"The judge gives the blend “{b['blend']}” {parts}, against {base} for a text outside it; with "
-                "one inversion per target there is no interval to tell whether a component is reliably above."
-            )
-            continue
-        n, k = len(b["components"]), len(b["above"])
+        return {"name": "(none on this page)", "parts": "nothing", "outside": "nothing", "above": "there is no blend"}
+    b = blends[0]
+    parts = [f"“{lab}” {report.mean(m)}" for lab, m in b["components"].items()]
+    n = len(parts)
+    if b["outside"] is None:
+        above = "no text of the page lies outside it to compare with"
+    elif b["above"] is None:
+        above = "with one inversion per target there is no interval to tell whether a component is reliably above it"
+    else:
+        k = len(b["above"])
         if k == n:
-            verdict = "both components are" if n == 2 else f"all {n} components are"
+            who = "both are" if n == 2 else f"all {n} are"
         elif k == 0:
-            verdict = "neither component is" if n == 2 else "no component is"
+            who = "neither is" if n == 2 else "none is"
         else:
-            verdict = "only " + " and ".join(f"“{lab}”" for lab in b["above"]) + (" is" if k == 1 else " are")
-        verdict += " reliably"
-        out.append(
-            f"In the blend “{b['blend']}” {verdict} above a text outside it: the judge gives {parts}, "
-            f"against {base} for a text outside the blend."
-        )
-    return " ".join(out)
+            who = "only " + " and ".join(f"“{lab}”" for lab in b["above"]) + (" is" if k == 1 else " are")
+        above = f"{who} reliably above it"
+    if len(blends) > 1:
+        above += f" (the table gives the page's {len(blends) - 1} other blends)"
+    return {
+        "name": f"“{b['blend']}”",
+        "parts": ", ".join(parts[:-1]) + f" and {parts[-1]}" if n > 1 else parts[0],
+        "outside": report.mean(b["outside"]) if b["outside"] is not None else "nothing",
+        "above": above,
+    }

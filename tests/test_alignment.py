@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from clipinv import Prompt, plot
-from clipinv.alignment import blend_components, concept_alignment, concept_labels, describe_blends
+from clipinv.alignment import blend_components, blend_phrases, concept_alignment, concept_labels
 from clipinv.errors import ClipinvError
 
 # 3 targets x 2 seeds x 4 labels; targets 0 and 1 are one text each (labels 0 and 1), target 2 is a
@@ -80,28 +80,32 @@ def test_blend_components_compares_each_component_with_the_texts_outside():
     assert blends[0]["components"]["a"]["low"] == pytest.approx(0.45 - 4.3027 * 0.05 / 3**0.5, abs=1e-4)
     assert blends[0]["above"] == ["a"]
     assert list(table["text"]) == ["a", "b", "a text outside the blend"]
-    assert list(table["above the outside texts"])[:2] == ["yes", "no"]
+    assert list(table["blend"]) == ["a + b", "", ""]  # named once
+    assert list(table["reliably above"])[:2] == ["yes", "no"]
     assert table.iloc[2]["judge probability"] == "0.100"
-    text = describe_blends(blends)
-    assert "only “a” is reliably above" in text and "0.100 for a text outside" in text
+    said = blend_phrases(blends)
+    assert said["name"] == "“a + b”" and said["above"] == "only “a” is reliably above it"
+    assert said["parts"].startswith("“a” 0.450 (0.326–") and " and “b” 0.100 (0.000–" in said["parts"]
+    assert said["outside"] == "0.100"
 
 
-def test_describe_blends_says_both_neither_or_none():
+def test_blend_phrases_say_both_neither_or_why_not():
     one = {"mean": 0.5, "low": 0.4, "high": 0.6, "n": 3}
     base = {"mean": 0.1, "low": 0.05, "high": 0.15, "n": 3}
     both = {"blend": "x + y", "components": {"x": one, "y": one}, "outside": base, "above": ["x", "y"]}
-    neither = {**both, "above": []}
-    assert "both components are reliably above" in describe_blends([both])
-    assert "neither component is reliably above" in describe_blends([neither])
-    assert describe_blends([]) == "There is no blend among this page's targets."
+    assert blend_phrases([both])["above"] == "both are reliably above it"
+    assert blend_phrases([{**both, "above": []}])["above"] == "neither is reliably above it"
+    assert "2 other blends" in blend_phrases([both, both, both])["above"]
+    assert blend_phrases([{**both, "outside": None, "above": None}])["outside"] == "nothing"
+    assert blend_phrases([])["above"] == "there is no blend"
 
 
 def test_one_inversion_per_blend_gives_no_verdict():
     probs = torch.tensor([[[0.6, 0.3, 0.1]]])  # one target, one seed, blending labels 0 and 1
     table, blends = blend_components(probs, ["a + b"], ["a", "b", "c"], [[0, 1]])
     assert blends[0]["above"] is None and blends[0]["outside"]["mean"] == pytest.approx(0.1)
-    assert table["above the outside texts"].isna().all()
-    assert "no interval to tell" in describe_blends(blends)
+    assert table["reliably above"].isna().all()
+    assert "no interval to tell" in blend_phrases(blends)["above"]
 
 
 def test_matrix_outlines_the_boxed_cells():
