@@ -4,16 +4,16 @@ A caption here is a triple (first noun phrase, relation, second noun phrase): ("
 "chasing", "a small cat") from a small grammar for a real CLIP (`grammar_captions`), ("a red
 circle", "left of", "a blue square") from the toy world's two-object scenes (`toy_captions`).
 
-1. **Text side** (`text_cosines`, `text_table`): the cosine similarity of a caption's text
-   embedding to random shufflings of its words, to the caption with its noun phrases swapped
-   (same words, roles exchanged) and, as the yardstick, to a different caption of the set. If a
-   shuffle sits as close as the caption itself and far above a different caption, word order barely
-   moves the embedding.
-2. **Images with a known truth** (`pair_scenes`, `swapped_captions`, `two_way_choice`): for
-   toy-world images of two objects, does a model score the true caption above the same words with
-   the colours swapped or with the roles swapped? Reading word order, it nearly always does; a bag
-   of words is at chance, 50%. Real CLIPs would need a labelled image set, so this runs with toy
-   models only.
+1. **Text side** (`text_variants`, `text_cosines`, `text_table`): the cosine similarity of a
+   caption's text embedding to random shufflings of its words, to the caption with its noun phrases
+   swapped (same words, roles exchanged) and, as the yardstick, to a different caption of the set.
+   If a shuffle sits as close as the caption itself and far above a different caption, word order
+   barely moves the embedding.
+2. **Images with a known truth** (`pair_scenes`, `swapped_captions`, `two_way_choice`,
+   `choice_phrases`): for toy-world images of two objects, does a model score the true caption
+   above the same words with the colours swapped or with the roles swapped? Reading word order, it
+   nearly always does; a bag of words is at chance, 50%. Real CLIPs would need a labelled image
+   set, so this runs with toy models only.
 3. **Inversions** (`swap_pairs`): prompts and their swapped versions are inverted and a judge sees
    each inversion with the two prompts of its pair. If the images kept who does what and which
    attribute goes where, the judge would pick the inversion's own prompt nearly always; at 50% the
@@ -171,7 +171,7 @@ def two_way_choice(models, images: torch.Tensor, true: list[str], alternatives: 
             results[(model.spec, name)] = r
             rows.append(
                 {
-                    "model": model.spec,
+                    "model": model.spec if name == next(iter(alternatives)) else "",  # named once
                     "true caption vs": name,
                     "prefers the truth": f"{report.count(r['k'], r['n'])}, {report.rate_of(r)}",
                 }
@@ -179,19 +179,20 @@ def two_way_choice(models, images: torch.Tensor, true: list[str], alternatives: 
     return pd.DataFrame(rows), results
 
 
-def choice_sentence(results: dict | None, spec: str) -> str:
-    """The two-way choice of model `spec` in words, or why it was not measured (`results` None)."""
+NOT_MEASURED = "not measured (needs labelled images)"
+
+
+def choice_phrases(results: dict | None, spec: str) -> dict[str, str]:
+    """How often model `spec` prefers the true caption, per swap ("roles swapped", "colours swapped"):
+    '97/200, 48% (42–55%)', or NOT_MEASURED where there were no images with a known truth
+    (`results` None, a real CLIP)."""
     if results is None:
-        return (
-            "Whether the model itself prefers a true caption over its swap needs images whose truth is "
-            "known, a labelled set this page does not have for a real CLIP: that measurement is not made here."
-        )
-    role, colour = results[(spec, "roles swapped")], results[(spec, "colours swapped")]
-    return (
-        f"Asked directly about toy images of two objects, {spec} prefers the true caption over the role "
-        f"swap for {report.count(role['k'], role['n'])}, {report.rate_of(role)}, and over the colour swap "
-        f"for {report.count(colour['k'], colour['n'])}, {report.rate_of(colour)}, where chance is 50%."
-    )
+        return {name: NOT_MEASURED for name in CHOICES}
+    return {
+        name: f"{report.count(r['k'], r['n'])}, {report.rate_of(r)}"
+        for name in CHOICES
+        for r in [results[(spec, name)]]
+    }
 
 
 # ---------------------------------------------------------------- 3. inversions
@@ -245,7 +246,7 @@ def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
     swap-pair judging (`swap_pairs`'s summary)."""
     shuffled, other = report.mean(text["shuffled words"]), report.mean(text["a different caption"])
     if choice is None:
-        told = "true caption vs role swap: needs labelled images"
+        told = f"true caption vs role swap {NOT_MEASURED}"
     else:
         told = f"true caption over role swap {report.rate_of(choice[(spec, 'roles swapped')])}"
     return (

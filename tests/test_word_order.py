@@ -127,13 +127,17 @@ def test_two_way_choice_counts_strict_preferences_for_the_truth():
     table, results = wo.two_way_choice(
         [m, m], images, ["t0", "t1"], {"colours swapped": ["c0", "c1"], "roles swapped": ["r0", "r1"]}
     )
-    assert len(table) == 2  # the same model twice is asked once
+    assert list(table["model"]) == ["fake", ""]  # the same model twice is asked once, named once
     assert (results[("fake", "colours swapped")]["k"], results[("fake", "colours swapped")]["n"]) == (2, 2)
     assert (results[("fake", "roles swapped")]["k"], results[("fake", "roles swapped")]["n"]) == (1, 2)
     assert table.iloc[0]["prefers the truth"] == "2/2, 100% (34–100%)"  # Wilson 2/2: [34.2%, 100%]
-    text = wo.choice_sentence(results, "fake")
-    assert "role swap for 1/2, 50%" in text and "colour swap for 2/2, 100%" in text and "chance is 50%" in text
-    assert "labelled" in wo.choice_sentence(None, "ViT-B-16:openai")
+    said = wo.choice_phrases(results, "fake")
+    assert said["roles swapped"] == "1/2, 50% (9–91%)"  # Wilson 1/2: [9.5%, 90.5%]
+    assert said["colours swapped"] == "2/2, 100% (34–100%)"
+    assert wo.choice_phrases(None, "ViT-B-16:openai") == {
+        "colours swapped": "not measured (needs labelled images)",
+        "roles swapped": "not measured (needs labelled images)",
+    }
     with pytest.raises(ClipinvError, match="one true and one alternative"):
         wo.two_way_choice([m], images, ["t0"], {"roles swapped": ["r0"]})
 
@@ -173,4 +177,4 @@ def test_the_headline_states_all_three_measurements():
         "text cosine to shuffled words 0.900, to a different caption 0.250 (0.200–0.300); "
         "true caption over role swap 75% (30–95%); judge tells inversions from swaps 42% (19–68%), chance 50%"
     )
-    assert "role swap: needs labelled images" in wo.headline(text, None, "ViT-B-16:openai", swap)
+    assert "role swap not measured (needs labelled images); judge" in wo.headline(text, None, "ViT-B-16:openai", swap)
