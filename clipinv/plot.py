@@ -4,8 +4,12 @@ Everything a section shows goes through here, so no notebook copies another's pl
 
 - `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet);
 - `similarity_curves`: cosine similarity vs step, with the resolution changes marked;
+<<<<<<< HEAD
 - `matrix`: a labelled heat map with its numbers written in;
 - `intervals`: dots with their intervals, one line per row of a table; `rate_curves`: rates vs a dose;
+=======
+- `matrix`: a labelled heat map with its numbers written in, chosen cells boxed;
+>>>>>>> pages-a
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
 
@@ -20,6 +24,7 @@ import textwrap
 import torch
 
 from . import report
+from .errors import ClipinvError
 from .nsfw import blur_flagged
 
 
@@ -205,10 +210,23 @@ def similarity_curves(inversion, labels=None, schedule=None, ax=None, title=None
 
 
 def matrix(
-    values, rows, cols, title=None, fmt="{:.2f}", cmap="viridis", xlabel=None, ylabel=None, vmin=None, vmax=None
+    values,
+    rows,
+    cols,
+    title=None,
+    fmt="{:.2f}",
+    cmap="viridis",
+    xlabel=None,
+    ylabel=None,
+    vmin=None,
+    vmax=None,
+    boxes=(),
+    box_colour="red",
 ):
-    """A heat map of values [R, C] with every number written in. Returns the figure."""
+    """A heat map of values [R, C] with every number written in; the cells (row, col) listed in
+    `boxes` are outlined in `box_colour` (e.g. each row's own column). Returns the figure."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     v = torch.as_tensor(values, dtype=torch.float32)
     r, c = v.shape
@@ -227,6 +245,10 @@ def matrix(
                 fontsize=7,
                 color="white" if (hi > lo and (x - lo) / (hi - lo) < 0.5) else "black",
             )
+    for i, j in boxes:
+        if not (0 <= i < r and 0 <= j < c):
+            raise ClipinvError(f"box ({i}, {j}) is outside the {r} x {c} matrix")
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec=box_colour, lw=1.5))
     ax.set_xticks(range(c), [_short(s, 22) for s in cols], rotation=40, ha="right", fontsize=7)
     ax.set_yticks(range(r), [_short(s, 40) for s in rows], fontsize=7)
     if xlabel:
