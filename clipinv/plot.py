@@ -4,12 +4,8 @@ Everything a section shows goes through here, so no notebook copies another's pl
 
 - `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet);
 - `similarity_curves`: cosine similarity vs step, with the resolution changes marked;
-<<<<<<< HEAD
-- `matrix`: a labelled heat map with its numbers written in;
-- `intervals`: dots with their intervals, one line per row of a table; `rate_curves`: rates vs a dose;
-=======
 - `matrix`: a labelled heat map with its numbers written in, chosen cells boxed;
->>>>>>> pages-a
+- `intervals`: dots with their intervals, one line per row of a table; `rate_curves`: rates vs a dose;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
 
