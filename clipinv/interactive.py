@@ -265,7 +265,8 @@ def _scrubber_html(film: Film, pick, uris, flagged, labels, px: int, max_bytes: 
         f'<span><span style="color:{PALETTE[p % len(PALETTE)]}">\u2501\u2501</span> {html.escape(lab)}</span>'
         for p, lab in enumerate(labels)
     )
-    note = "" if len(pick) == len(film.steps) else f" Showing {len(pick)} of {len(film.steps)} frames"
+    n_all = len(film.steps)
+    shown, cut = f"{len(pick)} of {n_all}", "" if len(pick) == n_all else f", to stay under {max_bytes:,} bytes"
     body = (
         f'<div class="ci-controls"><button class="ci-play">\u25b6 play</button><input class="ci-slider" '
         f'type="range" min="0" max="{last}" value="{last}" step="1" list="{uid}-ticks" aria-label="step">'
@@ -273,12 +274,12 @@ def _scrubber_html(film: Film, pick, uris, flagged, labels, px: int, max_bytes: 
         + "".join(f'<option value="{i}"></option>' for i in ends if i is not None)
         + f'</datalist><div class="ci-stages">{bar}</div>{rows}{svg}<div class="ci-legend">{legend}</div>'
         f'<div class="ci-sub">Cosine similarity of the augmented copies to the prompt, mean over seeds.'
-        + (f"{note}, to stay under {max_bytes:,} bytes." if note else "")
+        + (f" Showing {shown} frames{cut}." if cut else "")
         + "</div>"
     )
     data = {"frames": uris, "flagged": [k for k, f in enumerate(flagged) if f], "x": xs, "labels": readout}
-    blurred = f"{sum(flagged)} NSFW-flagged image(s) blurred" if blur else "off"
-    return _figure(uid, body, SCRUB_JS, data, {"frames": f"{len(pick)} of {len(film.steps)}", "blurred": blurred})
+    settings = {"frames": shown + cut, "blurred": f"{sum(flagged)} NSFW-flagged" if blur else "off"}
+    return _figure(uid, body, SCRUB_JS, data, settings)
 
 
 def scrubber(film: Film, blur: bool = True, max_bytes: int = MAX_BYTES, size: int = 128, labels=None):
@@ -368,22 +369,22 @@ def ablation_picker(invs: dict, summary, prompts=None, seeds=1, blur=True, max_b
             + "</div>"
             for p in range(n_p)
         )
-        note = "" if n_p == n_prompts else f" Showing {n_p} of {n_prompts} prompts, to stay under {max_bytes:,} bytes."
+        shown, cut = f"{n_p} of {n_prompts}", "" if n_p == n_prompts else f", to stay under {max_bytes:,} bytes"
         body = (
             f'<div class="ci-bar">{"switch off: " + buttons if buttons else "no ablation in this run"}</div>'
             f'<table><tr><th></th><th>full recipe</th><th class="ci-name"></th></tr>{table}</table>'
             f'<div class="ci-cells">{cells}</div><div class="ci-sub">Judged correct: 95% Wilson interval; '
-            f"similarities: means, 95% t intervals.{note}</div>"
+            f"similarities: means, 95% t intervals.{f' Showing {shown} prompts{cut}.' if cut else ''}</div>"
         )
-        shown = [[i for p in range(n_p) for i in index[v][p]] for v in range(n_var)]
+        on_page = [[i for p in range(n_p) for i in index[v][p]] for v in range(n_var)]
         data = [
-            {"name": n, "numbers": numbers(rows[n]), "images": [uris[i] for i in shown[v]]}
-            | {"flagged": [j for j, i in enumerate(shown[v]) if flagged[i]]}
+            {"name": n, "numbers": numbers(rows[n]), "images": [uris[i] for i in on_page[v]]}
+            | {"flagged": [j for j, i in enumerate(on_page[v]) if flagged[i]]}
             for v, n in enumerate(names)
             if v
         ]
-        blurred = f"{sum(flagged[i] for v in shown for i in v)} NSFW-flagged image(s) blurred" if blur else "off"
-        settings = {"prompts": f"{n_p} of {n_prompts}", "blurred": blurred}
+        blurred = f"{sum(flagged[i] for v in on_page for i in v)} NSFW-flagged" if blur else "off"
+        settings = {"prompts": shown + cut, "blurred": blurred}
         fig = _figure(_uid("ablations"), body, PICK_JS, {"variants": data}, settings)
         if fig.nbytes <= max_bytes:
             return fig

@@ -103,7 +103,7 @@ def test_scrubber_is_self_contained_with_its_frames_and_stage_marks(toy_film):
     assert page.count("<option value=") == 2 and page.count('stroke-dasharray="4 3"') == 1
     assert page.count("ci-marker") >= 1 and page.count("<polyline") == 2
     assert "image-rendering:pixelated" in page and re.search(r'<img class="ci-img"[^>]*width="128"', page)
-    assert fig.settings == {"frames": "4 of 4", "blurred": "0 NSFW-flagged image(s) blurred"}
+    assert fig.settings == {"frames": "4 of 4", "blurred": "0 NSFW-flagged"}
 
 
 def test_two_figures_on_a_page_have_their_own_ids(toy_film):
@@ -124,7 +124,8 @@ def test_scrubber_shows_fewer_frames_to_stay_under_max_bytes():
     shown = [int(re.search(r"step (\d+)", s).group(1)) for s in data_of(fig)["labels"]]
     assert fig.nbytes <= budget and len(fig.data.encode()) == fig.nbytes
     assert 3 < len(shown) < 60 and {30, 60} <= set(shown), shown  # the stage ends are kept
-    assert f"Showing {len(shown)} of 60 frames" in fig.data and fig.settings["frames"] == f"{len(shown)} of 60"
+    assert f"Showing {len(shown)} of 60 frames, to stay under {budget:,} bytes." in fig.data
+    assert fig.settings["frames"] == f"{len(shown)} of 60, to stay under {budget:,} bytes"
     with pytest.raises(ClipinvError, match="max_bytes"):
         interactive.scrubber(film, blur=False, max_bytes=20_000)
 
@@ -136,7 +137,7 @@ def test_flagged_frames_are_blurred_and_marked_unless_blur_is_off():
     film = interactive.Film(frames, [1, 2], inv, [(2, 160)])
     blurred = interactive.scrubber(film)
     shown = data_of(blurred)
-    assert shown["flagged"] == [1] and blurred.settings["blurred"] == "1 NSFW-flagged image(s) blurred"
+    assert shown["flagged"] == [1] and blurred.settings["blurred"] == "1 NSFW-flagged"
     assert "blurred (NSFW)" in blurred.data  # under the image as written (the last frame)
     assert float(nsfw_scores(decode(shown["frames"][1])[None])) < THRESHOLD
     as_blurred = blur((trigger / 255)[None])[0]  # the book's blur of it, what the page must hold
@@ -189,7 +190,9 @@ def test_picker_shows_fewer_prompts_to_stay_under_max_bytes():
     fig = interactive.ablation_picker(invs, summary, blur=False, max_bytes=everything.nbytes // 2)
     n = len(data_of(fig)["variants"][0]["images"])
     assert fig.nbytes <= everything.nbytes // 2 and 1 <= n < 8
-    assert f"Showing {n} of 8 prompts" in fig.data and fig.settings["prompts"] == f"{n} of 8"
+    assert f"Showing {n} of 8 prompts, to stay under" in fig.data and fig.settings["prompts"].startswith(
+        f"{n} of 8, to stay"
+    )
     with pytest.raises(ClipinvError, match="summary"):
         interactive.ablation_picker(invs, summary.iloc[:2])
 
