@@ -238,3 +238,123 @@ def test_a_page_shows_how_it_was_built_and_keeps_its_code_one_click_away(site):
     assert "Rerun this page" in page and "clipinv section 00_method --profile smoke" in page
     assert "the CLIP to invert (paper:" not in page  # the parameters cell (its comments) is not on the page
     assert page.count("tag_hide-input") >= 5  # code cells folded (myst-nb's toggle), their outputs shown
+
+
+def test_every_page_is_under_5_mb(site):
+    html, _ = site
+    big = {str(p.relative_to(html)): p.stat().st_size for p in html.rglob("*.html") if p.stat().st_size >= 5_000_000}
+    assert not big, f"pages of 5 MB or more: {big}"
+
+
+def embedded_images(page: str) -> dict:
+    """Every PNG or JPEG a page holds as a data: URI (in an attribute or in a figure's script): {uri: [3, H, W]}."""
+    import base64
+    import io
+    import re
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    out = {}
+    for uri in set(re.findall(r"data:image/(?:png|jpeg);base64,[A-Za-z0-9+/=]+", page)):
+        arr = np.array(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+        out[uri] = torch.from_numpy(arr).permute(2, 0, 1).float() / 255
+    return out
+
+
+def embedded_scores(page: str) -> list[float]:
+    """NudeNet's score of each embedded image, the higher of: as stored, and nearest-upscaled to the
+    size the figures show it at (128 px at least), as the reader sees it."""
+    import torch.nn.functional as F
+
+    from clipinv.nsfw import nsfw_scores
+
+    scores = []
+    for image in embedded_images(page).values():
+        side = max(128, image.shape[-1])
+        shown = F.interpolate(image[None], scale_factor=side // image.shape[-1], mode="nearest")
+        scores.append(max(float(nsfw_scores(image[None])), float(nsfw_scores(shown))))
+    return scores
+
+
+def test_no_nudenet_flagged_image_is_embedded_unblurred(site):
+    """The figures to play with hold their frames as data: URIs, which the scan of files above never
+    sees: every one of them, on every page, scanned by NudeNet, none flagged. The check is not empty:
+    the pages hold the frames, and the same scan flags the trigger pattern embedded the same way."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from clipinv.nsfw import THRESHOLD, trigger_image
+
+    html, _ = site
+    counts, flagged = {}, {}
+    for p in html.rglob("*.html"):
+        scores = embedded_scores(p.read_text())
+        counts[p.stem] = len(scores)
+        flagged.update({f"{p.stem} #{i}": round(s, 3) for i, s in enumerate(scores) if s >= THRESHOLD})
+    assert not flagged, f"images embedded unblurred although NudeNet flags them: {flagged}"
+    assert counts["00_method"] >= 8 * 3 * 2 and counts["06_ablations"] >= 3 * 3, counts  # smoke: frames, variants
+
+    buf = io.BytesIO()
+    Image.fromarray((trigger_image() * 255).round().byte().permute(1, 2, 0).numpy()).save(buf, "PNG")
+    page = f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    assert embedded_scores(page)[0] >= THRESHOLD, "the scan would not see a flagged image embedded in a page"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS[1:])
+        yield b
+        b.close()
+
+
+def test_the_scrubber_and_the_ablation_picker_work_on_the_built_pages(site, browser):
+    """Section 0's slider moves its images and its marker, section 6's buttons change its images and
+    numbers; each figure fits the text column at 1280 and 768 px; nothing comes from outside the site."""
+    _html, url = site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requests = []  # page errors go unchecked: the theme's scripts raise some; the figures are judged by what they do
+    page.on("request", lambda r: requests.append(r.url))
+
+    def fits():
+        for width in (1280, 768):
+            page.set_viewport_size({"width": width, "height": 900})
+            sizes = page.eval_on_selector_all(
+                ".clipinv-figure", "els => els.map(e => [e.scrollWidth, e.parentElement.clientWidth])"
+            )
+            assert sizes and all(w <= c for w, c in sizes), (page.url, width, sizes)
+
+    page.goto(f"{url}/book/_generated/00_method.html")
+    scrub = ".clipinv-figure:has(.ci-slider)"
+    before = page.eval_on_selector(
+        scrub, "r => [r.querySelector('img.ci-img').src, r.querySelector('.ci-marker').getAttribute('x1')]"
+    )
+    page.fill(f"{scrub} .ci-slider", "0")
+    after = page.eval_on_selector(
+        scrub, "r => [r.querySelector('img.ci-img').src, r.querySelector('.ci-marker').getAttribute('x1')]"
+    )
+    assert after[0] != before[0] and float(after[1]) < float(before[1]), (before[1], after[1])
+    assert page.text_content(f"{scrub} .ci-readout").startswith("step 1 of 8")
+    fits()
+
+    page.goto(f"{url}/book/_generated/06_ablations.html")
+    pick = ".clipinv-figure:has(.ci-pick)"
+    state = (
+        "r => [[...r.querySelectorAll('img.ci-var')].map(i => i.src),"
+        " [...r.querySelectorAll('.ci-num')].map(e => e.textContent)]"
+    )
+    first = page.eval_on_selector(pick, state)
+    page.click(f"{pick} .ci-pick >> nth=1")
+    second = page.eval_on_selector(pick, state)
+    assert all(a != b for a, b in zip(first[0], second[0])) and first[1] != second[1]
+    assert first[1][0].endswith("%)"), first[1]  # e.g. 83% (55–95%)
+    fits()
+    assert all(u.startswith((url, "data:")) for u in requests), [
+        u for u in requests if not u.startswith((url, "data:"))
+    ]
