@@ -34,6 +34,7 @@ for the notebooks' `Section`s.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
@@ -102,7 +103,8 @@ def connect(address: str | None = None):
         return ray
     for attempt in (1, 2):  # a loaded machine can miss the 15 s Ray gives its agent to start; once more
         try:
-            ray.init(address=address, log_to_driver=False)
+            # quiet: no worker output or connection notes in the driver's output (a notebook's cells)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             return ray
         except Exception as e:
             ray.shutdown()

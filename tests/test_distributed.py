@@ -4,6 +4,7 @@ loses only its tasks in flight, a closed port fails at once, and section 0 glues
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import signal
@@ -14,16 +15,17 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
 import torch
 
 import clipinv
-from clipinv import invert
+from clipinv import ClipinvError, invert
 from clipinv.book import copy_sources, executed_parameters, glued
 from clipinv.cache import ResultCache
 from clipinv.cli import main
-from clipinv.distributed import RayEngine
+from clipinv.distributed import RayEngine, check_address
 from clipinv.section import scaled_schedule
 
 ray = pytest.importorskip("ray")
@@ -69,9 +71,20 @@ def alone():
     return invert(TOY, PROMPTS, seeds=8, recipe=SHORT, cache=False, progress=False)
 
 
+def running_tasks() -> list[int]:
+    """The pids of this process's descendants that are Ray workers running `invert_task` (their title)."""
+    pids = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if " ".join(p.cmdline()).startswith("ray::invert_task"):
+                pids.append(p.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
 class Tasks:
-    """Watches this process's descendants for Ray workers running `invert_task` (their process title),
-    and with kill=True kills the first one it sees."""
+    """Watches for Ray workers running `invert_task`, and with kill=True kills the first one it sees."""
 
     def __init__(self, kill=False):
         self.kill, self.seen, self.killed = kill, set(), None
@@ -79,18 +92,12 @@ class Tasks:
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self):
-        me = psutil.Process()
         while not self._stop.is_set():
-            for p in me.children(recursive=True):
-                try:
-                    running = " ".join(p.cmdline()).startswith("ray::invert_task")
-                except psutil.Error:
-                    continue
-                if running:
-                    self.seen.add(p.pid)
-                    if self.kill and self.killed is None:
-                        os.kill(p.pid, signal.SIGKILL)
-                        self.killed = p.pid
+            for pid in running_tasks():
+                self.seen.add(pid)
+                if self.kill and self.killed is None:
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed = pid
             time.sleep(0.01)
 
     def __enter__(self):
@@ -102,14 +109,27 @@ class Tasks:
         self._thread.join()
 
 
+class WatchedCache(ResultCache):
+    """A results cache that notes, at each write, whether Ray tasks are still running."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.tasks_running = []
+
+    def put(self, key, entry):
+        self.tasks_running.append(bool(running_tasks()))
+        super().put(key, entry)
+
+
 def test_a_ray_run_equals_a_single_process_run_bit_for_bit(cluster, alone, tmp_path):
-    cache = ResultCache(tmp_path / "cache")
+    cache = WatchedCache(tmp_path / "cache")
     spread = invert(TOY, PROMPTS, seeds=8, recipe=SHORT, cache=cache, progress=False, engine=RayEngine())
     assert torch.equal(spread.images, alone.images)
     assert torch.equal(spread.similarity, alone.similarity)
     assert all(torch.equal(spread.history[t], alone.history[t]) for t in alone.history)
     assert spread.record["device"] == "cpu" and "8 task(s) of <= 4 image(s) on 2 cpu" in spread.record["engine"]
     assert len(cache) == 32 and spread.record["cached"] == 0
+    assert any(cache.tasks_running), "results reached the cache only after every task had finished"
 
 
 def test_a_killed_worker_is_retried_and_the_grid_completes(cluster, alone):
@@ -117,6 +137,13 @@ def test_a_killed_worker_is_retried_and_the_grid_completes(cluster, alone):
         out = invert(TOY, PROMPTS, seeds=8, recipe=SHORT, cache=False, progress=False, engine=RayEngine())
     assert tasks.killed is not None, "no worker was caught running a task"
     assert torch.equal(out.images, alone.images) and torch.equal(out.similarity, alone.similarity)
+
+
+def test_a_worker_refuses_other_weights_in_one_line(cluster):
+    other = dataclasses.replace(TOY, weights_hash="0" * 16)  # as if the driver's toy were another checkpoint
+    with pytest.raises(ClipinvError, match=r"loads toy with weights \w+, not the driver's 0{16}") as e:
+        invert(other, PROMPTS[:1], seeds=2, recipe=SHORT, cache=False, progress=False, engine=RayEngine())
+    assert len(str(e.value).splitlines()) == 1
 
 
 def test_a_killed_driver_loses_only_its_tasks_in_flight(cluster, alone, tmp_path):
@@ -144,6 +171,12 @@ def test_a_killed_driver_loses_only_its_tasks_in_flight(cluster, alone, tmp_path
     assert rerun.record["cached"] == landed
     assert engine.ran["tasks"] == math.ceil((n - landed) / per_task)  # only the rest ran
     assert len(cache) == n and torch.equal(rerun.images, alone.images)
+
+
+@pytest.mark.parametrize("address", ["a red circle", "host", "host:0", "host:port"])
+def test_an_address_that_is_not_one_is_refused(address):
+    with pytest.raises(ClipinvError, match="is not HOST:PORT, ray://HOST:PORT, auto or local"):
+        check_address(address)
 
 
 def closed_port() -> int:
@@ -183,6 +216,15 @@ def test_a_closed_port_fails_in_one_line_within_seconds_and_writes_nothing(tmp_p
     assert not (book / "book" / "_generated").exists()
 
 
+def stderr(page) -> list[str]:
+    return [
+        o["text"]
+        for c in nbformat.read(str(page), as_version=4).cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    ]
+
+
 def test_section_0_on_ray_glues_the_numbers_of_a_single_process_run(cluster, tmp_path, monkeypatch):
     """The smoke section 0 runs twice at once, into two copies of the book with their own caches:
     in a subprocess without Ray, and here with --ray (this module's cluster)."""
@@ -211,4 +253,5 @@ def test_section_0_on_ray_glues_the_numbers_of_a_single_process_run(cluster, tmp
     assert executed_parameters(pages["ray"])["ray"] == cluster and "ray" not in executed_parameters(pages["alone"])
     alone = glued(pages["alone"])
     assert glued(pages["ray"]) == alone and {"judge_accuracy", "judge_hits", "headline"} <= set(alone)
+    assert stderr(pages["ray"]) == stderr(pages["alone"])  # Ray leaves no notes on the page
     assert len(ResultCache(tmp_path / "ray-cache")) == len(ResultCache(tmp_path / "alone-cache")) > 0
