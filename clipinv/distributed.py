@@ -134,7 +134,9 @@ class RayEngine:
     has them)."""
 
     def __init__(self, address: str | None = None, *, device=None, images_per_task: int | None = None, retries=3):
-        if images_per_task is not None and (isinstance(images_per_task, bool) or int(images_per_task) < 1):
+        if images_per_task is not None and (
+            isinstance(images_per_task, bool) or not isinstance(images_per_task, int) or images_per_task < 1
+        ):
             raise ClipinvError(f"images_per_task must be a whole number >= 1, got {images_per_task!r}")
         if device is not None and torch.device(device).type not in ("cpu", "cuda"):
             raise ClipinvError(f"a Ray task runs on cpu or cuda, not {device}")
@@ -155,7 +157,7 @@ class RayEngine:
         if device == "cuda":
             if not gpus:
                 raise ClipinvError(
-                    "device cuda, but the Ray cluster has no GPUs: use device cpu or a cluster with GPUs"
+                    "device cuda, but the Ray cluster has no GPUs: use device cpu (--device cpu) or a cluster with GPUs"
                 )
             threads, workers, per_node = None, int(gpus), 1
             resources = {"num_gpus": 1}
