@@ -213,6 +213,11 @@ def test_a_closed_port_fails_in_one_line_within_seconds_and_writes_nothing(tmp_p
     assert time.perf_counter() - t < 5
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no Ray cluster answers" in err
+    # a profile's `ray:` is read as --ray is
+    smoke = (book / "profiles" / "smoke.yaml").read_text()
+    (book / "profiles" / "on-ray.yaml").write_text(f"ray: {address}\n{smoke}")
+    assert main(["section", "00_method", "--profile", "on-ray", "--root", str(book)]) == 2
+    assert f"no Ray cluster answers at {address}" in capsys.readouterr().err
     assert not (book / "book" / "_generated").exists()
 
 
