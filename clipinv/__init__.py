@@ -3,7 +3,8 @@
 from . import toy  # noqa: F401  (registers the toy world's models with load_model)
 from .bundle import ModelBundle
 from .errors import ClipinvError
-from .invert import Inversion, invert, replay
+from .inversion import Inversion
+from .invert import invert, replay
 from .judge import judge, similarity
 from .models import load_model
 from .objective import Prompt, blend

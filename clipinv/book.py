@@ -6,7 +6,9 @@
 This module is the runner those commands (`clipinv.book_cli`) call.
 
 A profile (``profiles/P.yaml``) is a parameter file: ``defaults`` for every section, ``sections``
-overriding them per notebook; ``-p`` overrides both. papermill writes each executed notebook to
+overriding them per notebook; ``-p`` overrides both. A top-level ``ray: ADDRESS`` (or ``ray: local``)
+runs the sections' `Section.invert` calls as Ray tasks, as ``--ray`` does: the runner sets CLIPINV_RAY
+for the notebook's kernel, and `clipinv.section.Section` reads it. papermill writes each executed notebook to
 ``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
 without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
 
@@ -73,7 +75,9 @@ def load_profile(r: Path, name: str) -> dict:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data.get("defaults", {}), dict) or not isinstance(data.get("sections", {}) or {}, dict):
         raise ClipinvError(f"profile {path} must have a `defaults:` mapping and a `sections:` mapping")
-    return {"defaults": data.get("defaults") or {}, "sections": data.get("sections") or {}}
+    if data.get("ray") is not None and not isinstance(data["ray"], str):
+        raise ClipinvError(f"profile {path}: `ray:` is a Ray address (HOST:PORT, auto) or local, not {data['ray']!r}")
+    return {"defaults": data.get("defaults") or {}, "sections": data.get("sections") or {}, "ray": data.get("ray")}
 
 
 def notebook_parameters(nb_path: Path) -> dict:
@@ -132,26 +136,52 @@ def _could_not_run(name: str, kept: Path, err) -> str:
     return f"section {name} could not run: {what} (the page built before is kept; partial output, if any, in {kept})"
 
 
-def run_section(r: Path, name: str, profile: str, overrides: dict | None = None, log=print) -> dict:
-    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+def ray_address(r: Path, profile: str, ray: str | None = None) -> str | None:
+    """The Ray cluster a section's kernel joins (`ray`, else the profile's `ray:`; None: no Ray). For
+    local, this process starts or joins the cluster and gives its address, so the sections share it."""
+    target = ray or load_profile(r, profile)["ray"]
+    if not target:
+        return None
+    from .distributed import check_address, cluster_address, connect
 
+    if target.strip() == "local":
+        connect(None)
+        return cluster_address()
+    check_address(target)  # fails in seconds, before the kernel starts
+    return target.strip()
+
+
+def run_section(
+    r: Path, name: str, profile: str, overrides: dict | None = None, log=print, ray: str | None = None
+) -> dict:
+    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
+    `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks."""
     src = r / "notebooks" / f"{name}.ipynb"
     if not src.is_file():
         known = ", ".join(available_sections(r))
         raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
+    address = ray_address(r, profile, ray)
     params = section_parameters(r, name, profile, overrides)
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     out_dir = r / "book" / "_generated"
     failed_dir = out_dir / "failed"
     failed_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{name}.ipynb"
     running = failed_dir / f"{name}.running.ipynb"  # the page is replaced only when the run succeeds
     failed = failed_dir / f"{name}.ipynb"
-    log(f"[{name}] profile {profile}: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
+    log(
+        f"[{name}] profile {profile}: "
+        + ", ".join(f"{k}={v!r}" for k, v in params.items())
+        + (f"; inversions on Ray at {address}" if address else "")
+    )
     t0 = time.perf_counter()
-    env_keep = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiets a debugger warning in every kernel
+    env = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}  # quiets a debugger warning in every kernel
+    if address:
+        env["CLIPINV_RAY"] = address  # the kernel inherits the runner's environment
+    env_keep = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         papermill.execute_notebook(
             str(src),
@@ -171,10 +201,13 @@ def run_section(r: Path, name: str, profile: str, overrides: dict | None = None,
             os.replace(running, failed)
         raise ClipinvError(_could_not_run(name, failed, e)) from None
     finally:
-        if env_keep is None:
-            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+        for k, v in env_keep.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     seconds = time.perf_counter() - t0
-    _stamp(running, name, profile, params, overrides or {}, seconds)
+    _stamp(running, name, profile, params, overrides or {}, seconds, ray=address)
     os.replace(running, out)
     failed.unlink(missing_ok=True)  # an earlier failure of this section is superseded
     log(f"[{name}] done in {seconds:.1f} s -> {out.relative_to(r)}")
@@ -198,7 +231,7 @@ def rerun_command(name: str, profile: str, overrides: dict) -> str:
     )
 
 
-def _stamp(out: Path, name: str, profile: str, params: dict, overrides: dict, seconds: float):
+def _stamp(out: Path, name: str, profile: str, params: dict, overrides: dict, seconds: float, ray=None):
     """Make the executed notebook a page: record which profile and parameters made it and how long it
     took, keep its parameter cells out of the page (a small box after the title says what ran and
     how to rerun it), and fold every other code cell's source away, one click from its output."""
@@ -212,6 +245,7 @@ def _stamp(out: Path, name: str, profile: str, params: dict, overrides: dict, se
         "parameters": params,
         "overrides": overrides,
         "seconds": round(seconds, 1),
+        **({"ray": ray} if ray else {}),
     }
     for cell in nb.cells:
         if cell.cell_type != "code":

@@ -1,7 +1,7 @@
 """`clipinv section` and `clipinv book`: the command line of the book's runner (`clipinv.book`).
 
-clipinv section NAME [-p KEY VALUE ...] [--profile P]   rerun one section, rebuild the site
-clipinv book [--profile P]                               run every section, build the site
+clipinv section NAME [-p KEY VALUE ...] [--profile P] [--ray [ADDRESS]]   rerun one section, rebuild the site
+clipinv book [--profile P] [--ray [ADDRESS]]                               run every section, build the site
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .book import SECTIONS, available_sections, build_site, parse_value, root, r
 def cmd_section(args) -> int:
     r = root(args.root)
     overrides = {k: parse_value(v) for k, v in (args.parameters or [])}
-    run_section(r, args.name, args.profile, overrides)
+    run_section(r, args.name, args.profile, overrides, ray=args.ray)
     if not args.no_build:
         build_site(r, repository=args.repository)
     return 0
@@ -31,7 +31,7 @@ def cmd_book(args) -> int:
     timings = []
     for i, name in enumerate(names, 1):
         print(f"[book] {i}/{len(names)} {name}", flush=True)
-        timings.append(run_section(r, name, args.profile)["seconds"])
+        timings.append(run_section(r, name, args.profile, ray=args.ray)["seconds"])
     if not args.no_build:
         build_site(r, repository=args.repository)
     total = time.perf_counter() - t0
@@ -47,6 +47,15 @@ def _add_build_options(parser):
         metavar="URL",
         default=None,
         help="the book's repository: adds its button and the launch buttons (default: CLIPINV_REPOSITORY, else none)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run the sections' inversions as Ray tasks: on this machine (no ADDRESS) or on the cluster at ADDRESS "
+        "(default: the profile's `ray:`, else none); the pages' numbers are the same",
     )
     parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
 

@@ -87,6 +87,18 @@ def add_recipe_flags(parser):
             )
 
 
+def add_ray_flag(parser):
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="compute the images as Ray tasks: on this machine (no ADDRESS, or RAY_ADDRESS's cluster), or on the "
+        "cluster at ADDRESS (HOST:PORT, ray://HOST:PORT, auto); results are cached here as tasks finish",
+    )
+
+
 def recipe_changes(args) -> dict:
     return {name: getattr(args, name) for name in KNOBS if getattr(args, name) is not None}
 
@@ -115,6 +127,14 @@ def _add_invert(sub):
     )
     p.add_argument("--no-blur", action="store_true", help="write NSFW-flagged images unblurred (default: blurred)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_flag(p)
+    p.add_argument(
+        "--images-per-task",
+        type=int,
+        metavar="N",
+        default=None,
+        help="with --ray: images per Ray task (default: about 4 tasks per worker, at most 64)",
+    )
     add_recipe_flags(p)
     p.set_defaults(func=cmd_invert)
 
@@ -126,7 +146,16 @@ def cmd_invert(args) -> int:
     for prompt in args.prompts:
         if not prompt.strip():
             raise ClipinvError('a prompt is empty: quote each prompt, e.g. clipinv invert "a red circle"')
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    engine = None
+    if args.ray is not None:
+        from .distributed import RayEngine
+
+        engine = RayEngine(args.ray, device=args.device, images_per_task=args.images_per_task)
+        engine.connect()  # a bad address fails here, in seconds, before any work
+    elif args.images_per_task is not None:
+        raise ClipinvError("--images-per-task sizes Ray tasks: use it with --ray")
+    # with Ray the driver only checks the prompts and hashes the weights: on the CPU, the tasks on --device
+    device = "cpu" if engine else args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise ClipinvError("--device cuda but no CUDA GPU is visible: use --device cpu")
     bundle = load_model(args.model, device=device)
@@ -140,6 +169,7 @@ def cmd_invert(args) -> int:
         progress=not args.quiet,
         truncate=args.truncate,
         compile=args.compile,
+        engine=engine,
     )
     images, flagged = result.images, None
     if not args.no_blur:

@@ -10,14 +10,19 @@ Every prompt x every seed is one image of one batch. Each image has its own loss
 gradient-norm clip and its own generators (seeded by its seed) for its initial noise, its
 augmentation draws and its pixel noise, so an image does not depend on what else shares its batch: a batch can be
 split or cached per (prompt, seed) without changing any result.
+
+`invert` serves what the results cache holds and hands the other images, as a `Work`, to an engine:
+`InProcess` (the default: batches through `optimise` here) or `clipinv.distributed.RayEngine` (Ray
+tasks on a cluster); each result goes into the cache as it arrives. The result is an `Inversion`
+(`clipinv.inversion`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import platform
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,30 +32,13 @@ from . import memory, objective, param
 from .cache import ResultCache, default_cache
 from .errors import ClipinvError
 from .ghost import ResidualJitter
-from .io import to_pil
+from .inversion import TERMS, Inversion, assemble
 from .models import load_model
 from .recipe import Recipe
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize, ShrinkOnto
 from .version import __version__
 
-TERMS = ("loss", "distance", "tv", "l1")
 NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
-
-
-@dataclass
-class Inversion:
-    """Images [P, S, 3, H, W] in [0, 1], final cosine similarity [P, S] to each target (first model,
-    no augmentation), per-step history of each loss term {term: [P, S, steps]}, and a record."""
-
-    images: torch.Tensor
-    similarity: torch.Tensor
-    history: dict
-    prompts: list
-    seeds: list
-    record: dict = field(default_factory=dict)
-
-    def image(self, p: int = 0, s: int = 0):
-        return to_pil(self.images[p, s])
 
 
 def _seeds(seeds) -> list[int]:
@@ -245,6 +233,57 @@ def final_similarity(bundle, images: torch.Tensor, target) -> torch.Tensor:
     return (bundle.encode_image(images) * direction).sum(dim=-1)
 
 
+@dataclass(frozen=True)
+class Work:
+    """What an engine computes: the images `todo` (indices into `items`, the grid's (Prompt, seed)
+    pairs) with everything their results depend on, and the options of `invert` that shape the run."""
+
+    bundles: list
+    items: list
+    todo: list
+    recipe: Recipe
+    device: torch.device
+    truncate: bool = False
+    batch_size: int | None = None
+    compile: bool = False
+    progress: bool = True
+    progress_every: int = 50
+    callback: Callable | None = None
+
+
+class InProcess:
+    """The default engine: the images to compute in batches through `optimise`, in this process
+    (`Work.batch_size` images a batch, default as many as fit in the device's free memory)."""
+
+    def run(self, work: Work):
+        """Yields (item index, {"image", "similarity", "history"}) for every image of `work.todo`."""
+        todo, items, size = work.todo, work.items, work.batch_size
+        if size is None:
+            size = 1 if len(todo) == 1 else min(len(todo), memory.batch_size(work.bundles, work.recipe, work.device))
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
+            of = f" [{start // size + 1}/{math.ceil(len(todo) / size)}]" if len(todo) > size else ""
+            imgs, sims, hist = optimise(
+                work.bundles,
+                [items[i][0] for i in chunk],
+                [items[i][1] for i in chunk],
+                work.recipe,
+                work.device,
+                progress=work.progress,
+                truncate=work.truncate,
+                compile=work.compile,
+                progress_every=work.progress_every,
+                callback=work.callback,
+                desc=f"inverting {len(chunk)} image(s){of}",
+            )
+            for j, i in enumerate(chunk):
+                yield i, {"image": imgs[j], "similarity": sims[j], "history": hist[j]}
+
+    def record(self, work: Work) -> dict:
+        """Where the images were computed, for the run's record."""
+        return {"device": str(work.device), "engine": "in process"}
+
+
 def invert(
     model,
     prompts,
@@ -259,6 +298,7 @@ def invert(
     compile=False,
     progress_every=50,
     callback=None,
+    engine=None,
 ) -> Inversion:
     """Invert every prompt with every seed, in batches.
 
@@ -276,6 +316,10 @@ def invert(
       so far, `images` [B, 3, H, W] the batch's current pixels (on the device, at the current
       resolution; copy what you keep) and `items` the (prompt, seed) of each row. Cached images call
       nothing (pass cache=False to watch every image). Without it the loop adds no host sync.
+    engine:  what computes the images the cache lacks: None runs them here (`InProcess`);
+      `clipinv.distributed.RayEngine(address)` spreads them over a Ray cluster. An engine's
+      `run(work)` yields (item index, result) for each image of a `Work`; each result goes into the
+      cache as it arrives. Its `record(work)` says where they ran.
     """
     bundles = list(model) if isinstance(model, (list, tuple)) else [model]
     if not bundles:
@@ -288,6 +332,8 @@ def invert(
     seeds = _seeds(seeds)
     if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
         raise ClipinvError(f"progress_every must be a whole number >= 1, got {progress_every!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ClipinvError(f"batch_size must be a whole number >= 1 (images per batch), got {batch_size!r}")
     recipe = recipe or bundles[0].default_recipe or Recipe()
     if not isinstance(recipe, Recipe):
         raise ClipinvError(f"recipe must be a clipinv.Recipe, not {type(recipe).__name__}")
@@ -313,75 +359,21 @@ def invert(
     }
     keys = [ResultCache.key(ident, str(p), p.terms, s) for p, s in items]
     found = {i: store.get(k) for i, k in enumerate(keys)} if store is not None else {}
-    found = {i: v for i, v in found.items() if v is not None}
-    todo = [i for i in range(len(items)) if i not in found]
+    results = {i: v for i, v in found.items() if v is not None}
+    cached = len(results)
+    todo = [i for i in range(len(items)) if i not in results]
 
-    results = dict(found)
+    engine = engine or InProcess()
+    work = Work(bundles, items, todo, recipe, device, truncate, batch_size, compile, progress, progress_every, callback)
     if todo:
-        if batch_size is None:
-            batch_size = 1 if len(todo) == 1 else min(len(todo), memory.batch_size(bundles, recipe, device))
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ClipinvError(f"batch_size must be a whole number >= 1 (images per batch), got {batch_size!r}")
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            imgs, sims, hist = optimise(
-                bundles,
-                [items[i][0] for i in chunk],
-                [items[i][1] for i in chunk],
-                recipe,
-                device,
-                progress=progress,
-                truncate=truncate,
-                compile=compile,
-                progress_every=progress_every,
-                callback=callback,
-                desc=f"inverting {len(chunk)} image(s)"
-                + (
-                    f" [{start // batch_size + 1}/{math.ceil(len(todo) / batch_size)}]"
-                    if len(todo) > batch_size
-                    else ""
-                ),
-            )
-            for j, i in enumerate(chunk):
-                results[i] = {"image": imgs[j], "similarity": sims[j], "history": hist[j]}
-                if store is not None:
-                    store.put(keys[i], results[i])
-
-    n_p, n_s = len(prompts), len(seeds)
-    images = torch.stack([results[i]["image"] for i in range(len(items))])
-    images = images.view(n_p, n_s, *images.shape[1:])
-    sims = torch.stack([torch.as_tensor(results[i]["similarity"]) for i in range(len(items))]).view(n_p, n_s)
-    hist = torch.stack([results[i]["history"] for i in range(len(items))]).view(n_p, n_s, recipe.steps, len(TERMS))
-    record = {
-        "specs": [b.spec for b in bundles],
-        "weights_hashes": [b.weights_hash for b in bundles],
-        "recipe": recipe.to_dict(),
-        "prompts": [[list(t) for t in p.terms] for p in prompts],
-        "seeds": seeds,
-        "truncate": truncate,
-        "device": str(device),
-        "cached": len(found),
-        "versions": versions(),
-    }
-    return Inversion(
-        images=images,
-        similarity=sims,
-        history={t: hist[..., i] for i, t in enumerate(TERMS)},
-        prompts=[str(p) for p in prompts],
-        seeds=seeds,
-        record=record,
-    )
-
-
-def versions() -> dict:
-    out = {"clipinv": __version__, "torch": torch.__version__, "python": platform.python_version()}
-    try:
-        import open_clip
-
-        out["open_clip"] = open_clip.__version__
-    except Exception:  # open_clip is a dependency; a broken install only loses this field
-        out["open_clip"] = "unavailable"
-    return out
+        for i, entry in engine.run(work):
+            results[i] = entry
+            if store is not None:
+                store.put(keys[i], entry)
+        if len(results) < len(items):
+            raise ClipinvError(f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images")
+    where = engine.record(work)
+    return assemble(bundles, prompts, seeds, recipe, results, {"truncate": truncate, **where, "cached": cached})
 
 
 def replay(record: dict, device=None, progress=True) -> Inversion:

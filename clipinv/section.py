@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from . import plot, report
+from .distributed import from_environment
 from .errors import ClipinvError
 from .invert import invert
 from .models import load_model
@@ -31,7 +32,9 @@ class Section:
     `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
     schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
     recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
-    `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`.
+    `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`. Where CLIPINV_RAY is set
+    (an address or "local"; `clipinv section/book --ray` set it) `invert` runs as Ray tasks on `device`
+    (`clipinv.distributed`), with the same results.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class Section:
         if steps:
             changes.update(scaled_schedule(base, int(steps)))
         self.recipe = base.replace(**changes)
+        self.engine = from_environment(device)
         self.is_toy = self.bundle.spec.startswith("toy")
         if note:
             plot.stand_in_note(self.bundle, self.judge)
@@ -70,7 +74,9 @@ class Section:
 
     def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
-        widget in the executed notebook; the explorer turns it on)."""
+        widget in the executed notebook; the explorer turns it on). On Ray where CLIPINV_RAY says so,
+        unless a callback watches the images here."""
+        kw.setdefault("engine", None if kw.get("callback") else self.engine)
         return invert(
             self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device, progress=progress, **kw
         )
