@@ -5,6 +5,7 @@ Everything a section shows goes through here, so no notebook copies another's pl
 - `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet);
 - `similarity_curves`: cosine similarity vs step, with the resolution changes marked;
 - `matrix`: a labelled heat map with its numbers written in;
+- `intervals`: estimates with their 95% intervals, one panel per measure;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
 
@@ -234,6 +235,28 @@ def matrix(
     if title:
         ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def intervals(labels, panels: dict, limits: dict | None = None):
+    """Side-by-side panels of estimates with their 95% intervals, one point per label: `panels` maps a
+    y-axis label to a list of dicts with mean (or rate), low and high; `limits` a y-axis label to its
+    (bottom, top). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.3), squeeze=False)
+    x = list(range(len(labels)))
+    for ax, (ylabel, values) in zip(axes[0], panels.items()):
+        mid = [float(v["mean"] if "mean" in v else v["rate"]) for v in values]
+        low = [m - float(v["low"]) for m, v in zip(mid, values)]
+        high = [float(v["high"]) - m for m, v in zip(mid, values)]
+        ax.errorbar(x, mid, yerr=[low, high], fmt="o", capsize=4)
+        ax.set_ylabel(ylabel)
+        if limits and ylabel in limits:
+            ax.set_ylim(*limits[ylabel])
+        ax.set_xticks(x)
+        ax.set_xticklabels([_short(s, 28) for s in labels], rotation=20, ha="right", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -2,6 +2,8 @@
 
 - `rate(k, n)`: '83% (55–95%)', the rate with its 95% Wilson interval; `count(k, n)`: '5/6';
 - `mean(m)`: '0.123 (0.100–0.146)', a `stats.mean_ci` result; `number(x)`: 3 decimals;
+- `share(r)`: '5/6, 83% (44–97%)', a count with its rate; `difference(a, b)`: whether two intervals
+  resolve a difference, in words;
 - `rate_column(df, ...)`: a table's rate, low and high columns merged into one readable column;
 - `glue(key, text)`: hands a value to the page's prose (myst-nb's glue: ``{glue:text}`key` ``), so
   the numbers in a page's sentences are the ones its notebook computed.
@@ -46,6 +48,22 @@ def mean(m: dict, digits: int = 3) -> str:
     if m.get("n", 2) < 2 or m["low"] == m["high"]:
         return number(m["mean"], digits)
     return f"{number(m['mean'], digits)} ({_span(m['low'], m['high'], lambda x: number(x, digits))})"
+
+
+def share(r: dict | None, missing: str = "none on this page") -> str:
+    """'5/6, 83% (44–97%)': a `stats.rate` result as its count and its rate; `missing` for None."""
+    if r is None:
+        return missing
+    return f"{count(r['k'], r['n'])}, {rate_of(r)}"
+
+
+def difference(a: dict | None, b: dict | None) -> str:
+    """Whether two results with 95% intervals (dicts with low and high) tell their values apart, in words."""
+    if a is None or b is None:
+        return "nothing to compare it with on this page"
+    if stats.separated((a["low"], a["high"]), (b["low"], b["high"])):
+        return "the two 95% intervals do not overlap, so the difference resolves at this sample size"
+    return "the two 95% intervals overlap, so no difference resolves at this sample size"
 
 
 def rate_column(df, column: str, low: str, high: str, into: str | None = None):
