@@ -1,6 +1,6 @@
 """Behaviour the package must keep: the images of fixed small inversions (each shipped recipe)
-and the headlines of the executed smoke book, as recorded by `tools/golden.py`. A change that
-means to alter what the package computes updates these on purpose and says why."""
+and the headlines of the executed smoke book (glued or printed), as recorded by `tools/golden.py`.
+A change that means to alter what the package computes updates these on purpose and says why."""
 
 from __future__ import annotations
 
@@ -18,20 +18,40 @@ IMAGE_SHA256 = {
 
 
 def test_fixed_inversions_give_the_recorded_images():
+    assert _golden_tools().image_hashes() == IMAGE_SHA256
+
+
+def _golden_tools():
     sys.path.insert(0, str(REPO / "tools"))
     try:
         import golden
     finally:
         sys.path.pop(0)
-    assert golden.image_hashes() == IMAGE_SHA256
+    return golden
 
 
 def test_the_smoke_book_gives_the_recorded_headlines():
     root, _ = smoke_book()
+    golden = _golden_tools()
     got = []
     for nb_path in sorted((root / "book" / "_generated").glob("*.ipynb")):
-        for cell in nbformat.read(str(nb_path), as_version=4).cells:
-            for o in cell.get("outputs", []):
-                if o.get("output_type") == "stream":
-                    got += [f"{nb_path.stem}: {line}" for line in o.get("text", "").splitlines() if "Headline" in line]
+        got += golden.page_headlines(nb_path.stem, nbformat.read(str(nb_path), as_version=4))
     assert got == (Path(__file__).parent / "golden" / "smoke-headlines.txt").read_text().splitlines()
+
+
+def test_page_headlines_reads_the_glued_headline_and_printed_lines():
+    from nbformat import v4
+
+    glued = v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "judge picks 5/6"},
+        metadata={"scrapbook": {"name": "headline", "mime_prefix": "application/papermill.record/"}},
+    )
+    other = v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "toy"},
+        metadata={"scrapbook": {"name": "models", "mime_prefix": "application/papermill.record/"}},
+    )
+    printed = v4.new_output("stream", name="stdout", text="noise\nHeadline: 3/4\n")
+    nb = v4.new_notebook(cells=[v4.new_code_cell(outputs=[other, printed]), v4.new_code_cell(outputs=[glued])])
+    assert _golden_tools().page_headlines("09_x", nb) == ["09_x: Headline: 3/4", "09_x: headline: judge picks 5/6"]

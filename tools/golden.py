@@ -1,5 +1,6 @@
 """Golden record of what the package computes: SHA-256 of the images of fixed small inversions
-(each shipped recipe) and the headline lines of the executed smoke book.
+(each shipped recipe) and the headlines of the executed smoke book (each page's glued `headline`,
+and the lines a page still prints starting "Headline").
 
     python tools/golden.py            # the image hashes (seconds)
     python tools/golden.py --book     # and the smoke book's headlines (minutes)
@@ -65,10 +66,21 @@ def smoke_headlines() -> list[str]:
     for name in available_sections(root):
         run_section(root, name, "smoke", log=lambda *_: None)
         nb = nbformat.read(str(root / "book" / "_generated" / f"{name}.ipynb"), as_version=4)
-        for cell in nb.cells:
-            for o in cell.get("outputs", []):
-                text = o.get("text", "") if o.get("output_type") == "stream" else ""
-                lines += [f"{name}: {line}" for line in text.splitlines() if "Headline" in line]
+        lines += page_headlines(name, nb)
+    return lines
+
+
+def page_headlines(name: str, nb) -> list[str]:
+    """'NAME: headline: ...' for the value an executed page glues as `headline` (myst-nb glue), and
+    'NAME: Headline: ...' for each printed line with "Headline", in the page's order."""
+    lines = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                lines += [f"{name}: {line}" for line in o.get("text", "").splitlines() if "Headline" in line]
+            elif o.get("metadata", {}).get("scrapbook", {}).get("name") == "headline":
+                scrap = o["metadata"]["scrapbook"]
+                lines.append(f"{name}: headline: {o['data'][scrap['mime_prefix'] + 'text/plain']}")
     return lines
 
 
