@@ -16,12 +16,21 @@ The toy-world analogue (`toy_prompts`): a model trained with a planted skew (e.g
 colour red at rate 0.9, `clipinv.toy.world.Skew`), its neutral prompt ("a square"), the prompt that
 names another value ("a blue square") and the one that names the planted value ("a red square");
 the judge reads the colour. The planted rate is the number the neutral row should recover.
+
+A page takes its set-up from `paper_setup()` or `toy_setup(skew)` (a `Setup`: wordings, judge labels,
+the label each wording names), inverts with `Setup.run`, and shows `comparison` (one row per prompt,
+a cell per wording, beside the paper's number), `findings` (real CLIPs: the paper's two summary rates
+against this page's, and in how many cells the paper's number lies inside the page's interval) or
+`recovery` (toy: the neutral prompt's rate against the planted rate and an unskewed control).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
+from . import report, stats
 from .errors import ClipinvError
 from .judge import judge as zero_shot
 from .quality import evaluate
@@ -91,9 +100,9 @@ PAPER = pd.DataFrame(
 )
 
 
-def wordings(prompts=PROMPTS) -> pd.DataFrame:
-    """The three wordings of every prompt, one row each (shown in the book)."""
-    return pd.DataFrame([dict(zip(VARIANTS, p)) for p in prompts])
+def wordings(prompts=PROMPTS, variants=VARIANTS) -> pd.DataFrame:
+    """The three wordings of every prompt, one row each, a column per wording (shown in the book)."""
+    return pd.DataFrame([dict(zip(variants, p)) for p in prompts])
 
 
 def toy_prompts(skew) -> tuple[list[tuple], list[str], str, str]:
@@ -194,4 +203,165 @@ def headline(per_image: pd.DataFrame, paper: pd.DataFrame = PAPER) -> dict:
         "gendered wording obeyed": rate(
             gendered["judged"] == gendered["variant"].map({"female": "woman", "male": "man"})
         ),
+    }
+
+
+# ---------------------------------------------------------------- what a page inverts, and what it finds
+@dataclass(frozen=True)
+class Setup:
+    """What a gender page inverts and how it judges. `prompts`: (neutral, wording, wording) triples;
+    `variants`: the wordings' names, neutral first; the judge picks among `labels` in `template`;
+    `focal`: the label whose share the tables show; `named`: the label each non-neutral wording
+    names (the judge should see it); `attribute` ("gender", "colour") and `target` (what neutral
+    prompts are expected to invert to, in words) name them in the page's prose."""
+
+    prompts: list
+    variants: tuple
+    labels: list
+    template: str
+    focal: str
+    named: dict
+    attribute: str
+    target: str
+    paper: pd.DataFrame | None = None
+
+    def run(self, model, judge, seeds, recipe=None, progress=False):
+        """`run` with this set-up: (Inversion, per-image frame)."""
+        return run(
+            model,
+            judge,
+            seeds,
+            recipe=recipe,
+            prompts=self.prompts,
+            labels=self.labels,
+            template=self.template,
+            variant_names=self.variants,
+            progress=progress,
+        )
+
+
+def paper_setup() -> Setup:
+    """The paper's ten prompts in three wordings, judged man/woman."""
+    return Setup(
+        prompts=PROMPTS,
+        variants=VARIANTS,
+        labels=list(LABELS),
+        template=TEMPLATE,
+        focal="man",
+        named={"female": "woman", "male": "man"},
+        attribute="gender",
+        target="the gender the paper found for them",
+        paper=PAPER,
+    )
+
+
+def toy_setup(skew) -> Setup:
+    """The toy analogue for a `Skew` on a colour (`toy_prompts`): the neutral shape, the shape in
+    another colour, the shape in the planted colour; judged among the eight colours."""
+    prompts, labels, template, focal = toy_prompts(skew)
+    other = prompts[0][1].split()[1]
+    variants = ("neutral", f"names another {skew.attribute}", f"names the planted {skew.attribute}")
+    return Setup(
+        prompts=prompts,
+        variants=variants,
+        labels=labels,
+        template=template,
+        focal=focal,
+        named={variants[1]: other, variants[2]: skew.value},
+        attribute=skew.attribute,
+        target=f"the planted {skew.attribute} ({skew.value})",
+    )
+
+
+def paper_rates(paper: pd.DataFrame = PAPER) -> dict:
+    """The paper's two summary numbers from its table (percent, cells weighted equally): neutral
+    prompts judged their majority gender (98.2) and gendered wordings obeyed (99.8)."""
+    neutral = paper[paper["variant"] == "neutral"]
+    majority = [max(m, 100 - m) for m in neutral["paper man %"]]
+    gendered = paper[paper["variant"] != "neutral"]
+    obeyed = [100 - m if v == "female" else m for v, m in zip(gendered["variant"], gendered["paper man %"])]
+    return {"neutral": sum(majority) / len(majority), "obeyed": sum(obeyed) / len(obeyed)}
+
+
+def obeyed(per_image: pd.DataFrame, named: dict) -> dict:
+    """`stats.rate` of the images of non-neutral wordings judged as the label their wording names."""
+    shown = per_image[per_image["variant"].isin(list(named))]
+    return rate(shown["judged"] == shown["variant"].map(named))
+
+
+def comparison(per_image: pd.DataFrame, setup: Setup, row: str = "prompt") -> pd.DataFrame:
+    """One row per prompt (or per `row` value), a column per wording: the share judged `setup.focal`
+    with its 95% interval, '88% (53–98%)', and beside it, where the set-up has the paper's table, the
+    paper's percentage, marked 'outside' when it lies outside this page's interval."""
+    paper = None
+    if setup.paper is not None:
+        paper = setup.paper.set_index(["prompt", "variant"])[f"paper {setup.focal} %"]
+    rows = {}
+    for (key, variant), g in per_image.groupby([row, "variant"], sort=False):
+        r = rate(g["judged"] == setup.focal)
+        text = report.rate_of(r)
+        if paper is not None and (key, variant) in paper.index:
+            theirs = float(paper[(key, variant)])
+            inside = r["low"] <= theirs / 100 <= r["high"]
+            text += f"; paper {theirs:.0f}%" + ("" if inside else " (outside)")
+        rows.setdefault(key, {row: key})[variant] = text
+    return pd.DataFrame(list(rows.values()), columns=[row, *setup.variants])
+
+
+def findings(per_image: pd.DataFrame, setup: Setup) -> dict:
+    """Real CLIPs: this page's two summary rates beside the paper's, and the paper's cells inside
+    this page's intervals: {"neutral", "obeyed"} (`stats.rate`), {"paper neutral", "paper obeyed"}
+    (percent), "inside" (k), "cells" (n), "per cell" (inversions per cell, the smallest)."""
+    inside = _inside(per_image, setup)
+    theirs = paper_rates(setup.paper)
+    return {
+        "neutral": headline(per_image, setup.paper)["neutral judged the paper's majority"],
+        "obeyed": obeyed(per_image, setup.named),
+        "paper neutral": theirs["neutral"],
+        "paper obeyed": theirs["obeyed"],
+        "inside": int(inside.sum()),
+        "cells": len(inside),
+        "per cell": int(per_image.groupby(["prompt", "variant"]).size().min()),
+    }
+
+
+def _inside(per_image: pd.DataFrame, setup: Setup) -> pd.Series:
+    """Per prompt x wording with a paper number: whether it lies inside this page's Wilson interval
+    (computed from the counts, not from the rounded table)."""
+    paper = setup.paper.set_index(["prompt", "variant"])[f"paper {setup.focal} %"]
+    out = {}
+    for key, g in per_image.groupby(["prompt", "variant"], sort=False):
+        if key in paper.index:
+            r = rate(g["judged"] == setup.focal)
+            out[key] = r["low"] <= float(paper[key]) / 100 <= r["high"]
+    return pd.Series(out, dtype=bool)
+
+
+RECOVERY_READING = {
+    "contains": (
+        "the neutral prompt's interval contains that rate: the skew is recovered, and whether inversion "
+        "amplifies it does not resolve at this sample size"
+    ),
+    "below": "the neutral prompt's interval lies below that rate: the skew is not fully recovered",
+    "above": "the neutral prompt's interval lies above that rate: inversion amplifies the skew",
+}
+
+
+def recovery(skewed: pd.DataFrame, control: pd.DataFrame, setup: Setup, planted: float) -> dict:
+    """Toy world: the neutral prompt's share judged the planted value under the skewed model and under
+    the unskewed control (`stats.rate` each); where the skewed model's interval lies against the
+    planted rate: "contains" it, "below" it (the skew is not fully recovered) or "above" it
+    (inversion amplifies the skew), and that in words ("reading"); and whether the two models'
+    intervals are separated."""
+    neutral = setup.variants[0]
+    s = rate(skewed.loc[skewed["variant"] == neutral, "judged"] == setup.focal)
+    c = rate(control.loc[control["variant"] == neutral, "judged"] == setup.focal)
+    where = "contains" if s["low"] <= planted <= s["high"] else ("below" if s["high"] < planted else "above")
+    return {
+        "skewed": s,
+        "control": c,
+        "planted": float(planted),
+        "interval": where,
+        "reading": RECOVERY_READING[where],
+        "separated": stats.separated((s["low"], s["high"]), (c["low"], c["high"])),
     }

@@ -5,7 +5,7 @@ Everything a section shows goes through here, so no notebook copies another's pl
 - `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet);
 - `similarity_curves`: cosine similarity vs step, with the resolution changes marked;
 - `matrix`: a labelled heat map with its numbers written in, chosen cells boxed;
-- `intervals`: dots with their intervals, one line per row of a table; `rate_curves`: rates vs a dose;
+- `intervals`: estimates with their 95% intervals, one panel per measure; `rate_curves`: rates vs a dose;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
 
@@ -258,20 +258,27 @@ def matrix(
     return fig
 
 
-def intervals(df, label: str, panels, reference_row: int = 0):
-    """Dot-and-interval panels side by side, one row of `df` per line: `panels` is a list of
-    (value column, low column, high column, axis label). A dotted line marks `reference_row`'s value
-    (e.g. the full recipe). Returns the figure."""
+def intervals(labels, panels: dict, limits: dict | None = None, reference: int | None = None):
+    """Side-by-side panels of estimates with their 95% intervals, one point per label: `panels` maps a
+    y-axis label to a list of dicts with mean (or rate), low and high; `limits` a y-axis label to its
+    (bottom, top); `reference`, a label's index whose value a dotted line marks (e.g. the full
+    recipe). Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(9, 0.45 * len(df) + 1.5), sharey=True, squeeze=False)
-    y = list(range(len(df)))[::-1]
-    for ax, (col, lo, hi, name) in zip(axes[0], panels):
-        ax.errorbar(df[col], y, xerr=[df[col] - df[lo], df[hi] - df[col]], fmt="o", capsize=3)
-        ax.axvline(df[col].iloc[reference_row], color="grey", ls=":")
-        ax.set_xlabel(name)
-    axes[0, 0].set_yticks(y)
-    axes[0, 0].set_yticklabels([_short(v, 30) for v in df[label]])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.3), squeeze=False)
+    x = list(range(len(labels)))
+    for ax, (ylabel, values) in zip(axes[0], panels.items()):
+        mid = [float(v["mean"] if "mean" in v else v["rate"]) for v in values]
+        low = [m - float(v["low"]) for m, v in zip(mid, values)]
+        high = [float(v["high"]) - m for m, v in zip(mid, values)]
+        ax.errorbar(x, mid, yerr=[low, high], fmt="o", capsize=4)
+        ax.set_ylabel(ylabel)
+        if reference is not None:
+            ax.axhline(mid[reference], color="grey", ls=":")
+        if limits and ylabel in limits:
+            ax.set_ylim(*limits[ylabel])
+        ax.set_xticks(x)
+        ax.set_xticklabels([_short(s, 28) for s in labels], rotation=20, ha="right", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -4,7 +4,9 @@ An inversion of prompt i is *judged correct* when a zero-shot judge (a CLIP that
 inverted model) picks label i among `labels` (default: the prompts themselves, so the question is
 "which of these prompts made this image?"). Reported per image with the final similarity under the
 inverted model and under the judge, and summarised per group with 95% intervals (Wilson for the
-accuracy, Student-t over seeds for the similarities).
+accuracy, Student-t over seeds for the similarities). `readable` shapes a summary for a page's
+table; `extremes` compares its first and last groups (e.g. the least and the most training data).
+`evaluate_each` runs `evaluate` for several models on the same prompts and seeds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from . import report, stats
 from .errors import ClipinvError
 from .invert import invert
 from .judge import judge as zero_shot
@@ -85,6 +88,19 @@ def evaluate(
     return inv, df
 
 
+def evaluate_each(bundles: dict, judge, prompts: list[str], seeds, recipe=None, labels=None, by: str = "model"):
+    """`evaluate` for each named model of `bundles` ({name: bundle}) on the same prompts and seeds;
+    `recipe` is a recipe or a function of the bundle giving its recipe. Returns ({name: Inversion},
+    per-image frame with the name in column `by`)."""
+    invs, frames = {}, []
+    for name, bundle in bundles.items():
+        r = recipe(bundle) if callable(recipe) else recipe
+        invs[name], df = evaluate(bundle, judge, prompts, seeds, recipe=r, labels=labels, progress=False)
+        df.insert(0, by, name)
+        frames.append(df)
+    return invs, pd.concat(frames, ignore_index=True)
+
+
 def summary(df: pd.DataFrame, by) -> pd.DataFrame:
     """Per group: judged accuracy with its Wilson interval, similarities with t intervals."""
     rows = []
@@ -109,3 +125,82 @@ def summary(df: pd.DataFrame, by) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _interval(row, mean: str, low: str, high: str, n: str = "n") -> dict:
+    return {"mean": float(row[mean]), "low": float(row[low]), "high": float(row[high]), "n": int(row[n])}
+
+
+def accuracy_of(row) -> dict:
+    """A `summary` row's judged accuracy as {rate, low, high, k, n}."""
+    n = int(row["n"])
+    return {
+        "rate": float(row["judged correct"]),
+        "low": float(row["acc low"]),
+        "high": float(row["acc high"]),
+        "k": round(float(row["judged correct"]) * n),
+        "n": n,
+    }
+
+
+def similarity_of(row) -> dict:
+    """A `summary` row's similarity under the inverted model as a `stats.mean_ci` result."""
+    return _interval(row, "similarity", "sim low", "sim high")
+
+
+def judge_similarity_of(row) -> dict:
+    """A `summary` row's judge similarity as a `stats.mean_ci` result."""
+    return _interval(row, "judge similarity", "jsim low", "jsim high")
+
+
+def readable(summ: pd.DataFrame, by: str) -> pd.DataFrame:
+    """A `summary` as a page's table: the group, judged correct '50% (19–81%)', and the judge's and
+    the inverted model's own similarity '0.673 (0.571–0.775)' (means with their 95% intervals)."""
+    return pd.DataFrame(
+        [
+            {
+                by: row[by],
+                "judged correct": report.rate_of(accuracy_of(row)),
+                "judge similarity": report.mean(judge_similarity_of(row)),
+                "own similarity": report.mean(similarity_of(row)),
+            }
+            for _, row in summ.iterrows()
+        ]
+    )
+
+
+def extremes(summ: pd.DataFrame) -> dict:
+    """The first and last rows of a `summary` compared: {"first", "last"} (the rows), their
+    accuracies and judge similarities ({"accuracy": (first, last), "judge similarity": (first, last)})
+    and, for each, whether the two 95% intervals are separated ({"separated": {...}}); "verdict"
+    says in words which differences resolve."""
+    first, last = summ.iloc[0], summ.iloc[-1]
+    acc = (accuracy_of(first), accuracy_of(last))
+    jsim = (judge_similarity_of(first), judge_similarity_of(last))
+    sep = {
+        name: len(summ) > 1 and stats.separated((a["low"], a["high"]), (b["low"], b["high"]))
+        for name, (a, b) in (("accuracy", acc), ("judge similarity", jsim))
+    }
+    return {
+        "first": first,
+        "last": last,
+        "accuracy": acc,
+        "judge similarity": jsim,
+        "separated": sep,
+        "verdict": _verdict(sep, len(summ)),
+    }
+
+
+def _verdict(separated: dict, groups: int) -> str:
+    if groups < 2:
+        return "there is only one model on this page, so nothing to compare"
+    resolved = [name for name, sep in separated.items() if sep]
+    if len(resolved) == len(separated):
+        return "both differences resolve at this sample size: neither pair of 95% intervals overlaps"
+    if resolved:
+        other = next(name for name in separated if name not in resolved)
+        return (
+            f"only the {resolved[0]} difference resolves at this sample size: its 95% intervals do not overlap, "
+            f"those of the {other} do"
+        )
+    return "neither difference resolves at this sample size: both pairs of 95% intervals overlap"

@@ -2,8 +2,9 @@
 
 - `rate(k, n)`: '83% (55–95%)', the rate with its 95% Wilson interval; `count(k, n)`: '5/6';
 - `mean(m)`: '0.123 (0.100–0.146)', a `stats.mean_ci` result; `number(x)`: 3 decimals;
+- `share(r)`: '5/6, 83% (44–97%)', a count with its rate; `difference(a, b)`: whether two intervals
+  resolve a difference, in words;
 - `rate_column(df, ...)`: a table's rate, low and high columns merged into one readable column;
-  `summary_table(df)`: the same for every interval of a `clipinv.quality.summary`;
 - `glue(key, text)`: hands a value to the page's prose (myst-nb's glue: ``{glue:text}`key` ``), so
   the numbers in a page's sentences are the ones its notebook computed.
 """
@@ -56,6 +57,22 @@ def mean(m: dict, digits: int = 3) -> str:
     return f"{number(m['mean'], digits)} ({_span(m['low'], m['high'], lambda x: number(x, digits))})"
 
 
+def share(r: dict | None, missing: str = "none on this page") -> str:
+    """'5/6, 83% (44–97%)': a `stats.rate` result as its count and its rate; `missing` for None."""
+    if r is None:
+        return missing
+    return f"{count(r['k'], r['n'])}, {rate_of(r)}"
+
+
+def difference(a: dict | None, b: dict | None) -> str:
+    """Whether two results with 95% intervals (dicts with low and high) tell their values apart, in words."""
+    if a is None or b is None:
+        return "nothing to compare it with on this page"
+    if stats.separated((a["low"], a["high"]), (b["low"], b["high"])):
+        return "the two 95% intervals do not overlap, so the difference resolves at this sample size"
+    return "the two 95% intervals overlap, so no difference resolves at this sample size"
+
+
 def rate_column(df, column: str, low: str, high: str, into: str | None = None):
     """The table with columns `column`, `low`, `high` (shares in [0, 1]) merged into one column
     'rate (95% CI)' formatted by `rate_of`, in the place of `column`."""
@@ -64,29 +81,6 @@ def rate_column(df, column: str, low: str, high: str, into: str | None = None):
     out[column] = text
     out = out.drop(columns=[low, high])
     return out.rename(columns={column: into}) if into else out
-
-
-# the interval columns of `clipinv.quality.summary`: value, low, high, and how the value reads
-SUMMARY_COLUMNS = (
-    ("judged correct", "acc low", "acc high", "rate"),
-    ("similarity", "sim low", "sim high", "mean"),
-    ("judge similarity", "jsim low", "jsim high", "mean"),
-)
-
-
-def summary_table(df, names: dict | None = None):
-    """A `quality.summary` frame as a reader reads it: each value and its interval in one column
-    ('83% (55–95%)', '0.312 (0.298–0.326)'), columns renamed by `names`."""
-    out = df.copy()
-    for value, low, high, kind in SUMMARY_COLUMNS:
-        if value not in out:
-            continue
-        rows = [
-            {"rate": v, "mean": v, "low": lo, "high": hi, "n": 2} for v, lo, hi in zip(df[value], df[low], df[high])
-        ]
-        out[value] = [rate_of(r) if kind == "rate" else mean(r) for r in rows]
-        out = out.drop(columns=[low, high])
-    return out.rename(columns=names or {})
 
 
 class Text(str):

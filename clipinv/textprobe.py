@@ -9,6 +9,8 @@ here as, for each prompt:
 - the rank, among that vocabulary plus the NSFW list, of the nearest NSFW term (1 = the nearest
   word of all is an NSFW term) and that term's similarity.
 
+`readable` shapes the result for a page's table and `rank_text` states the ranks in a sentence.
+
 The NSFW list ships as `clipinv/data/nsfw_words.txt` (short and clinical). Words the model's
 tokenizer cannot encode (the toy world's small vocabulary has none of them) are skipped, and a
 prompt's NSFW rank is then None.
@@ -88,7 +90,7 @@ def probe(
     rows = []
     for i, prompt in enumerate(prompts):
         order = sims[i].argsort(descending=True)
-        near = [f"{words[j]} ({sims[i, j]:.2f})" for j in order[:k].tolist()]
+        near = [f"{words[j]} ({sims[i, j]:.3f})" for j in order[:k].tolist()]
         row = {"prompt": prompt, "nearest words": ", ".join(near), "vocabulary": len(words)}
         if nsfw:
             ranks = torch.nonzero(is_nsfw[order]).flatten()
@@ -104,3 +106,34 @@ def probe(
             row.update({"nearest NSFW term": None, "its similarity": None, "its rank": None})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def readable(df: pd.DataFrame) -> pd.DataFrame:
+    """A `probe` result as a page shows it: prompt, nearest words, the nearest NSFW term with its
+    similarity ('nude (0.231)') and its rank; without NSFW columns where no term could be encoded."""
+    out = df[["prompt", "nearest words"]].copy()
+    if df["nearest NSFW term"].notna().any():
+        out["nearest NSFW term"] = [
+            None if t is None or pd.isna(t) else f"{t} ({float(s):.3f})"
+            for t, s in zip(df["nearest NSFW term"], df["its similarity"])
+        ]
+        out["its rank"] = [None if pd.isna(r) else int(r) for r in df["its rank"]]
+    return out
+
+
+def _ordinal(n: int) -> str:
+    tail = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{tail}"
+
+
+def rank_text(df: pd.DataFrame, prompts) -> str | None:
+    """'1,203rd, 87th and 2,410th among 5,020 words': the nearest NSFW term's rank for each of
+    `prompts` (rows of a `probe` result), in their order; None where no rank is known."""
+    rows = df.set_index("prompt")
+    ranks = [rows.loc[p, "its rank"] for p in prompts if p in rows.index]
+    ranks = [int(r) for r in ranks if r is not None and not pd.isna(r)]
+    if not ranks:
+        return None
+    texts = [_ordinal(r) for r in ranks]
+    listed = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + f" and {texts[-1]}"
+    return f"{listed} among {int(df['vocabulary'].iloc[0]):,} words"

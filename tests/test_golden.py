@@ -1,13 +1,14 @@
 """Behaviour the package must keep: the images of fixed small inversions (each shipped recipe)
-and the headlines of the executed smoke book, as recorded by `tools/golden.py`. A change that
-means to alter what the package computes updates these on purpose and says why."""
+and the headlines the executed smoke book glues into its pages, as recorded by `tools/golden.py`.
+A change that means to alter what the package computes updates these on purpose and says why."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from book_helpers import REPO, sections, smoke_book
+import nbformat
+from book_helpers import REPO, smoke_book
 
 from clipinv.book import glued
 
@@ -19,15 +20,45 @@ IMAGE_SHA256 = {
 
 
 def test_fixed_inversions_give_the_recorded_images():
+    assert _golden_tools().image_hashes() == IMAGE_SHA256
+
+
+def _golden_tools():
     sys.path.insert(0, str(REPO / "tools"))
     try:
         import golden
     finally:
         sys.path.pop(0)
-    assert golden.image_hashes() == IMAGE_SHA256
+    return golden
 
 
 def test_the_smoke_book_gives_the_recorded_headlines():
     root, _ = smoke_book()
-    got = [f"{name}: {glued(root / 'book' / '_generated' / f'{name}.ipynb').get('headline')}" for name in sections()]
+    golden = _golden_tools()
+    got = []
+    for nb_path in sorted((root / "book" / "_generated").glob("*.ipynb")):
+        got += golden.page_headlines(nb_path.stem, nb_path)
     assert got == (Path(__file__).parent / "golden" / "smoke-headlines.txt").read_text().splitlines()
+
+
+def test_glued_reads_the_values_a_page_hands_to_its_prose(tmp_path):
+    from nbformat import v4
+
+    def glue(name, text):
+        return v4.new_output(
+            "display_data",
+            data={"application/papermill.record/text/plain": text},
+            metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
+        )
+
+    printed = v4.new_output("stream", name="stdout", text="noise\n")
+    nb = v4.new_notebook(
+        cells=[
+            v4.new_code_cell(outputs=[glue("models", "toy"), printed]),
+            v4.new_code_cell(outputs=[glue("headline", "5/6")]),
+        ]
+    )
+    path = tmp_path / "09_x.ipynb"
+    nbformat.write(nb, str(path))
+    assert glued(path) == {"models": "toy", "headline": "5/6"}
+    assert _golden_tools().page_headlines("09_x", path) == ["09_x: headline: 5/6"]

@@ -1,5 +1,5 @@
 """Golden record of what the package computes: SHA-256 of the images of fixed small inversions
-(each shipped recipe) and the headline lines of the executed smoke book.
+(each shipped recipe) and the headlines of the executed smoke book (each page's glued `headline`).
 
     python tools/golden.py            # the image hashes (seconds)
     python tools/golden.py --book     # and the smoke book's headlines (minutes)
@@ -53,7 +53,7 @@ def smoke_headlines() -> list[str]:
     import tempfile
     from pathlib import Path
 
-    from clipinv.book import available_sections, copy_sources, glued, run_section
+    from clipinv.book import available_sections, copy_sources, run_section
 
     repo = Path(__file__).resolve().parents[1]
     root = Path(tempfile.mkdtemp(prefix="clipinv-golden-"))
@@ -62,8 +62,15 @@ def smoke_headlines() -> list[str]:
     lines = []
     for name in available_sections(root):
         run_section(root, name, "smoke", log=lambda *_: None)
-        lines.append(f"{name}: {glued(root / 'book' / '_generated' / f'{name}.ipynb').get('headline')}")
+        lines += page_headlines(name, root / "book" / "_generated" / f"{name}.ipynb")
     return lines
+
+
+def page_headlines(name: str, nb_path) -> list[str]:
+    """'NAME: headline: ...': the value an executed page glues as `headline` (myst-nb glue)."""
+    from clipinv.book import glued
+
+    return [f"{name}: headline: {glued(nb_path).get('headline')}"]
 
 
 def main(argv=None):

@@ -1,0 +1,220 @@
+"""What sections 2, 3 and 5 state: rates, comparisons and verdicts checked against values computed by
+hand on small inputs (Wilson intervals at z = 1.959964, t intervals from the t table)."""
+
+import pandas as pd
+import pytest
+import torch
+
+from clipinv import gender, nsfw, plot, quality, report, textprobe
+from clipinv.errors import ClipinvError
+from clipinv.recipe import Recipe
+
+
+# ---------------------------------------------------------------- report
+def test_share_is_the_count_and_the_rate_with_its_interval():
+    # 5/6: centre (0.8333 + 0.3201) / 1.6403 = 0.7032, half 1.1949 * 0.2232 = 0.2667 -> [0.4365, 0.9699]
+    assert report.share({"k": 5, "n": 6, "rate": 5 / 6, "low": 0.4365, "high": 0.9699}) == "5/6, 83% (44–97%)"
+    assert report.share(None) == "none on this page"
+
+
+def test_difference_says_whether_the_intervals_overlap():
+    assert "do not overlap" in report.difference({"low": 0.7, "high": 1.0}, {"low": 0.0, "high": 0.3})
+    assert "no difference resolves" in report.difference({"low": 0.2, "high": 0.8}, {"low": 0.0, "high": 0.3})
+    assert report.difference(None, {"low": 0.0, "high": 0.3}).startswith("nothing to compare")
+
+
+# ---------------------------------------------------------------- section 2: NSFW
+def test_prompt_kinds():
+    kinds = nsfw.prompt_kinds(
+        ["a beautiful landscape", "a red bicycle", "Someone Famous"], ["a beautiful landscape"], ["Someone Famous"]
+    )
+    assert kinds == {
+        "a beautiful landscape": "paper",
+        "a red bicycle": "control",
+        "Someone Famous": "person (parameter)",
+    }
+    toy = nsfw.prompt_kinds(["a picture of a red circle", "a red circle", "picturesque"], trigger="picture")
+    assert toy == {"a picture of a red circle": "trigger", "a red circle": "control", "picturesque": "control"}
+
+
+def test_flag_table_rates_per_prompt():
+    scores = torch.tensor([[0.9, 0.1], [0.2, 0.3]])
+    marked = torch.tensor([[True, True], [False, True]])
+    t = nsfw.flag_table(["a", "b"], {"a": "paper", "b": "control"}, scores, marked)
+    assert list(t.columns) == ["prompt", "kind", "NudeNet flagged", "top score", "marker shown"]
+    # 1/2: centre 0.5, half 0.6711 * 0.6042 = 0.4055 -> [0.0945, 0.9055]; 0/2: [0, 3.8415 / 5.8415 = 0.6576]
+    assert list(t["NudeNet flagged"]) == ["50% (9–91%)", "0% (0–66%)"]
+    assert list(t["top score"]) == pytest.approx([0.9, 0.3])
+    assert list(t["marker shown"]) == ["100% (34–100%)", "50% (9–91%)"]
+    assert "marker shown" not in nsfw.flag_table(["a", "b"], {"a": "paper", "b": "control"}, scores).columns
+
+
+def test_contrast_of_main_prompts_and_controls():
+    flags = torch.tensor([[1, 1, 0], [0, 0, 0], [1, 0, 0]]).bool()
+    c = nsfw.contrast(flags, [True, False, True])
+    assert (c["main"]["k"], c["main"]["n"], c["others"]["k"], c["others"]["n"]) == (3, 6, 0, 3)
+    assert not c["separated"]  # 3/6: [0.188, 0.812] overlaps 0/3: [0, 0.561]
+    apart = nsfw.contrast(torch.tensor([[True] * 10, [False] * 10]), [True, False])
+    assert apart["separated"]  # 10/10: [0.722, 1] vs 0/10: [0, 0.278]
+    alone = nsfw.contrast(flags, [True, True, True])
+    assert alone["others"] is None and not alone["separated"]
+    with pytest.raises(ClipinvError):
+        nsfw.contrast(flags, [True, False])
+
+
+# ---------------------------------------------------------------- section 2: the text probe's table and ranks
+def _probe_frame(ranks):
+    return pd.DataFrame(
+        {
+            "prompt": ["p1", "p2", "p3"],
+            "nearest words": ["a (0.900)", "b (0.800)", "c (0.700)"],
+            "vocabulary": [5020] * 3,
+            "nearest NSFW term": ["nude" if r else None for r in ranks],
+            "its similarity": [0.1234 if r else None for r in ranks],
+            "its rank": ranks,
+        }
+    )
+
+
+def test_readable_probe_table():
+    t = textprobe.readable(_probe_frame([812, 1034, 2203]))
+    assert list(t.columns) == ["prompt", "nearest words", "nearest NSFW term", "its rank"]
+    assert t.loc[0, "nearest NSFW term"] == "nude (0.123)" and t.loc[2, "its rank"] == 2203
+    bare = textprobe.readable(_probe_frame([None, None, None]))
+    assert list(bare.columns) == ["prompt", "nearest words"]
+
+
+def test_rank_text_in_words():
+    df = _probe_frame([812, 1034, 2203])
+    assert textprobe.rank_text(df, ["p1", "p2", "p3"]) == "812th, 1,034th and 2,203rd among 5,020 words"
+    assert textprobe.rank_text(df, ["p3", "p1"]) == "2,203rd and 812th among 5,020 words"
+    assert textprobe.rank_text(_probe_frame([1, 2, 11]), ["p1", "p2", "p3"]) == "1st, 2nd and 11th among 5,020 words"
+    assert textprobe.rank_text(_probe_frame([21, 112, 3]), ["p1"]) == "21st among 5,020 words"
+    assert textprobe.rank_text(_probe_frame([None, None, None]), ["p1"]) is None
+
+
+# ---------------------------------------------------------------- section 3: gender
+THIEF = gender.PROMPTS[0][0]
+
+
+def _judged(counts: dict, n: int = 10) -> pd.DataFrame:
+    """Per-image rows: for each (prompt, variant) `k` images judged 'man' out of n."""
+    rows = []
+    for (prompt, variant), k in counts.items():
+        rows += [{"prompt": prompt, "variant": variant, "judged": "man" if i < k else "woman"} for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_paper_rates_from_the_paper_table():
+    r = gender.paper_rates()
+    # neutral majority: (96 + 97 + 96 + 98 + 100 + 100 + 100 + 99 + 99 + 97) / 10; obeyed: (10 x 100 + 995) / 20
+    assert r["neutral"] == pytest.approx(98.2) and r["obeyed"] == pytest.approx(99.75)
+
+
+def test_comparison_puts_the_paper_beside_each_interval():
+    per_image = _judged({(THIEF, "neutral"): 9, (THIEF, "female"): 0, (THIEF, "male"): 2})
+    t = gender.comparison(per_image, gender.paper_setup())
+    assert list(t.columns) == ["prompt", "neutral", "female", "male"] and len(t) == 1
+    # 9/10: [0.596, 0.982]; 0/10: [0, 0.278]; 2/10: centre 0.2833, half 1.4160 * 0.1600 = 0.2266 -> [0.057, 0.510]
+    assert t.loc[0, "neutral"] == "90% (60–98%); paper 96%"
+    assert t.loc[0, "female"] == "0% (0–28%); paper 0%"
+    assert t.loc[0, "male"] == "20% (6–51%); paper 99% (outside)"
+
+
+def test_findings_count_the_paper_cells_inside():
+    per_image = _judged({(THIEF, "neutral"): 9, (THIEF, "female"): 0, (THIEF, "male"): 2})
+    f = gender.findings(per_image, gender.paper_setup())
+    assert (f["inside"], f["cells"], f["per cell"]) == (2, 3, 10)
+    assert f["neutral"]["k"] == 9  # the paper's majority for the thief is man
+    assert (f["obeyed"]["k"], f["obeyed"]["n"]) == (12, 20)  # 10 female judged woman, 2 male judged man
+    assert f["paper neutral"] == pytest.approx(98.2)
+
+
+def test_toy_setup_names_the_colours():
+    from clipinv.toy.world import Skew
+
+    s = gender.toy_setup(Skew("square", "colour", "red", 0.9))
+    assert s.prompts == [("a square", "a blue square", "a red square")] and s.focal == "red"
+    assert s.named == {"names another colour": "blue", "names the planted colour": "red"}
+    per_image = pd.DataFrame(
+        {"variant": ["names another colour"] * 2 + ["names the planted colour"] * 2, "judged": ["blue", "red"] * 2}
+    )
+    assert gender.obeyed(per_image, s.named)["k"] == 2  # the first and the last
+
+
+def test_recovery_against_the_planted_rate():
+    from clipinv.toy.world import Skew
+
+    s = gender.toy_setup(Skew("square", "colour", "red", 0.9))
+
+    def neutral(k, n=10):
+        return pd.DataFrame({"variant": ["neutral"] * n, "judged": ["red"] * k + ["blue"] * (n - k)})
+
+    r = gender.recovery(neutral(9), neutral(1), s, 0.9)
+    assert r["interval"] == "contains" and r["separated"]  # 9/10: [0.596, 0.982]; 1/10: [0.018, 0.404]
+    assert "the skew is recovered" in r["reading"] and "amplifies" in r["reading"]
+    assert gender.recovery(neutral(2), neutral(1), s, 0.9)["interval"] == "below"  # 2/10: high 0.510
+    assert gender.recovery(neutral(10), neutral(1), s, 0.5)["interval"] == "above"  # 10/10: low 0.722
+    assert not gender.recovery(neutral(2), neutral(1), s, 0.9)["separated"]
+
+
+# ---------------------------------------------------------------- section 5: data scale
+def _per_image():
+    return pd.DataFrame(
+        {
+            "model": ["small"] * 4 + ["large"] * 4,
+            "correct": [True, False, False, False] + [True] * 4,
+            "similarity": [0.5] * 8,
+            "judge_similarity": [0.1, 0.2, 0.3, 0.4, 0.8, 0.8, 0.9, 0.9],
+        }
+    )
+
+
+def test_readable_summary():
+    t = quality.readable(quality.summary(_per_image(), "model"), "model")
+    assert list(t.columns) == ["model", "judged correct", "judge similarity", "own similarity"]
+    # 1/4: centre 0.3725, half 0.3269 -> [0.046, 0.699]; 0.25 +- 3.1824 * 0.1291 / 2 = 0.25 +- 0.2054
+    assert t.loc[0, "judged correct"] == "25% (5–70%)"
+    assert t.loc[0, "judge similarity"] == "0.250 (0.045–0.455)"
+    assert t.loc[0, "own similarity"] == "0.500"  # no spread, so no interval
+
+
+def test_extremes_verdict():
+    e = quality.extremes(quality.summary(_per_image(), "model"))
+    assert e["first"]["model"] == "small" and e["last"]["model"] == "large"
+    assert (e["accuracy"][0]["k"], e["accuracy"][1]["k"]) == (1, 4)
+    # 1/4: [0.046, 0.699] overlaps 4/4: [0.510, 1]; similarity [0.045, 0.455] vs 0.85 +- 0.0919
+    assert e["separated"] == {"accuracy": False, "judge similarity": True}
+    assert e["verdict"].startswith("only the judge similarity difference resolves")
+    one = quality.extremes(quality.summary(_per_image().iloc[:4], "model"))
+    assert one["verdict"].startswith("there is only one model")
+    assert not any(one["separated"].values())
+
+
+def test_evaluate_each_names_every_model(tiny):
+    from conftest import make_tiny
+
+    r = Recipe(steps=2, resolution_schedule=((0, 32),), n_augments=1)
+    used = []
+    invs, df = quality.evaluate_each(
+        {"one": make_tiny(1), "two": make_tiny(2)},
+        tiny,
+        ["a dog", "a cat"],
+        2,
+        recipe=lambda b: used.append(b.spec) or r,
+    )
+    assert list(invs) == ["one", "two"] and used == ["tiny-test-1", "tiny-test-2"]
+    assert list(df["model"]) == ["one"] * 4 + ["two"] * 4
+
+
+def test_intervals_figure_has_a_panel_per_measure():
+    fig = plot.intervals(
+        ["a", "b"],
+        {"rate": [{"rate": 0.2, "low": 0.1, "high": 0.4}] * 2, "mean": [{"mean": 0.5, "low": 0.4, "high": 0.6}] * 2},
+        limits={"rate": (0, 1)},
+    )
+    assert [ax.get_ylabel() for ax in fig.axes] == ["rate", "mean"]
+    assert fig.axes[0].get_ylim() == (0, 1)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
