@@ -24,28 +24,11 @@ def test_means_keep_three_digits_and_a_readable_minus():
     assert report.cell(-0.5) == "−0.500" and report.cell("a red circle") == "a red circle"
 
 
-def test_rate_and_summary_columns_merge_into_one_readable_column():
+def test_rate_columns_merge_into_one_readable_column():
     df = pd.DataFrame({"p": [0.0, 0.2], "rate": [0.1, 0.5], "low": [0.0, 0.3], "high": [0.3, 0.7]})
     out = report.rate_column(df, "rate", "low", "high", into="shown (95% CI)")
     assert list(out.columns) == ["p", "shown (95% CI)"]
     assert list(out["shown (95% CI)"]) == ["10% (0–30%)", "50% (30–70%)"]
-    summ = pd.DataFrame(
-        [
-            {
-                "variant": "full",
-                "judged correct": 0.75,
-                "acc low": 0.5,
-                "acc high": 0.9,
-                "similarity": 0.31,
-                "sim low": 0.3,
-                "sim high": 0.32,
-            }
-        ]
-    )
-    out = report.summary_table(summ, {"similarity": "final similarity"})
-    assert out.to_dict("records") == [
-        {"variant": "full", "judged correct": "75% (50–90%)", "final similarity": "0.310 (0.300–0.320)"}
-    ]
 
 
 def test_glue_outside_a_notebook_only_returns_the_text():
