@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import memory, objective, param
+from . import ledger, memory, objective, param
 from .cache import ResultCache, default_cache
 from .errors import ClipinvError
 from .ghost import ResidualJitter
@@ -317,7 +317,9 @@ def invert(
     todo = [i for i in range(len(items)) if i not in found]
 
     results = dict(found)
-    if todo:
+    if ledger.planning():  # a plan: write down what would run, compute nothing (`clipinv.ledger`)
+        results.update(ledger.plan_inversion(bundles, recipe, device, keys, found, len(TERMS), store is not None))
+    elif todo:
         if batch_size is None:
             batch_size = 1 if len(todo) == 1 else min(len(todo), memory.batch_size(bundles, recipe, device))
         elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -346,6 +348,7 @@ def invert(
                 results[i] = {"image": imgs[j], "similarity": sims[j], "history": hist[j]}
                 if store is not None:
                     store.put(keys[i], results[i])
+    ledger.record_inversion(bundles, recipe, device, keys, todo)
 
     n_p, n_s = len(prompts), len(seeds)
     images = torch.stack([results[i]["image"] for i in range(len(items))])
