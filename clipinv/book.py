@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import ledger
 from .errors import ClipinvError
 
 SECTIONS = (
@@ -132,29 +133,22 @@ def _could_not_run(name: str, kept: Path, err) -> str:
     return f"section {name} could not run: {what} (the page built before is kept; partial output, if any, in {kept})"
 
 
-def run_section(r: Path, name: str, profile: str, overrides: dict | None = None, log=print) -> dict:
-    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb."""
+def execute(r: Path, name: str, params: dict, running: Path, failed: Path, env: dict | None = None) -> None:
+    """papermill: notebooks/NAME.ipynb with `params` into `running`; the kernel sees os.environ and `env`.
+    A failure moves the partial notebook to `failed` and raises one line."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    src = r / "notebooks" / f"{name}.ipynb"
-    if not src.is_file():
-        known = ", ".join(available_sections(r))
-        raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
-    params = section_parameters(r, name, profile, overrides)
-    out_dir = r / "book" / "_generated"
-    failed_dir = out_dir / "failed"
-    failed_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{name}.ipynb"
-    running = failed_dir / f"{name}.running.ipynb"  # the page is replaced only when the run succeeds
-    failed = failed_dir / f"{name}.ipynb"
-    log(f"[{name}] profile {profile}: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
-    t0 = time.perf_counter()
-    env_keep = os.environ.get("PYDEVD_DISABLE_FILE_VALIDATION")
-    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # quiets a debugger warning in every kernel
+    # the kernel imports the clipinv that runs it (a checkout's, not another install's); the
+    # second setting quiets a debugger warning in every kernel
+    here = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    env = {"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+    kept = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         papermill.execute_notebook(
-            str(src),
+            str(r / "notebooks" / f"{name}.ipynb"),
             str(running),
             parameters=params,
             kernel_name="python3",
@@ -171,8 +165,29 @@ def run_section(r: Path, name: str, profile: str, overrides: dict | None = None,
             os.replace(running, failed)
         raise ClipinvError(_could_not_run(name, failed, e)) from None
     finally:
-        if env_keep is None:
-            os.environ.pop("PYDEVD_DISABLE_FILE_VALIDATION", None)
+        for k, v in kept.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_section(r: Path, name: str, profile: str, overrides: dict | None = None, log=print) -> dict:
+    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb."""
+    src = r / "notebooks" / f"{name}.ipynb"
+    if not src.is_file():
+        known = ", ".join(available_sections(r))
+        raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
+    params = section_parameters(r, name, profile, overrides)
+    out_dir = r / "book" / "_generated"
+    failed_dir = out_dir / "failed"
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}.ipynb"
+    running = failed_dir / f"{name}.running.ipynb"  # the page is replaced only when the run succeeds
+    failed = failed_dir / f"{name}.ipynb"
+    log(f"[{name}] profile {profile}: " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
+    t0 = time.perf_counter()
+    execute(r, name, params, running, failed, env={ledger.SECTION: name})
     seconds = time.perf_counter() - t0
     _stamp(running, name, profile, params, overrides or {}, seconds)
     os.replace(running, out)
