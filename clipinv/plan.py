@@ -77,7 +77,9 @@ def duration(seconds, partial: bool = False) -> str:
     if seconds is None or (partial and not seconds):
         return "?"
     text = (
-        f"{seconds:.0f} s"
+        "< 1 s"
+        if 0 < seconds < 0.5
+        else f"{seconds:.0f} s"
         if seconds < 120
         else f"{seconds / 60:.1f} min"
         if seconds < 7200
@@ -131,7 +133,7 @@ def summarise(rows: list[dict], names, figures: dict, profile: str) -> dict:
                     f"{row['precision']}, {row['copies']} copies",
                 )
             )
-            entry = per_figure.setdefault(what, {"steps": 0, "seconds": 0.0, "figure": row["figure"]})
+            entry = per_figure.setdefault((*what, row["figure"]), {"steps": 0, "seconds": 0.0})
             entry["steps"] += row["seed_steps"] if row["kind"] == "inversion" else row["new_steps"]
             entry["seconds"] = (
                 None if entry["seconds"] is None or row["seconds"] is None else entry["seconds"] + row["seconds"]
@@ -145,7 +147,7 @@ def summarise(rows: list[dict], names, figures: dict, profile: str) -> dict:
                 "setting": k[3],
                 "steps": v["steps"],
                 "time": duration(v["seconds"]),
-                "figure": v["figure"],
+                "figure": k[4],
             }
             for k, v in per_figure.items()
         ],
@@ -166,13 +168,14 @@ def total_line(rows: list[dict], profile: str) -> str:
     for row in rows:
         if row["seconds"]:
             by_device[row["device"]] = by_device.get(row["device"], 0.0) + row["seconds"]
-    hours = " + ".join(f"{s / 3600:.2f} {hours_word(d)} on {d}" for d, s in by_device.items()) or "0 hours"
+    hours = " + ".join(f"{s / 3600:.2f} {hours_word(d)} ({duration(s)}) on {d}" for d, s in by_device.items())
     missing = sorted({row["figure"].split(": ", 1)[1] for row in rows if row["seconds"] is None})
     line = (
         f"total ({profile}): {len(inv)} inversion request(s), {sum(r['images'] for r in inv):,} images, "
         f"{sum(r['cached'] for r in inv):,} cached, {sum(r['new'] for r in inv):,} new = "
         f"{sum(r['seed_steps'] for r in inv):,} seed-steps; {sum(not r['cached'] for r in tr)} of {len(tr)} "
-        f"toy training(s) to run, {sum(r['new_steps'] for r in tr):,} steps; about {hours} at the recorded figures"
+        f"toy training(s) to run, {sum(r['new_steps'] for r in tr):,} steps; "
+        + (f"about {hours} at the recorded figures" if hours else "nothing costed" if missing else "nothing to compute")
     )
     if missing:
         line += f"; not costed ({costs.NO_FIGURE}): {', '.join(missing)} (--probe times them on this machine)"
