@@ -62,7 +62,7 @@ def inversion_figure(figures: dict, arch_name: str, device: str, precision: str,
     at = max(f["batch"] for f in fits)
     f = min((f for f in fits if f["batch"] == at), key=lambda f: f["seed_steps_per_s"])
     rate = f["seed_steps_per_s"] * f["copies"] / copies
-    return rate, f"{f['seed_steps_per_s']:g}/s at {f['batch']} per batch, {f['copies']} copies ({f['source']})"
+    return rate, f"{f['seed_steps_per_s']:.3g}/s at {f['batch']} per batch, {f['copies']} copies ({f['source']})"
 
 
 def training_figure(figures: dict, arch_name: str, device: str, batch: int):
@@ -76,7 +76,7 @@ def training_figure(figures: dict, arch_name: str, device: str, batch: int):
         return None
     f = max(fits, key=lambda f: f["ms_per_step"])
     runs = f" (the slowest of {len(fits)} recorded)" if len(fits) > 1 else ""
-    return f["ms_per_step"], f"{f['ms_per_step']:g} ms/step at batch {f['batch']}{runs}, {f['source']}"
+    return f["ms_per_step"], f"{f['ms_per_step']:.3g} ms/step at batch {f['batch']}{runs}, {f['source']}"
 
 
 def row_seconds(row: dict, figures: dict, device: str | None = None):

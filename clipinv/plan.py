@@ -74,7 +74,7 @@ def plan(r: Path, names, profile: str, overrides=None, probe=False, book_wide=Fa
 def duration(seconds, partial: bool = False) -> str:
     """Seconds as a reader reads them: 40 s, 12.5 min, 3.20 h; "?" where no figure covers the work,
     ">= 40 s" where one covers only part of it."""
-    if seconds is None or (partial and not seconds):
+    if seconds is None or (partial and seconds < 0.5):
         return "?"
     text = (
         "< 1 s"
