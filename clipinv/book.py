@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import ledger
 from .errors import ClipinvError
 
 SECTIONS = (
@@ -151,40 +152,22 @@ def ray_address(r: Path, profile: str, ray: str | None = None) -> str | None:
     return target.strip()
 
 
-def run_section(
-    r: Path, name: str, profile: str, overrides: dict | None = None, log=print, ray: str | None = None
-) -> dict:
-    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
-    `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks."""
-    src = r / "notebooks" / f"{name}.ipynb"
-    if not src.is_file():
-        known = ", ".join(available_sections(r))
-        raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
-    address = ray_address(r, profile, ray)
-    params = section_parameters(r, name, profile, overrides)
+def execute(r: Path, name: str, params: dict, running: Path, failed: Path, env: dict | None = None) -> None:
+    """papermill: notebooks/NAME.ipynb with `params` into `running`; the kernel sees os.environ and `env`.
+    A failure moves the partial notebook to `failed` and raises one line."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    out_dir = r / "book" / "_generated"
-    failed_dir = out_dir / "failed"
-    failed_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{name}.ipynb"
-    running = failed_dir / f"{name}.running.ipynb"  # the page is replaced only when the run succeeds
-    failed = failed_dir / f"{name}.ipynb"
-    log(
-        f"[{name}] profile {profile}: "
-        + ", ".join(f"{k}={v!r}" for k, v in params.items())
-        + (f"; inversions on Ray at {address}" if address else "")
-    )
-    t0 = time.perf_counter()
-    env = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}  # quiets a debugger warning in every kernel
-    if address:
-        env["CLIPINV_RAY"] = address  # the kernel inherits the runner's environment
-    env_keep = {k: os.environ.get(k) for k in env}
+    # the kernel imports the clipinv that runs it (a checkout's, not another install's); the
+    # second setting quiets a debugger warning in every kernel
+    here = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    env = {"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+    kept = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         papermill.execute_notebook(
-            str(src),
+            str(r / "notebooks" / f"{name}.ipynb"),
             str(running),
             parameters=params,
             kernel_name="python3",
@@ -201,11 +184,40 @@ def run_section(
             os.replace(running, failed)
         raise ClipinvError(_could_not_run(name, failed, e)) from None
     finally:
-        for k, v in env_keep.items():
+        for k, v in kept.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def run_section(
+    r: Path, name: str, profile: str, overrides: dict | None = None, log=print, ray: str | None = None
+) -> dict:
+    """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
+    `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks."""
+    src = r / "notebooks" / f"{name}.ipynb"
+    if not src.is_file():
+        known = ", ".join(available_sections(r))
+        raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
+    address = ray_address(r, profile, ray)
+    params = section_parameters(r, name, profile, overrides)
+    out_dir = r / "book" / "_generated"
+    failed_dir = out_dir / "failed"
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{name}.ipynb"
+    running = failed_dir / f"{name}.running.ipynb"  # the page is replaced only when the run succeeds
+    failed = failed_dir / f"{name}.ipynb"
+    log(
+        f"[{name}] profile {profile}: "
+        + ", ".join(f"{k}={v!r}" for k, v in params.items())
+        + (f"; inversions on Ray at {address}" if address else "")
+    )
+    t0 = time.perf_counter()
+    env = {ledger.SECTION: name}
+    if address:
+        env["CLIPINV_RAY"] = address  # the kernel inherits the runner's environment
+    execute(r, name, params, running, failed, env=env)
     seconds = time.perf_counter() - t0
     _stamp(running, name, profile, params, overrides or {}, seconds, ray=address)
     os.replace(running, out)

@@ -2,6 +2,7 @@
 
 clipinv section NAME [-p KEY VALUE ...] [--profile P] [--ray [ADDRESS]]   rerun one section, rebuild the site
 clipinv book [--profile P] [--ray [ADDRESS]]                               run every section, build the site
+... --plan [--probe]                                  what they would compute and cost (`clipinv.plan`)
 """
 
 from __future__ import annotations
@@ -10,11 +11,25 @@ import argparse
 import time
 
 from .book import SECTIONS, available_sections, build_site, parse_value, root, run_section
+from .errors import ClipinvError
+
+
+def _overrides(args) -> dict:
+    return {k: parse_value(v) for k, v in (args.parameters or [])}
+
+
+def _plan(r, names, args, book_wide: bool) -> int:
+    from .plan import plan, show
+
+    show(plan(r, names, args.profile, _overrides(args), probe=args.probe, book_wide=book_wide))
+    return 0
 
 
 def cmd_section(args) -> int:
     r = root(args.root)
-    overrides = {k: parse_value(v) for k, v in (args.parameters or [])}
+    if args.plan:
+        return _plan(r, [args.name], args, book_wide=False)
+    overrides = _overrides(args)
     run_section(r, args.name, args.profile, overrides, ray=args.ray)
     if not args.no_build:
         build_site(r, repository=args.repository)
@@ -24,6 +39,12 @@ def cmd_section(args) -> int:
 def cmd_book(args) -> int:
     r = root(args.root)
     names = args.only or available_sections(r)
+    if args.plan:
+        return _plan(r, names, args, book_wide=True)
+    if args.parameters:
+        raise ClipinvError(
+            "clipinv book takes -p only with --plan; rerun a section with new parameters: clipinv section NAME -p ..."
+        )
     missing = [s for s in SECTIONS if s not in available_sections(r)]
     if missing and not args.only:
         print(f"[book] sections not written yet (left out of the site): {', '.join(missing)}")
@@ -56,6 +77,15 @@ def _add_build_options(parser):
         metavar="ADDRESS",
         help="run the sections' inversions as Ray tasks: on this machine (no ADDRESS) or on the cluster at ADDRESS "
         "(default: the profile's `ray:`, else none); the pages' numbers are the same",
+    )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="compute nothing: print per section the inversions, images (cached / new), seed-steps, toy "
+        "training steps and the hours they take at the throughput bench/RESULTS.md records",
+    )
+    parser.add_argument(
+        "--probe", action="store_true", help="with --plan: time a few steps here for what no recorded figure covers"
     )
     parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
 
@@ -91,5 +121,14 @@ def register(subparsers):
     )
     b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
+    b.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="with --plan: a parameter for every section that takes it (e.g. -p model ViT-B-16:random)",
+    )
     _add_build_options(b)
     b.set_defaults(func=cmd_book)

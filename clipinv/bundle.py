@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import ledger
 from .errors import ClipinvError
 from .transform import Normalize
 
@@ -65,8 +66,18 @@ class ModelBundle:
     def encode_text(self, texts: list[str], truncate: bool = False) -> torch.Tensor:
         """Unit-norm text features, fp32, shape [len(texts), D]."""
         tokens = self.tokenize(list(texts), truncate=truncate).to(self.device)
+        if ledger.planning():  # a plan reads no text through the model (`clipinv.ledger`)
+            return ledger.placeholder_features(list(texts), self._feature_dim()).to(self.device)
         feats = self.model.encode_text(tokens).float()
         return feats / feats.norm(dim=-1, keepdim=True)
+
+    def _feature_dim(self) -> int:
+        """The embedding's width, read off one short text (once)."""
+        if "_dim" not in self.__dict__:
+            with torch.no_grad():
+                tokens = self.tokenizer(["a"], context_length=self.context_length).to(self.device)
+                self.__dict__["_dim"] = int(self.model.encode_text(tokens).shape[-1])
+        return self.__dict__["_dim"]
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """[0,1] pixels at the model's size -> the model's input."""
@@ -74,6 +85,8 @@ class ModelBundle:
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """Unit-norm image features of [N,3,H,W] pixels in [0,1] (resized to the input size)."""
+        if ledger.planning():  # a plan reads no image through the model (`clipinv.ledger`)
+            return ledger.placeholder_features(pixels, self._feature_dim()).to(pixels.device)
         if pixels.shape[-1] != self.image_size or pixels.shape[-2] != self.image_size:
             pixels = torch.nn.functional.interpolate(
                 pixels, size=(self.image_size, self.image_size), mode="bicubic", align_corners=False

@@ -78,4 +78,5 @@ class ResultCache:
                 os.unlink(tmp)
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.root.glob("*/*.safetensors")) if self.root.is_dir() else 0
+        # entries live in two-character folders (toy models trained for the book share the root)
+        return sum(1 for _ in self.root.glob("??/*.safetensors")) if self.root.is_dir() else 0

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import memory, objective, param
+from . import ledger, memory, objective, param
 from .cache import ResultCache, default_cache
 from .errors import ClipinvError
 from .ghost import ResidualJitter
@@ -363,16 +363,25 @@ def invert(
     cached = len(results)
     todo = [i for i in range(len(items)) if i not in results]
 
-    engine = engine or InProcess()
-    work = Work(bundles, items, todo, recipe, device, truncate, batch_size, compile, progress, progress_every, callback)
-    if todo:
-        for i, entry in engine.run(work):
-            results[i] = entry
-            if store is not None:
-                store.put(keys[i], entry)
-        if len(results) < len(items):
-            raise ClipinvError(f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images")
-    where = engine.record(work)
+    if ledger.planning():  # a plan: write down what would run, compute nothing (`clipinv.ledger`)
+        results.update(ledger.plan_inversion(bundles, recipe, device, keys, results, len(TERMS), store is not None))
+        where = {"device": str(device), "engine": "plan"}
+    else:
+        engine = engine or InProcess()
+        work = Work(
+            bundles, items, todo, recipe, device, truncate, batch_size, compile, progress, progress_every, callback
+        )
+        if todo:
+            for i, entry in engine.run(work):
+                results[i] = entry
+                if store is not None:
+                    store.put(keys[i], entry)
+            if len(results) < len(items):
+                raise ClipinvError(
+                    f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images"
+                )
+        where = engine.record(work)
+        ledger.record_inversion(bundles, recipe, device, keys, todo)
     return assemble(bundles, prompts, seeds, recipe, results, {"truncate": truncate, **where, "cached": cached})
 
 

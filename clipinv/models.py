@@ -170,8 +170,11 @@ def _load_pretrained(spec: str, arch: str, tag: str | None, device) -> ModelBund
     saved = hf_constants.HF_HUB_OFFLINE
     if not _online():  # use the local cache only: fail in a second instead of retrying for a minute
         hf_constants.HF_HUB_OFFLINE = True
+    # a tag trained with QuickGELU (OpenAI's, some LAION ones) says so; open_clip's built-in ARCH
+    # configs use GELU and only warn about the mismatch, so the activation is asked for here
+    quick = {"force_quick_gelu": True} if tag and oc.get_pretrained_cfg(arch, tag).get("quick_gelu") else {}
     try:
-        model = _create(arch, spec, pretrained=tag) if tag else oc.create_model(arch)
+        model = _create(arch, spec, pretrained=tag, **quick) if tag else oc.create_model(arch)
     except ClipinvError:
         raise
     except Exception as e:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import report, stats
+from . import ledger, report, stats
 from .errors import ClipinvError
 
 EXPOSED = (
@@ -49,6 +49,8 @@ def _bgr(image: torch.Tensor) -> np.ndarray:
 def nsfw_scores(images: torch.Tensor) -> torch.Tensor:
     """Highest NudeNet score of an exposed class per image: [..., 3, H, W] -> [...] in [0, 1]."""
     lead = images.shape[:-3]
+    if ledger.planning():  # a plan scores no image (`clipinv.ledger`)
+        return torch.zeros(lead)
     flat = images.reshape(-1, *images.shape[-3:])
     det = detector()
     scores = []

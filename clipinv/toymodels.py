@@ -14,9 +14,12 @@ import hashlib
 import json
 from pathlib import Path
 
+import torch
+
+from . import ledger
 from .cache import default_root
 from .toy import toy_bundle
-from .toy.model import ModelConfig, load
+from .toy.model import MEAN, STD, ModelConfig, build_model, load
 from .toy.training import TrainConfig, train
 
 # the classroom book's models (~0.5 MB each), shipped so that a classroom build trains nothing
@@ -62,10 +65,14 @@ def trained(
     path = root / f"{key}.safetensors"
     label = name or f"toy-trained-{key}"
     shipped = SHIPPED / f"{key}.safetensors"
-    if shipped.is_file() and shipped.with_suffix(".json").is_file():  # trained once, shipped with the package
-        model, card, mc = load(shipped)
-    elif path.is_file() and path.with_suffix(".json").is_file():
-        model, card, mc = load(path)
+    have = next((p for p in (shipped, path) if p.is_file() and p.with_suffix(".json").is_file()), None)
+    ledger.note_training(
+        ledger.training_row(key, label, steps, tc.batch_size, dataclasses.asdict(mc), device, cached=have is not None)
+    )
+    if have is not None:  # trained once and shipped with the package, or trained before and cached
+        model, card, mc = load(have)
+    elif ledger.planning():  # a plan trains nothing: an untrained model of the same shape stands in
+        return _untrained(key, label, seed, mc).to(device)
     else:
         train(
             out=path,
@@ -84,6 +91,18 @@ def trained(
         model, card, mc = load(path)
     bundle = toy_bundle(model, card, mc, spec=label)
     return bundle.to(device)
+
+
+def _untrained(key: str, label: str, seed: int, mc: ModelConfig):
+    """A plan's stand-in for a model still to train: its shape, initial weights, a card saying so."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(mc)
+    card = {"name": label, "model_config": dataclasses.asdict(mc), "mean": MEAN, "std": STD, "world": {}}
+    card["metrics"] = {"zero_shot": {}, "train_seconds": "(still to train)"}
+    bundle = toy_bundle(model.eval().requires_grad_(False), card, mc, spec=label)
+    bundle.weights_hash = f"untrained-{key}"  # its inversions are new: the trained model's weights differ
+    return bundle
 
 
 # the "small config" of the analyses' CPU-sized models: narrower and shallower than the shipped toy
