@@ -284,6 +284,16 @@ class InProcess:
         return {"device": str(work.device), "engine": "in process"}
 
 
+_default_engine = None
+
+
+def use_engine(engine) -> None:
+    """Make `engine` compute every later `invert` call that names none and watches no callback (None:
+    back to this process). A book section's kernel does this when its runner says Ray."""
+    global _default_engine
+    _default_engine = engine
+
+
 def invert(
     model,
     prompts,
@@ -316,8 +326,8 @@ def invert(
       so far, `images` [B, 3, H, W] the batch's current pixels (on the device, at the current
       resolution; copy what you keep) and `items` the (prompt, seed) of each row. Cached images call
       nothing (pass cache=False to watch every image). Without it the loop adds no host sync.
-    engine:  what computes the images the cache lacks: None runs them here (`InProcess`);
-      `clipinv.distributed.RayEngine(address)` spreads them over a Ray cluster. An engine's
+    engine:  what computes the images the cache lacks: None runs them here (`InProcess`), or on the
+      engine `use_engine` set; `clipinv.distributed.RayEngine(address)` spreads them over a Ray cluster. An engine's
       `run(work)` yields (item index, result) for each image of a `Work`; each result goes into the
       cache as it arrives. Its `record(work)` says where they ran.
     """
@@ -367,7 +377,7 @@ def invert(
         results.update(ledger.plan_inversion(bundles, recipe, device, keys, results, len(TERMS), store is not None))
         where = {"device": str(device), "engine": "plan"}
     else:
-        engine = engine or InProcess()
+        engine = engine or (_default_engine if callback is None else None) or InProcess()
         work = Work(
             bundles, items, todo, recipe, device, truncate, batch_size, compile, progress, progress_every, callback
         )

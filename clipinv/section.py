@@ -16,7 +16,7 @@ import torch
 from . import plot, report
 from .distributed import from_environment
 from .errors import ClipinvError
-from .invert import invert
+from .invert import invert, use_engine
 from .models import load_model
 from .recipe import Recipe
 
@@ -34,7 +34,7 @@ class Section:
     recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
     `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`. Where CLIPINV_RAY is set
     (an address or "local"; `clipinv section/book --ray` set it) `invert` runs as Ray tasks on `device`
-    (`clipinv.distributed`), with the same results.
+    (`clipinv.distributed`), every inversion of the page with it, with the same results.
     """
 
     def __init__(
@@ -67,6 +67,8 @@ class Section:
             changes.update(scaled_schedule(base, int(steps)))
         self.recipe = base.replace(**changes)
         self.engine = from_environment(device)
+        if self.engine is not None:  # every inversion of the page, the analysis modules' too
+            use_engine(self.engine)
         self.is_toy = self.bundle.spec.startswith("toy")
         if note:
             plot.stand_in_note(self.bundle, self.judge)
@@ -76,7 +78,6 @@ class Section:
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
         widget in the executed notebook; the explorer turns it on). On Ray where CLIPINV_RAY says so,
         unless a callback watches the images here."""
-        kw.setdefault("engine", None if kw.get("callback") else self.engine)
         return invert(
             self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device, progress=progress, **kw
         )
