@@ -141,11 +141,14 @@ def serve(model="toy", port=DEFAULT_PORT, device="cpu", steps=None, open_browser
     port = free_port(port)
     load_model(model)  # a bad spec fails here, in one line, before any server starts
     settings = {"model": model, "device": device, "steps": steps, "blur": blur}
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does: server and folder too
+    # Ctrl-C and `kill` both stop it, server and folder too (Ctrl-C even where the shell that started it
+    # ignores interrupts for its background jobs, which their children inherit)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _run(model, port, device, settings, open_browser)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("explorer: stopped", flush=True)
     return 0
 

@@ -391,7 +391,7 @@ def invert(
                     f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images"
                 )
         where = engine.record(work)
-        ledger.record_inversion(bundles, recipe, device, keys, todo)
+        ledger.record_inversion(bundles, recipe, device, keys, todo, kept=store is not None)
     return assemble(bundles, prompts, seeds, recipe, results, {"truncate": truncate, **where, "cached": cached})
 
 

@@ -60,12 +60,13 @@ def _models(bundles) -> list[dict]:
     ]
 
 
-def _inversion_row(bundles, recipe, device, keys, new: list[int], planned: bool) -> dict:
+def _inversion_row(bundles, recipe, device, keys, new: list[int], planned: bool, kept: bool) -> dict:
     n, k = len(keys), len(new)
     return {
         "kind": "inversion",
         "section": os.environ.get(SECTION),
         "planned": planned,
+        "kept": kept,  # whether the run keeps its images in the cache
         "models": _models(bundles),
         "steps": recipe.steps,
         "copies": recipe.n_augments,
@@ -86,7 +87,7 @@ def plan_inversion(bundles, recipe, device, keys: list[str], found: dict, n_term
 
     earlier = _earlier("inversion") if cached else set()
     new = [i for i, key in enumerate(keys) if i not in found and key not in earlier]
-    _append(os.environ[PLAN], _inversion_row(bundles, recipe, device, keys, new, planned=True))
+    _append(os.environ[PLAN], _inversion_row(bundles, recipe, device, keys, new, planned=True, kept=cached))
     side = recipe.resolution_schedule[-1][1]
     placeholder = {
         "image": torch.full((3, side, side), 0.5),
@@ -96,10 +97,11 @@ def plan_inversion(bundles, recipe, device, keys: list[str], found: dict, n_term
     return {i: placeholder for i in range(len(keys)) if i not in found}
 
 
-def record_inversion(bundles, recipe, device, keys: list[str], computed: list[int]) -> None:
-    """A real run with CLIPINV_LEDGER set: write what this request computed and what it found cached."""
+def record_inversion(bundles, recipe, device, keys: list[str], computed: list[int], kept: bool = True) -> None:
+    """A real run with CLIPINV_LEDGER set: write what this request computed and what it found cached
+    (`kept`: whether the run put what it computed into the cache)."""
     if os.environ.get(LEDGER) and not planning():
-        _append(os.environ[LEDGER], _inversion_row(bundles, recipe, device, keys, computed, planned=False))
+        _append(os.environ[LEDGER], _inversion_row(bundles, recipe, device, keys, computed, planned=False, kept=kept))
 
 
 def training_row(key: str, name: str, steps: int, batch: int, model_config: dict, device, cached: bool) -> dict:

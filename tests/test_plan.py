@@ -103,10 +103,12 @@ def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys)
     def counts(rows):
         return [(r["section"], r["kind"], r.get("images"), r["cached"], r.get("new"), r.get("new_steps")) for r in rows]
 
-    assert counts(first["rows"]) == counts(ran) and len(ran) == 6
+    # section 0: the figure, two stage snapshots and the scrubber; section 3: two inversions and a training
+    assert counts(first["rows"]) == counts(ran) and len(ran) == 7
     computed = sum(r["new"] for r in ran if r["kind"] == "inversion")
     assert computed == sum(r["new"] for r in first["rows"] if r["kind"] == "inversion")
-    assert len(ResultCache(default_root())) == computed, "every image the plan called new was computed once"
+    kept = sum(r["new"] for r in ran if r["kind"] == "inversion" and r["kept"])  # the scrubber's run keeps none
+    assert kept < computed and len(ResultCache(default_root())) == kept, "every image the plan called new computed once"
     trained = [r for r in first["rows"] if r["kind"] == "training"]
     assert [(r["cached"], r["new_steps"]) for r in trained] == [(False, 7)]
     assert (default_root() / "toy-models" / f"{trained[0]['key']}.safetensors").is_file()

@@ -20,7 +20,8 @@ def _pins(lines):
 
 def test_environment_yml_pins_agree_with_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    py = _pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    py = _pins(project["dependencies"] + extras["test"] + extras["ray"])  # what make installs
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     conda = _pins([p for p in pip if not p.startswith("-")])
