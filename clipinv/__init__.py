@@ -4,11 +4,12 @@ from . import toy  # noqa: F401  (registers the toy world's models with load_mod
 from .bundle import ModelBundle
 from .errors import ClipinvError
 from .inversion import Inversion
-from .invert import invert, replay
+from .invert import invert
 from .judge import judge, similarity
 from .models import load_model
 from .objective import Prompt, blend
 from .recipe import Recipe
+from .replay import replay
 from .version import __version__
 
 __all__ = [

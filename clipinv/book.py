@@ -20,7 +20,6 @@ and recipe.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from . import ledger
 from .errors import ClipinvError
+from .page import executed_parameters, glued  # noqa: F401 (what an executed page says, read here too)
 
 SECTIONS = (
     "00_method",
@@ -375,24 +375,6 @@ def build_site(r: Path, log=print, repository: str | None = None) -> Path:
     index = r / "book" / "_build" / "html" / "index.html"
     log(f"[site] built in {time.perf_counter() - t0:.1f} s -> {index}")
     return index
-
-
-def executed_parameters(nb_path) -> dict:
-    """The profile and parameters stamped into an executed notebook."""
-    return json.loads(json.dumps(__import__("nbformat").read(str(nb_path), as_version=4).metadata.get("clipinv", {})))
-
-
-def glued(nb_path) -> dict:
-    """The values an executed notebook glued into its prose ({key: plain text}), in order."""
-    import nbformat
-
-    out = {}
-    for cell in nbformat.read(str(nb_path), as_version=4).cells:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name is not None:
-                out[name] = next((v for k, v in o.get("data", {}).items() if k.endswith("text/plain")), "")
-    return out
 
 
 def copy_sources(dst: Path, src: Path | None = None) -> Path:

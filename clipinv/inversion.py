@@ -1,7 +1,7 @@
 """What `invert` returns: an `Inversion` (the grid's images, final similarities and per-step
 history) with its record, what made it: model specs and weights hashes, recipe, prompts, seeds,
 where it ran, how many images came from the cache, and the versions of the code (`versions`).
-`clipinv.invert.replay` repeats a run from its record.
+`clipinv.replay.replay` repeats a run from its record.
 
 `assemble` puts the grid together from one result per (prompt, seed), however they were computed:
 in this process, on Ray workers or read from the cache.

@@ -33,7 +33,6 @@ from .cache import ResultCache, default_cache
 from .errors import ClipinvError
 from .ghost import ResidualJitter
 from .inversion import TERMS, Inversion, assemble
-from .models import load_model
 from .recipe import Recipe
 from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise, Normalize, ShrinkOnto
 from .version import __version__
@@ -393,23 +392,3 @@ def invert(
         where = engine.record(work)
         ledger.record_inversion(bundles, recipe, device, keys, todo, kept=store is not None)
     return assemble(bundles, prompts, seeds, recipe, results, {"truncate": truncate, **where, "cached": cached})
-
-
-def replay(record: dict, device=None, progress=True) -> Inversion:
-    """Repeat a run exactly from its record (checks the weights are the same)."""
-    bundles = [load_model(s, device=device) for s in record["specs"]]
-    for b, h in zip(bundles, record["weights_hashes"]):
-        if b.weights_hash != h:
-            raise ClipinvError(
-                f"weights of {b.spec} changed since the run (hash {b.weights_hash} != {h}): cannot replay exactly"
-            )
-    prompts = [objective.Prompt([tuple(t) for t in p]) for p in record["prompts"]]
-    return invert(
-        bundles,
-        prompts,
-        seeds=record["seeds"],
-        recipe=Recipe(**record["recipe"]),
-        cache=False,
-        progress=progress,
-        truncate=record.get("truncate", False),
-    )

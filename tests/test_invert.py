@@ -155,7 +155,7 @@ def test_record_replays_the_run_exactly(tiny, monkeypatch):
     rec = out.record
     assert rec["weights_hashes"] == [tiny.weights_hash] and rec["seeds"] == [7]
     assert rec["recipe"]["steps"] == 60 and "torch" in rec["versions"]
-    monkeypatch.setattr(sys.modules["clipinv.invert"], "load_model", lambda spec, device=None: tiny)
+    monkeypatch.setattr(sys.modules["clipinv.replay"], "load_model", lambda spec, device=None: tiny)
     again = replay(rec, progress=False)
     assert torch.equal(again.images, out.images)
 
