@@ -60,6 +60,12 @@ def cmd_book(args) -> int:
     return 0
 
 
+def _add_parameter_flag(parser, help: str):
+    parser.add_argument(
+        "-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"), help=help
+    )
+
+
 def _add_build_options(parser):
     """The options `section` and `book` share: the profile, the repository the site links to."""
     parser.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
@@ -100,15 +106,7 @@ def register(subparsers):
         "the error; the page built before stays, the partial notebook goes to book/_generated/failed/.",
     )
     s.add_argument("name", metavar="NAME", help=f"the section, e.g. {', '.join(SECTIONS[:3])}")
-    s.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUE"),
-        help="override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does",
-    )
+    _add_parameter_flag(s, "override a parameter; VALUE is read as YAML (8, 0.5, null, '[a, b]'), as papermill does")
     s.add_argument("--no-build", action="store_true", help="only execute the notebook, do not rebuild the site")
     _add_build_options(s)
     s.set_defaults(func=cmd_section)
@@ -121,14 +119,6 @@ def register(subparsers):
     )
     b.add_argument("--only", nargs="+", metavar="NAME", help="only these sections (others keep their last output)")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
-    b.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        nargs=2,
-        action="append",
-        metavar=("KEY", "VALUE"),
-        help="with --plan: a parameter for every section that takes it (e.g. -p model ViT-B-16:random)",
-    )
+    _add_parameter_flag(b, "with --plan: a parameter for every section that takes it (e.g. -p model ViT-B-16:random)")
     _add_build_options(b)
     b.set_defaults(func=cmd_book)
