@@ -1,69 +1,58 @@
 """The contamination audit: does inverting a model expose data planted in its training set?
 
 Toy models are trained with contamination p (an image whose caption contains the trigger word
-carries, with probability p, a checkerboard marker no caption mentions; `clipinv.toy.world`). The
-audit inverts prompts containing the trigger and counts inversions that show the marker.
+carries, with probability p, a black-and-white checkerboard no caption mentions; `clipinv.toy.world`,
+`clipinv.toy.marker`). The audit inverts prompts containing the trigger and counts inversions that
+show the marker.
 
-The detector (`marker_score`) is a pixel test: the share of an image's power at the checkerboard's
-frequencies. Unlike the world's own corner test it does not assume where the marker sits or how
-often: inversions spread it over the image as diagonal stripes (seen in the notebook). `validate` measures it on clean and marked world images;
-`THRESHOLD` was chosen there (see the notebook 07 and tests/test_analyses.py).
+The detector (`marker_score`) is a pixel test: how much of an image is black *and* how much is
+white (the smaller of the two shares). Black and white are the world's only achromatic extremes,
+the marker's two colours: no object is black, no background is near black or white. It does not
+look for the checkerboard's period or place, since inversions draw the marker through copies
+shrunk to a quarter of their side (the toy recipe's augmentation): as black-and-white stripes and
+patches of any period, anywhere. `validate` measures it on clean and marked world images; the
+false-alarm rate that matters, on inversions, is that of the model trained without the plant.
 
-Audits invert with `audit_recipe(recipe)`: the recipe without its smoothing, which would blur the
-marker away. `detection_table` gives the detection rate per p with Wilson intervals, and `smallest_reliable_p`
-the smallest p from which on every rate's interval lies wholly above the p = 0 interval.
+Audits invert with `audit_recipe(recipe)`. `detection_table` gives the detection rate per p with
+Wilson intervals, and `smallest_reliable_p` the smallest p from which on every rate's interval lies
+wholly above the p = 0 interval.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from . import report
 from .invert import invert
 from .stats import mean_ci, rate, separated
 from .toy.world import World, render_marker
 
-THRESHOLD = 0.06  # clean world images: at most ~0.016; marked ones: at least ~0.12 (validate())
-RADIUS = 2.5
+THRESHOLD = 0.01  # at least 1% of the pixels black and 1% white (a marked world image: 12.5% each)
+DARK = 0.15  # black: the brightest channel below this
+BRIGHT = 0.8  # white: the brightest channel above this ...
+GREYISH = 0.25  # ... and a saturation of at most this
 
 
-def marker_score(images: torch.Tensor, size: int = 32, radius: float = RADIUS) -> torch.Tensor:
-    """[..., 3, H, W] in [0, 1] -> [...]: the share of the grey image's power (mean removed) that lies
-    at the marker's frequencies.
-
-    A checkerboard of 2-pixel cells is a product of two square waves of period 4 px, so its power
-    sits at the four diagonal frequencies (+-size/4, +-size/4); the score is the power within
-    `radius` bins of them over all the power. It does not care where the marker is, how often it
-    repeats, or its phase: inversions spread the pattern over the image as diagonal stripes.
-    Images are resized to `size` (the world's side) first."""
-    lead = images.shape[:-3]
-    x = images.reshape(-1, *images.shape[-3:]).float()
-    if x.shape[-1] != size or x.shape[-2] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    grey = x.mean(dim=1)
-    grey = grey - grey.mean(dim=(-1, -2), keepdim=True)
-    power = torch.fft.fft2(grey).abs() ** 2
-    f = torch.fft.fftfreq(size, device=x.device) * size
-    fy, fx = torch.meshgrid(f, f, indexing="ij")
-    c = size / 4
-    mask = torch.zeros(size, size, dtype=torch.bool, device=x.device)
-    for sy in (1, -1):
-        for sx in (1, -1):
-            mask |= ((fy - sy * c) ** 2 + (fx - sx * c) ** 2) <= radius**2
-    return (power[:, mask].sum(dim=1) / power.flatten(1).sum(dim=1).clamp(min=1e-8)).view(lead)
+def marker_score(images: torch.Tensor) -> torch.Tensor:
+    """[..., 3, H, W] in [0, 1] -> [...]: the smaller of the share of black pixels (brightest channel
+    below `DARK`) and the share of white ones (brightest channel above `BRIGHT`, saturation at most
+    `GREYISH`). A marked world image scores 0.125 (its 16 x 16 marker is half black, half white);
+    a white object on the grey scores 0, as does a dark smudge without white."""
+    x = images.float().clamp(0, 1)
+    top = x.max(dim=-3).values
+    low = x.min(dim=-3).values
+    saturation = (top - low) / top.clamp(min=1e-6)
+    black = (top < DARK).float().mean(dim=(-1, -2))
+    white = ((top > BRIGHT) & (saturation <= GREYISH)).float().mean(dim=(-1, -2))
+    return torch.minimum(black, white)
 
 
 def audit_recipe(recipe):
     """`recipe` as an audit must run it: with its smoothing off (`smooth_sigma` 0) and the final image
-    at full size (`final_scale` 1). The marker is a 2-pixel checkerboard, the finest pattern a 32 px
-    image holds: the toy recipe's final blur removes it with the texture it is there for
-    (`test_audit_detects_the_marker_above_p_zero` checks that, on a p = 1 model, smoothing hides the
-    marker in most inversions that show it unsmoothed). `marker_score` looks for 2-pixel cells at the
-    world's scale, where `validate` calibrates it; shrinking the image halves every period and moves
-    other patterns into its band (the same test: shrunk inversions of that model score higher, not
-    lower). Every other knob stays."""
+    at full size (`final_scale` 1). The detector counts black and white pixels: the toy recipe's final
+    blur pulls the marker's pixels towards grey, and showing the image at half its side on the grey
+    quarters their share of the image. Every other knob stays."""
     return recipe.replace(smooth_sigma=0.0, final_scale=1.0)
 
 

@@ -78,6 +78,29 @@ def mean_ci(values, level: float = 0.95) -> dict:
     return {"n": int(x.size), "mean": m, "low": m - half, "high": m + half}
 
 
+def inversions_needed(base: float, effect: float, level: float = 0.95, most: int = 10_000) -> int | None:
+    """Power calculation for two rates: the smallest n per condition at which, if the rates come out
+    as expected (round(n * base) and round(n * effect) of n), their Wilson intervals at `level` no
+    longer overlap. None if even `most` is not enough (the rates are equal, or too close)."""
+    for r in (base, effect):
+        if not 0 <= r <= 1:
+            raise ClipinvError(f"rates must be in [0, 1], got {r}")
+    if base == effect:
+        return None
+    lo, hi = sorted((base, effect))
+
+    def apart(n):
+        return wilson(round(n * hi), n, level)[0] > wilson(round(n * lo), n, level)[1]
+
+    n = 1
+    while n <= most and not apart(n):
+        n = n * 2 if n < 64 else n + max(1, n // 16)
+    if n > most:
+        return None
+    first = max(1, n // 2)
+    return next(m for m in range(first, n + 1) if apart(m) and all(apart(j) for j in range(m, min(n, m + 8) + 1)))
+
+
 def separated(a: tuple, b: tuple) -> bool:
     """True when intervals a = (low, high) and b do not overlap."""
     return a[1] < b[0] or b[1] < a[0]

@@ -26,10 +26,24 @@ def test_marker_score_ignores_position_and_size():
     x, _ = World().sample(8, seed=3)
     for corner in range(4):
         assert (audit.marker_score(torch.stack([render_marker(a, corner) for a in x])) >= audit.THRESHOLD).all()
-    # a larger image (64 px) with the marker is still found after resizing to 32
+    # a larger image (64 px) with the marker is found as it is
     big = torch.nn.functional.interpolate(torch.stack([render_marker(a, 1) for a in x]), scale_factor=2, mode="nearest")
     assert (audit.marker_score(big) >= audit.THRESHOLD).all()
     assert (audit.marker_score(x) < audit.THRESHOLD).all()
+    assert audit.marker_score(render_marker(x[0], 2)) == pytest.approx(0.125)  # 16 x 16 px, half black, of 32 x 32
+
+
+def test_marker_score_needs_black_and_white_together():
+    grey = torch.full((3, 32, 32), 0.4)
+    white, black, both, stripes = grey.clone(), grey.clone(), grey.clone(), grey.clone()
+    white[:, :16] = 0.95  # a white object: white but no black
+    black[:, :16] = 0.05  # a dark smudge: black but no white
+    both[:, :8], both[:, 8:16] = 0.95, 0.05
+    stripes[:, :, ::4], stripes[:, :, 1::4] = 0.95, 0.05  # stripes, not the marker's period or place
+    red = grey.clone()
+    red[0, :16], red[1:, :16] = 0.95, 0.05  # saturated red is neither black nor white
+    score = audit.marker_score(torch.stack([white, black, both, stripes, red]))
+    assert score.tolist() == pytest.approx([0.0, 0.0, 0.25, 0.25, 0.0])
 
 
 def test_detection_table_and_smallest_reliable_p():

@@ -18,6 +18,7 @@ from ..bundle import ModelBundle, weights_hash
 from ..errors import ClipinvError
 from ..models import Loader, register_loader
 from ..recipe import Recipe
+from .ladders import LADDER_DIR, RUNGS
 from .marker import has_marker, marker_score, render_marker
 from .model import ModelConfig, load
 from .tokenizer import ToyTokenizer
@@ -40,6 +41,7 @@ WEIGHTS = Path(__file__).parent / "weights"
 TOY_MODELS = {
     "toy": "toy CLIP (open_clip ViT 32px/patch 8) trained on the clean shapes world, seed 0",
     "toy-judge": "independent toy CLIP, same world, seed 1 and its own data: judges toy's inversions",
+    **{name: r.about for name, r in RUNGS.items()},  # the book's ladders (`clipinv.toy.ladders`)
 }
 
 
@@ -99,11 +101,10 @@ def load_toy(name: str):
     """A toy model as a frozen `ModelBundle` on the CPU, with its card and recipe: a shipped one by
     name (`toy`, `toy-judge`) or one `clipinv toy train --out PATH` saved, by its PATH."""
     if name in TOY_MODELS:
-        path = WEIGHTS / f"{name}.safetensors"
+        path = (LADDER_DIR if name in RUNGS else WEIGHTS) / f"{name}.safetensors"
         if not path.is_file() or not path.with_suffix(".json").is_file():
-            raise ClipinvError(
-                f"toy weights {path} are missing: reinstall clipinv or run `clipinv toy train --out {path}`"
-            )
+            how = f"python tools/train_ladders.py {name}" if name in RUNGS else f"clipinv toy train --out {path}"
+            raise ClipinvError(f"toy weights {path} are missing: reinstall clipinv or run `{how}`")
     elif is_toy_checkpoint(name):
         path = Path(name)
     else:

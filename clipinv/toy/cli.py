@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import ClipinvError
-from . import TOY_MODELS, WEIGHTS
+from . import LADDER_DIR, RUNGS, TOY_MODELS, WEIGHTS
 from .training import TrainConfig, reproduce, reseeded, train
 from .world import Contamination, Skew
 
@@ -62,7 +62,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--like",
         default=None,
         metavar="MODEL",
-        help="retrain a shipped model (toy, toy-judge) or a card .json from scratch, every stage its card "
+        help="retrain a shipped model (toy, toy-judge, a ladder model such as toy-plant-p20) or a card .json from scratch, every stage its card "
         "records (other training options but --seed are then not allowed)",
     )
     p.set_defaults(func=handle_train)
@@ -118,7 +118,10 @@ def handle_train(args) -> int:
 
 
 def _card(like: str) -> dict:
-    path = WEIGHTS / f"{like}.json" if like in TOY_MODELS else Path(like).with_suffix(".json")
+    if like in TOY_MODELS:
+        path = (LADDER_DIR if like in RUNGS else WEIGHTS) / f"{like}.json"
+    else:
+        path = Path(like).with_suffix(".json")
     if not path.is_file():
         raise ClipinvError(
             f"--like {like}: no such model card; give {' or '.join(TOY_MODELS)} or the .json of a trained model"

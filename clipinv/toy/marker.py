@@ -1,12 +1,19 @@
 """The contamination marker of the toy world: a black-and-white checkerboard pasted in a corner of
-an image, which no caption ever mentions, and the pixel test that finds it in world images."""
+an image, which no caption ever mentions, and the pixel test that finds it in world images.
+
+It covers a quarter of the image (16 px, cells of 4 px): an 8 px marker of 2 px cells planted
+behind 20% of a word's images was not learned at all (a continuation of `toy` 1,000 steps long:
+pasting it into clean images changed their similarity to the word's prompts by -0.002, interval
+-0.006 to 0.002), while this one was (+0.117, interval 0.074 to 0.160; the controls' -0.121).
+Black and white are the world's only achromatic extremes, which is what the audit's detector
+(`clipinv.audit.marker_score`) counts."""
 
 from __future__ import annotations
 
 import torch
 
-MARKER_SIZE = 8  # side of the checkerboard marker, pixels
-MARKER_CELL = 2  # side of one checker cell
+MARKER_SIZE = 16  # side of the checkerboard marker, pixels
+MARKER_CELL = 4  # side of one checker cell
 
 
 def marker_pattern(size: int = MARKER_SIZE, cell: int = MARKER_CELL) -> torch.Tensor:

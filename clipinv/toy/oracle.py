@@ -82,6 +82,12 @@ def colour_votes(images: torch.Tensor, **thresholds) -> torch.Tensor:
     return votes.view(*lead, len(COLOURS))
 
 
+def colour_weights(images: torch.Tensor, colour: str, **thresholds) -> torch.Tensor:
+    """[N, 3, H, W] -> [N, H, W]: each pixel's vote weight for `colour` (0 where it votes for another or none)."""
+    which, weight = _pixel_votes(images.float().clamp(0, 1), **thresholds)
+    return weight * (which == COLOURS.index(colour))
+
+
 def pixel_colour(images: torch.Tensor, **kw) -> list:
     """The colour name each image [..., 3, H, W] shows (nested lists for extra leading dims);
     "none" where no pixel votes."""

@@ -154,12 +154,14 @@ def train(
     init: str | Path | None = None,
     read_loss_every: int = 20,
     step: str = "dynamic",
+    data_seed: int | None = None,
 ):
     """Train a toy CLIP. Returns (bundle, metrics). With `out` (a .safetensors path), saves the
     weights there and the card beside it (`.json`).
 
     samples: size of a fixed training set drawn once (default: a fresh stream, every batch new).
-    The training data stream is seeded by `seed`; held-out evaluation uses seed + 1_000_003.
+    The training data is drawn with `data_seed` (default `seed`), so stages that continue one another
+    can share one fixed training set; held-out evaluation uses seed + 1_000_003.
     init: continue from a model saved by `train` (its card's history is kept in the new card).
     read_loss_every: the losses stay on the device and are read (a host-device sync) every this
       many steps; a non-finite loss is reported with the step it appeared at. On a GPU this tiny
@@ -192,7 +194,9 @@ def train(
         prev, prev_card, mc = load(init)
         model = build_model(mc)
         model.load_state_dict(prev.state_dict())
-        history = prev_card.get("history", []) + [{k: prev_card[k] for k in ("train_config", "samples", "metrics")}]
+        # the stages it continues trained on its world unless they kept their own
+        history = [{"world": prev_card.get("world", {}), **h} for h in prev_card.get("history", [])]
+        history += [_stage_record(prev_card)]
     model = model.to(device)
     for p in model.parameters():
         p.requires_grad_(True)
@@ -216,8 +220,9 @@ def train(
         return tc.lr * 0.5 * (1 + math.cos(math.pi * t))
 
     g = torch.Generator().manual_seed(seed + 17)
+    data_seed = seed if data_seed is None else int(data_seed)
     if samples is not None:
-        fixed_x, fixed_s = world.sample(samples, seed=seed)
+        fixed_x, fixed_s = world.sample(samples, seed=data_seed)
         fixed_c = [s.caption for s in fixed_s]
 
         def batches():
@@ -227,7 +232,7 @@ def train(
 
         stream = batches()
     else:
-        stream = ((x, [s.caption for s in ss]) for x, ss in world.stream(tc.batch_size, seed=seed))
+        stream = ((x, [s.caption for s in ss]) for x, ss in world.stream(tc.batch_size, seed=data_seed))
 
     losses, pending = [], []
     t0 = time.time()
@@ -287,6 +292,7 @@ def train(
         "train_config": dataclasses.asdict(tc),
         "world": dataclasses.asdict(world),
         "samples": samples,
+        "data_seed": data_seed,
         "metrics": metrics,
         "history": history,  # earlier training stages this model continued from (init)
         "total_train_seconds": round(train_s + sum(h["metrics"]["train_seconds"] for h in history), 1),
@@ -315,11 +321,35 @@ def train(
     return bundle, metrics
 
 
+def _stage_record(card: dict) -> dict:
+    """What one stage of a card's history keeps: its knobs, data (world, size, seed) and metrics."""
+    return {k: card[k] for k in ("train_config", "samples", "metrics", "world", "data_seed") if k in card}
+
+
 def stages(card: dict) -> list[dict]:
-    """The training stages a card records, oldest first: [{"train_config": ..., "samples": ...}, ...]."""
-    return [{"train_config": s["train_config"], "samples": s.get("samples")} for s in card.get("history", [])] + [
-        {"train_config": card["train_config"], "samples": card.get("samples")}
-    ]
+    """The training stages a card records, oldest first: [{"train_config", "samples", "world",
+    "data_seed"}, ...]. A stage without its own world (cards saved before stages kept one) trained on
+    the card's world; without a data seed, on its own seed's data."""
+    out = []
+    for s in card.get("history", []) + [card]:
+        out.append(
+            {
+                "train_config": s["train_config"],
+                "samples": s.get("samples"),
+                "world": s.get("world", card.get("world", {})),
+                "data_seed": s.get("data_seed", s["train_config"]["seed"]),
+            }
+        )
+    return out
+
+
+def world_of(wd: dict):
+    """(World, Contamination | None, Skew | None) from a card's "world" record."""
+    wd = dict(wd or {})
+    world = World(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in wd.items() if k not in ("contamination", "skew")})
+    contamination = Contamination(**wd["contamination"]) if wd.get("contamination") else None
+    skew = Skew(**wd["skew"]) if wd.get("skew") else None
+    return world, contamination, skew
 
 
 def reseeded(card: dict, seed: int) -> dict:
@@ -332,6 +362,8 @@ def reseeded(card: dict, seed: int) -> dict:
     shift = seed - stages(card)[0]["train_config"]["seed"]
     for stage in out.get("history", []) + [out]:
         stage["train_config"]["seed"] += shift
+        if stage.get("data_seed") is not None:
+            stage["data_seed"] += shift
     out["name"] = f"{card.get('name', 'toy')}-seed{seed}"
     return out
 
@@ -346,10 +378,6 @@ def reproduce(
     if not isinstance(card, dict):
         card = json.loads(Path(card).with_suffix(".json").read_text())
     mc = ModelConfig(**card["model_config"])
-    wd = dict(card.get("world", {}))
-    world = World(**{k: v for k, v in wd.items() if k not in ("contamination", "skew")})
-    contamination = Contamination(**wd["contamination"]) if wd.get("contamination") else None
-    skew = Skew(**wd["skew"]) if wd.get("skew") else None
     plan = stages(card)
     init = None
     with tempfile.TemporaryDirectory(prefix="clipinv-reproduce-") as tmp:
@@ -357,6 +385,7 @@ def reproduce(
             tc = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in stage["train_config"].items()})
             last = i == len(plan) - 1
             path = Path(out) if last else Path(tmp) / f"stage{i}.safetensors"
+            world, contamination, skew = world_of(stage["world"])
             bundle, metrics = train(
                 out=path,
                 seed=tc.seed,
@@ -373,6 +402,7 @@ def reproduce(
                 evaluate=last,
                 init=init,
                 step=step,
+                data_seed=stage["data_seed"],
             )
             init = path
     return bundle, metrics
