@@ -139,16 +139,21 @@ def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> d
     return mean_ci(gain.numpy())
 
 
-def invert_levels(models: dict, prompts: list[str], controls: list[str], recipe, seeds, device="cpu") -> dict:
-    """Invert trigger prompts and controls on each level's model: {p: {"scores", "control_scores",
-    "images"}}; scores are flattened over (prompt, seed), images [prompts + controls, seeds, 3, H, W]."""
+def invert_levels(
+    models: dict, prompts: list[str], controls: list[str], recipe, seeds, device="cpu", control_seeds=None
+) -> dict:
+    """Invert trigger prompts (`seeds` each) and controls (`control_seeds` each, default `seeds`) on
+    each level's model: {p: {"scores", "control_scores", "images"}}; scores are flattened over
+    (prompt, seed), images [prompts, seeds, 3, H, W] of the trigger prompts."""
     out = {}
     for p, bundle in models.items():
-        inv = invert(bundle, list(prompts) + list(controls), seeds=seeds, recipe=recipe, device=device, progress=False)
-        sc = marker_score(inv.images)  # [prompts + controls, seeds]
+        inv = invert(bundle, list(prompts), seeds=seeds, recipe=recipe, device=device, progress=False)
+        ctrl = invert(
+            bundle, list(controls), seeds=control_seeds or seeds, recipe=recipe, device=device, progress=False
+        )
         out[p] = {
-            "scores": sc[: len(prompts)].flatten(),
-            "control_scores": sc[len(prompts) :].flatten(),
+            "scores": marker_score(inv.images).flatten(),
+            "control_scores": marker_score(ctrl.images).flatten(),
             "images": inv.images,
         }
     return out

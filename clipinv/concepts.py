@@ -8,14 +8,18 @@
   specified prompt keeps one.
 
 Each reading is a rate over inversions with its Wilson interval (`clipinv.stats.rate`).
+`toy_claims` reads all of them off section 1's toy targets into one table (`readable` for the page,
+`claim_phrases` for its prose).
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 
+from . import report
 from .errors import ClipinvError
-from .stats import rate
+from .stats import rate, wilson
 from .toy.oracle import colour_votes, colour_weights, pixel_colour, pixel_shape
 from .toy.world import COLOURS
 
@@ -71,7 +75,9 @@ def larger(large: torch.Tensor, small: torch.Tensor, colour: str) -> torch.Tenso
     """bool [...]: whether each inversion of "a large ..." covers more of `colour` than the inversion
     of "a small ..." with the same seed (images [..., 3, H, W], the same leading shape)."""
     if large.shape != small.shape:
-        raise ClipinvError(f"large and small inversions must pair up seed by seed, got {tuple(large.shape)} and {tuple(small.shape)}")
+        raise ClipinvError(
+            f"large and small inversions must pair up seed by seed, got {tuple(large.shape)} and {tuple(small.shape)}"
+        )
     return footprint(large, colour)[0] > footprint(small, colour)[0]
 
 
@@ -93,4 +99,146 @@ def claim_row(claim: str, flags, expected: str) -> dict:
     """One row of the claims table: the claim, the rate at which inversions bear it out, what chance
     or the opposite reading would give."""
     r = rate(flags)
-    return {"claim": claim, "n": r["n"], "borne out": r["k"], "rate": r["rate"], "low": r["low"], "high": r["high"], "against": expected}
+    return {
+        "claim": claim,
+        "n": r["n"],
+        "borne out": r["k"],
+        "rate": r["rate"],
+        "low": r["low"],
+        "high": r["high"],
+        "against": expected,
+    }
+
+
+# ---------------------------------------------------------------- section 1's claims table
+# The toy targets each claim reads (names as `alignment.concept_labels` gives them: "a + b" for a blend).
+BLEND = ("a red circle + a blue square", "red", "blue")
+SIZE = ("a large yellow triangle", "a small yellow triangle", "yellow")
+POSITION = ("green", {"a green square on the left": "left", "a green square on the right": "right"})
+UNDER = {"a circle": ("colour", None), "a red thing": ("shape", "red")}  # under-specified: (what varies, colour)
+SPECIFIED = ("a blue square", "blue")  # fully specified: one colour and one shape expected
+CHANCE = 0.5  # sizes and positions: a model that ignored the words would be right half the time
+NOT_MEASURED = "not measured (toy world only)"  # the pixel oracle reads only the toy world
+COLUMNS = ["claim", "prompts", "n", "borne out", "rate", "low", "high", "against", "resolves", "oracle read"]
+
+
+def toy_claims(images_by_target: dict) -> pd.DataFrame:
+    """Section 1's claims read off the pixels of toy inversions: images_by_target {target name:
+    [S, 3, H, W]} (one target's seeds, in seed order) -> one row per claim: `claim_row`'s columns, the
+    prompts read, whether the claim resolves, what the oracle read (variety rows) and, hidden from
+    `readable`, "against read" (the same reading of "a blue square").
+
+    Rows: the blend shows both colours; "large" covers more yellow than "small" with the same seed; the
+    green square lies on its named side (both prompts' seeds pooled); "a circle" varies in colour and
+    "a red thing" in shape, as the share of inversions off their commonest value. A claim resolves when
+    its Wilson interval lies above chance (50%: sizes, positions) or above the interval of the fully
+    specified "a blue square" read the same way (does it show red and blue; is it off its commonest
+    colour, shape)."""
+    need = [BLEND[0], SIZE[0], SIZE[1], *POSITION[1], *UNDER, SPECIFIED[0]]
+    missing = [t for t in need if t not in images_by_target]
+    if missing:
+        raise ClipinvError(f"toy_claims needs the inversions of {', '.join(map(repr, missing))}")
+    im = images_by_target
+    square = im[SPECIFIED[0]]
+
+    def row(claim, prompts, flags, base=None, base_text=None, read=None, base_read=None):
+        against = f"{base_text}: {report.rate(base['k'], base['n'])}" if base else f"{report.percent(CHANCE)} by chance"
+        out = {**claim_row(claim, flags, against), "prompts": prompts, "oracle read": read}
+        out["resolves"] = bool(out["low"] > (base["high"] if base else CHANCE))
+        return {**out, "against read": base_read}
+
+    blend = BLEND[0]
+    rows = [
+        row(
+            "a blend shows both components",
+            blend,
+            shows_both(im[blend], BLEND[1], BLEND[2]),
+            base=rate(shows_both(square, BLEND[1], BLEND[2])),
+            base_text=f"{SPECIFIED[0]} alone",
+        ),
+        row(
+            '"large" covers more than "small" (same seed)',
+            " / ".join(SIZE[:2]),
+            larger(*(im[t] for t in SIZE[:2]), SIZE[2]),
+        ),
+        row(
+            "the object lies on the named side",
+            " / ".join(POSITION[1]),
+            torch.cat([on_side(im[t], POSITION[0], side) for t, side in POSITION[1].items()]),
+        ),
+    ]
+    for target, (what, colour) in UNDER.items():
+        v = variety(im[target], what, colour)
+        sq = variety(square, what, SPECIFIED[1] if what == "shape" else None)
+        rows.append(
+            row(
+                f"an under-specified prompt varies in {what}",
+                target,
+                off_commonest(v),
+                base=rate(off_commonest(sq)),
+                base_text=f"{SPECIFIED[0]} ({counts_text(sq, what)})",
+                read=counts_text(v, what),
+                base_read=counts_text(sq, what),
+            )
+        )
+    return pd.DataFrame(rows)[[*COLUMNS, "against read"]]
+
+
+def off_commonest(v: dict) -> list[bool]:
+    """Per inversion of a `variety` reading: whether its value is not the commonest (the first read, on a tie)."""
+    top = max(v["counts"], key=v["counts"].get)
+    return [r != top for r in v["read"]]
+
+
+def counts_text(v: dict, what: str) -> str:
+    """'3 colours: red 3, blue 2, green 1': a `variety` reading, its values by count."""
+    values = ", ".join(f"{k} {n}" for k, n in sorted(v["counts"].items(), key=lambda kv: -kv[1]))
+    return f"{v['distinct']} {what}{'' if v['distinct'] == 1 else 's'}: {values}"
+
+
+def readable(claims: pd.DataFrame) -> pd.DataFrame:
+    """`toy_claims`'s table as the page shows it: the count borne out ('5/6'), the rate with its
+    interval in one column, whether it resolves in words."""
+    out = claims.drop(columns=["against read"]).assign(
+        **{
+            "borne out": [report.count(k, n) for k, n in zip(claims["borne out"], claims["n"])],
+            "resolves": ["yes" if r else "no" for r in claims["resolves"]],
+        }
+    )
+    return report.rate_column(out.drop(columns=["n"]), "rate", "low", "high", into="rate (95% CI)")
+
+
+def halfwidth(n: int) -> float:
+    """The widest half-width of a 95% Wilson interval over n trials (at a rate of one half)."""
+    low, high = wilson(n // 2, n)
+    return (high - low) / 2
+
+
+PHRASES = ("blend", "size", "position", "circle", "thing")  # the rows of `toy_claims`, in order
+
+
+def claim_phrases(claims: pd.DataFrame | None) -> dict[str, str]:
+    """What section 1 glues from `toy_claims`'s table: for "blend", "size" and "position" the count
+    and rate ('5/6, 83% (44–97%)'); for "circle" and "thing" what the oracle read ('3 colours: red 3,
+    blue 2, green 1') and for "square_colour" and "square_shape" its reading of "a blue square";
+    "resolved" ('3 of 5'). NOT_MEASURED for every key where there is no table (a real CLIP)."""
+    keys = [*PHRASES, "square_colour", "square_shape", "resolved"]
+    if claims is None:
+        return dict.fromkeys(keys, NOT_MEASURED)
+    if len(claims) != len(PHRASES):
+        raise ClipinvError(f"claim_phrases reads toy_claims's {len(PHRASES)} rows, got {len(claims)}")
+    by = dict(zip(PHRASES, claims.to_dict("records")))
+    out = {k: f"{report.count(r['borne out'], r['n'])}, {report.rate(r['borne out'], r['n'])}" for k, r in by.items()}
+    out["circle"], out["thing"] = by["circle"]["oracle read"], by["thing"]["oracle read"]
+    out["square_colour"], out["square_shape"] = by["circle"]["against read"], by["thing"]["against read"]
+    out["resolved"] = f"{int(claims['resolves'].sum())} of {len(claims)}"
+    return out
+
+
+def claims_headline(claims: pd.DataFrame | None) -> str:
+    """'; pixels bear out blend 6/6, size 5/6, position 11/12': the front page's share of the table
+    ('' where there is none)."""
+    if claims is None:
+        return ""
+    counts = [report.count(k, n) for k, n in zip(claims["borne out"], claims["n"])]
+    return "; pixels bear out " + ", ".join(f"{k} {c}" for k, c in zip(PHRASES[:3], counts))

@@ -26,6 +26,7 @@ against this page's, and in how many cells the paper's number lies inside the pa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pandas as pd
@@ -225,6 +226,10 @@ class Setup:
     target: str
     paper: pd.DataFrame | None = None
 
+    def neutral_only(self) -> Setup:
+        """The same set-up with only the neutral wording of each prompt (a third of the inversions)."""
+        return dataclasses.replace(self, prompts=[p[:1] for p in self.prompts], variants=self.variants[:1], named={})
+
     def run(self, model, judge, seeds, recipe=None, progress=False):
         """`run` with this set-up: (Inversion, per-image frame)."""
         return run(
@@ -365,3 +370,25 @@ def recovery(skewed: pd.DataFrame, control: pd.DataFrame, setup: Setup, planted:
         "reading": RECOVERY_READING[where],
         "separated": stats.separated((s["low"], s["high"]), (c["low"], c["high"])),
     }
+
+
+def calibration(per_model: dict, setup: Setup) -> pd.DataFrame:
+    """Toy world: recovered vs planted skew. per_model: {planted rate: per-image frame of `Setup.run`}
+    -> one row per model, by planted rate: n, k (neutral-prompt inversions judged `setup.focal`),
+    the recovered rate with its Wilson interval, and whether the interval contains the planted rate."""
+    rows = []
+    neutral = setup.variants[0]
+    for planted, frame in sorted(per_model.items()):
+        r = rate(frame.loc[frame["variant"] == neutral, "judged"] == setup.focal)
+        rows.append(
+            {
+                "planted": float(planted),
+                "n": r["n"],
+                "detected": r["k"],
+                "rate": r["rate"],
+                "low": r["low"],
+                "high": r["high"],
+                "contains planted": bool(r["low"] <= planted <= r["high"]),
+            }
+        )
+    return pd.DataFrame(rows)

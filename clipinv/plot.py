@@ -283,12 +283,23 @@ def intervals(labels, panels: dict, limits: dict | None = None, reference: int |
     return fig
 
 
-def rate_curves(tables: dict, x: str, xlabel: str, ylabel: str, scale: float = 1.0, log_from: float | None = None):
+def rate_curves(
+    tables: dict,
+    x: str,
+    xlabel: str,
+    ylabel: str,
+    scale: float = 1.0,
+    log_from: float | None = None,
+    identity: bool = False,
+):
     """Rates with their intervals vs `x`, one curve per table ({name: frame with x, rate, low, high});
-    `scale` multiplies x (e.g. 100 for percent), `log_from` makes the x axis logarithmic above it."""
+    `scale` multiplies x (e.g. 100 for percent), `log_from` makes the x axis logarithmic above it,
+    `identity` draws the line y = x (a calibration plot: x is the rate planted)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    if identity:
+        ax.plot([0, scale], [0, 1], color="grey", lw=1, ls=":", label="recovered = planted")
     for (name, t), style in zip(tables.items(), ("o-", "s--", "^:", "d-.")):
         xs = [scale * v for v in t[x]]
         ax.errorbar(xs, t["rate"], yerr=[t["rate"] - t["low"], t["high"] - t["rate"]], fmt=style, capsize=3, label=name)

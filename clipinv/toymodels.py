@@ -1,10 +1,10 @@
-"""Toy CLIPs trained on demand for the analyses (planted skew, data scale, contamination), cached.
+"""Toy CLIPs trained on demand with any knobs (planted skew, data scale, contamination), cached.
 
 `trained(...)` calls `clipinv.toy.train` with the given knobs unless a model with exactly
 those knobs is already in the cache (`$CLIPINV_CACHE/toy-models/`, one safetensors + card each),
-so a second build of the book does not retrain; models shipped in `clipinv/data/toy-models/`
-(same file names, i.e. the same knobs) are used before either. The bundle carries the shipped toy model's default
-inversion recipe, so `invert(bundle, ...)` inverts it like `toy`.
+so asking twice trains once. The bundle carries the shipped toy model's default inversion recipe,
+so `invert(bundle, ...)` inverts it like `toy`. The book's own models are the shipped ladders
+(`clipinv.toy.ladders`), which train nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from .cache import default_root
 from .toy import toy_bundle
 from .toy.model import MEAN, STD, ModelConfig, build_model, load
 from .toy.training import TrainConfig, train
-
-# the classroom book's models (~0.5 MB each), shipped so that a classroom build trains nothing
-SHIPPED = Path(__file__).parent / "data" / "toy-models"
 
 
 def _jsonable(x):
@@ -64,12 +61,11 @@ def trained(
     root = Path(cache_dir) if cache_dir else default_root() / "toy-models"
     path = root / f"{key}.safetensors"
     label = name or f"toy-trained-{key}"
-    shipped = SHIPPED / f"{key}.safetensors"
-    have = next((p for p in (shipped, path) if p.is_file() and p.with_suffix(".json").is_file()), None)
+    have = path if path.is_file() and path.with_suffix(".json").is_file() else None
     ledger.note_training(
         ledger.training_row(key, label, steps, tc.batch_size, dataclasses.asdict(mc), device, cached=have is not None)
     )
-    if have is not None:  # trained once and shipped with the package, or trained before and cached
+    if have is not None:  # trained before and cached
         model, card, mc = load(have)
     elif ledger.planning():  # a plan trains nothing: an untrained model of the same shape stands in
         return _untrained(key, label, seed, mc).to(device)
@@ -105,7 +101,7 @@ def _untrained(key: str, label: str, seed: int, mc: ModelConfig):
     return bundle
 
 
-# the "small config" of the analyses' CPU-sized models: narrower and shallower than the shipped toy
+# a "small config": narrower and shallower than the shipped toy, for quick experiments on a CPU
 SMALL_CONFIG = {
     "embed_dim": 64,
     "vision_width": 64,
@@ -115,36 +111,3 @@ SMALL_CONFIG = {
     "text_layers": 1,
     "text_heads": 2,
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingBudget:
-    """How a book page trains its toy CLIPs: steps, batch, small config or the shipped toy's size.
-    `train(**knobs)` returns the model (cached; see `trained`); `note(bundle)` one line for a table."""
-
-    steps: int = 150
-    batch: int = 64
-    small: bool = True
-    threads: int = 2
-    device: str = "cpu"
-
-    def train(self, **knobs):
-        mc = ModelConfig(**SMALL_CONFIG) if self.small else ModelConfig()
-        tc = TrainConfig(batch_size=self.batch, warmup=min(100, max(1, self.steps // 10)), eval_samples=300)
-        return trained(
-            steps=self.steps,
-            model_config=mc,
-            train_config=tc,
-            threads=self.threads,
-            progress=False,
-            device=self.device,
-            **knobs,
-        )
-
-    def note(self, bundle) -> str:
-        zs = bundle.card["metrics"].get("zero_shot", {})
-        return (
-            f"{bundle.spec}: {self.steps} steps x batch {self.batch}{' (small config)' if self.small else ''}, "
-            f"held-out zero-shot colour {zs.get('colour', float('nan')):.0%}, "
-            f"shape {zs.get('shape', float('nan')):.0%}, trained in {bundle.card['metrics'].get('train_seconds')} s"
-        )

@@ -29,7 +29,7 @@ PAPER_SECTION_EXTRA = {
     "02_nsfw": {"vocab_words": 20},
     "05_data_scale": {"models": [], "n_prompts": 2},
     "06_ablations": {"n_prompts": 2, "which": ["no TV"]},
-    "07_toy_audit": {"levels": [0.0, 1.0], "train_steps": 10, "train_batch": 32, "validation_images": 50},
+    "07_toy_audit": {"levels": [0.0, 0.5], "control_seeds": 1, "validation_images": 50},
 }
 
 

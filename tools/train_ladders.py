@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clipinv.toy.ladders import LADDER_DIR, RUNGS, ladder, train_rung  # noqa: E402
+from clipinv.toy.ladders import LADDER_DIR, RUNGS, ladder, train_rung
 
 LADDER_TITLES = {
     "contamination": "Contamination ladder (sections 2 and 7): toy trained further on planted data",
@@ -42,8 +42,8 @@ def table() -> str:
         "scratch with `clipinv toy train --like NAME --out PATH` (every stage its card records).",
         "",
     ]
-    for name in LADDER_TITLES:
-        lines += [f"## {LADDER_TITLES[name]}", ""]
+    for name, title in LADDER_TITLES.items():
+        lines += [f"## {title}", ""]
         lines += [
             "| model | data | stage trained here | held-out colour x shape | position | training time (1 thread) |",
             "|---|---|---|---|---|---|",
@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     if not args.cards:
         names = args.names or [
-            r.name for r in (ladder(args.ladder) if args.ladder else RUNGS.values())
+            r.name
+            for r in (ladder(args.ladder) if args.ladder else RUNGS.values())
             if not (LADDER_DIR / f"{r.name}.safetensors").is_file()
         ]
         for name in names:

@@ -134,3 +134,22 @@ def _clean_world():
     from .world import World
 
     return World()
+
+
+def describe(bundle) -> dict:
+    """One table row of a ladder model from its card: name, what it planted, held-out accuracy, training time."""
+    card = bundle.card or {}
+    m = card.get("metrics", {})
+    zs = m.get("zero_shot", {})
+    r = RUNGS.get(card.get("name", ""))
+    seconds = (
+        card.get("total_train_seconds", m.get("train_seconds"))
+        if r is None or r.ladder == "data"
+        else m.get("train_seconds")
+    )
+    return {
+        "model": card.get("name", bundle.spec),
+        "trained on": r.about if r else "",
+        "held-out colour x shape": f"{zs['colour_shape']:.1%}" if "colour_shape" in zs else "",
+        "training time": f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
+    }

@@ -346,7 +346,9 @@ def stages(card: dict) -> list[dict]:
 def world_of(wd: dict):
     """(World, Contamination | None, Skew | None) from a card's "world" record."""
     wd = dict(wd or {})
-    world = World(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in wd.items() if k not in ("contamination", "skew")})
+    world = World(
+        **{k: (tuple(v) if isinstance(v, list) else v) for k, v in wd.items() if k not in ("contamination", "skew")}
+    )
     contamination = Contamination(**wd["contamination"]) if wd.get("contamination") else None
     skew = Skew(**wd["skew"]) if wd.get("skew") else None
     return world, contamination, skew
