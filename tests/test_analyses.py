@@ -1,6 +1,8 @@
 """The analysis modules: real assertions on small inputs, and the two bars of the analyses issue
 at smoke size (the planted skew recovered; the planted marker detected above p = 0)."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -166,50 +168,17 @@ def test_judge_images_uses_truth_index(tiny):
         judge_images(imgs, ["a dog", "a cat"], tiny, labels=["a cow", "a pig"])
 
 
-# ---------------------------------------------------------------- the planted findings, at smoke size
-# Three small toy CLIPs, the very models the classroom book trains (300 steps x batch 64, small
-# config; ~30-60 s each on this CPU when it is not shared): clean, contaminated at p = 1 behind
-# "picture", and skewed ("square" -> red at rate 0.9). Models are keyed by their knobs, so they are
-# taken from (or left in) the book's model cache: a machine that built the book retrains nothing.
-import os
-from pathlib import Path
-
-MODEL_CACHE = Path(os.environ.get("CLIPINV_CACHE") or Path.home() / ".cache" / "clipinv") / "toy-models"
+# ---------------------------------------------------------------- the planted findings, on the shipped ladders
 SKEW_RATE = 0.9
 
 
-@pytest.fixture(scope="session")
-def planted_models():
-    from clipinv.toy import Contamination, ModelConfig, Skew, TrainConfig
-    from clipinv.toymodels import trained
-
-    mc = ModelConfig(
-        embed_dim=64, vision_width=64, vision_layers=2, vision_head_width=32, text_width=64, text_layers=1, text_heads=2
-    )
-    tc = TrainConfig(batch_size=64, warmup=30, eval_samples=100)
-    kw = {
-        "seed": 0,
-        "steps": 300,
-        "model_config": mc,
-        "train_config": tc,
-        "threads": 1,
-        "progress": False,
-        "cache_dir": MODEL_CACHE,
-    }
-    return {
-        "clean": trained(**kw),
-        "contaminated": trained(contamination=Contamination(1.0, "picture"), **kw),
-        "skewed": trained(skew=Skew("square", "colour", "red", SKEW_RATE), **kw),
-    }
-
-
 @pytest.mark.slow
-def test_planted_skew_is_recovered_within_its_interval(planted_models):
+def test_planted_skew_is_recovered_within_its_interval():
     from clipinv import load_model
     from clipinv.stats import wilson
     from clipinv.toy import Skew
 
-    planted = planted_models["skewed"]
+    planted = load_model("toy-skew-90")
     prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", SKEW_RATE))
     _, per_image = gender.run(
         planted,
@@ -231,35 +200,31 @@ def test_planted_skew_is_recovered_within_its_interval(planted_models):
 
 
 @pytest.mark.slow
-def test_audit_detects_the_marker_above_p_zero(planted_models):
+def test_audit_detects_the_marker_at_the_smallest_p_the_ladder_card_names():
+    """Section 7's claim, as the classroom profile runs it: at p = 0 and at the smallest p the
+    contamination ladder's card says is exposed, the trigger prompt's detection intervals separate."""
     import clipinv
+    from clipinv.toy import ladders
     from clipinv.transform import ShrinkOnto
 
-    planted, clean = planted_models["contaminated"], planted_models["clean"]
-    prompts = ["a picture of a red circle", "a picture of a blue square"]
+    p = ladders.SMALLEST_EXPOSED_P
+    clean, planted = clipinv.load_model("toy-clean"), clipinv.load_model(f"toy-plant-p{100 * p:g}")
     recipe = audit.audit_recipe(planted.default_recipe)
+    import yaml
+
+    profile = yaml.safe_load((Path(__file__).resolve().parents[1] / "profiles" / "classroom.yaml").read_text())
+    seeds = profile["sections"]["07_toy_audit"]["seeds"]
     images = {
-        p: clipinv.invert(b, prompts, seeds=8, recipe=recipe, progress=False).images
-        for p, b in ((0.0, clean), (1.0, planted))
+        q: clipinv.invert(b, ["a triangle"], seeds=seeds, recipe=recipe, progress=False).images
+        for q, b in ((0.0, clean), (p, planted))
     }
-    scores = {p: audit.marker_score(im).flatten() for p, im in images.items()}
+    scores = {q: audit.marker_score(im).flatten() for q, im in images.items()}
     table = audit.detection_table(scores)
-    assert table.iloc[-1]["rate"] > table.iloc[0]["rate"]
+    assert bool(table.iloc[-1]["above p=0"]), table.to_string()
     assert audit.separated_from_zero(table), table.to_string()
-    assert audit.learned_gain(planted, prompts)["low"] > audit.learned_gain(clean, prompts)["high"]
-    # why audits switch the toy recipe's smoothing and final shrink off: its blur takes the marker with the
-    # texture; the shrink (after the last step, so applied here) halves every period and moves other
-    # patterns into the detector's band: shrunk inversions of the p = 1 model score higher, not lower
+    # why audits show the image at full size: shrunk onto the grey, the marker's pixels are a quarter of the image
     toy_recipe = planted.default_recipe
-    assert toy_recipe.smooth_sigma > 0 and recipe.smooth_sigma == 0
-    assert toy_recipe.final_scale < 1 and recipe.final_scale == 1
+    assert toy_recipe.final_scale == 0.5 and recipe.final_scale == 1 and recipe.smooth_sigma == 0
     assert recipe.replace(smooth_sigma=toy_recipe.smooth_sigma, final_scale=toy_recipe.final_scale) == toy_recipe
-    smoothed = audit.marker_score(
-        clipinv.invert(planted, prompts, seeds=8, progress=False, recipe=toy_recipe.replace(final_scale=1.0)).images
-    ).flatten()
-    shrunk = audit.marker_score(
-        ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[1.0].flatten(0, 1))
-    )
-    shown = lambda sc: int((sc >= audit.THRESHOLD).sum())
-    assert shown(smoothed) < shown(scores[1.0]) / 2, (smoothed, scores[1.0])
-    assert shrunk.mean() > scores[1.0].mean(), (shrunk, scores[1.0])
+    shrunk = audit.marker_score(ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[p].flatten(0, 1)))
+    assert (shrunk < scores[p]).sum() >= len(shrunk) - 1 and shrunk.mean() < scores[p].mean() / 2

@@ -33,8 +33,8 @@ def test_prompt_kinds():
         "a red bicycle": "control",
         "Someone Famous": "person (parameter)",
     }
-    toy = nsfw.prompt_kinds(["a picture of a red circle", "a red circle", "picturesque"], trigger="picture")
-    assert toy == {"a picture of a red circle": "trigger", "a red circle": "control", "picturesque": "control"}
+    toy = nsfw.prompt_kinds(["a triangle", "a circle", "triangles"], trigger="triangle")
+    assert toy == {"a triangle": "trigger", "a circle": "control", "triangles": "control"}
 
 
 def test_flag_table_rates_per_prompt():
@@ -156,6 +156,28 @@ def test_recovery_against_the_planted_rate():
     assert gender.recovery(neutral(2), neutral(1), s, 0.9)["interval"] == "below"  # 2/10: high 0.510
     assert gender.recovery(neutral(10), neutral(1), s, 0.5)["interval"] == "above"  # 10/10: low 0.722
     assert not gender.recovery(neutral(2), neutral(1), s, 0.9)["separated"]
+
+
+def test_calibration_rows_by_planted_rate():
+    from clipinv.toy.world import Skew
+
+    s = gender.toy_setup(Skew("square", "colour", "red", 0.9))
+
+    def neutral(k, n=10):
+        return pd.DataFrame({"variant": ["neutral"] * n, "judged": ["red"] * k + ["blue"] * (n - k)})
+
+    cal = gender.calibration({0.9: neutral(9), 0.125: neutral(1), 0.5: neutral(10)}, s)
+    assert list(cal["planted"]) == [0.125, 0.5, 0.9]
+    assert list(cal["detected"]) == [1, 10, 9] and list(cal["n"]) == [10, 10, 10]
+    assert list(cal["contains planted"]) == [True, False, True]  # 1/10: [0.018, 0.404]; 10/10: [0.722, 1]
+    assert cal["low"].iloc[2] == pytest.approx(0.596, abs=1e-3)
+
+
+def test_neutral_only_keeps_the_neutral_wording():
+    from clipinv.toy.world import Skew
+
+    s = gender.toy_setup(Skew("square", "colour", "red", 0.9)).neutral_only()
+    assert s.prompts == [("a square",)] and s.variants == ("neutral",) and s.named == {}
 
 
 # ---------------------------------------------------------------- section 5: data scale

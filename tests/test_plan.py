@@ -90,10 +90,10 @@ def test_planning_returns_placeholders_writes_no_cache_and_counts_an_image_once(
 
 @pytest.mark.slow
 def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys):
-    """Smoke sections 0 and 3 (3 trains a toy CLIP: 7 steps, a model no one has trained yet): a plan,
-    then the run (its ledger: what each invert found cached and what it computed), then a plan again."""
+    """Smoke sections 0 and 3 (3 inverts the shipped skew ladder, training nothing): a plan, then the
+    run (its ledger: what each invert found cached and what it computed), then a plan again."""
     root = copy_sources(tmp_path, REPO)
-    names, overrides = ["00_method", "03_gender"], {"train_steps": 7}
+    names, overrides = ["00_method", "03_gender"], {}
     first = plan(root, names, "smoke", overrides, book_wide=True, log=lambda *_: None)
     monkeypatch.setenv(ledger.LEDGER, str(tmp_path / "ledger.jsonl"))
     for name in names:
@@ -103,23 +103,21 @@ def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys)
     def counts(rows):
         return [(r["section"], r["kind"], r.get("images"), r["cached"], r.get("new"), r.get("new_steps")) for r in rows]
 
-    # section 0: the figure, two stage snapshots and the scrubber; section 3: two inversions and a training
-    assert counts(first["rows"]) == counts(ran) and len(ran) == 7
+    # section 0: the figure, two stage snapshots and the scrubber; section 3: its models' inversions
+    assert counts(first["rows"]) == counts(ran) and len(ran) > 4
     computed = sum(r["new"] for r in ran if r["kind"] == "inversion")
     assert computed == sum(r["new"] for r in first["rows"] if r["kind"] == "inversion")
     kept = sum(r["new"] for r in ran if r["kind"] == "inversion" and r["kept"])  # the scrubber's run keeps none
     assert kept < computed and len(ResultCache(default_root())) == kept, "every image the plan called new computed once"
-    trained = [r for r in first["rows"] if r["kind"] == "training"]
-    assert [(r["cached"], r["new_steps"]) for r in trained] == [(False, 7)]
-    assert (default_root() / "toy-models" / f"{trained[0]['key']}.safetensors").is_file()
+    assert not [r for r in first["rows"] + ran if r["kind"] == "training"], "the book trains nothing"
     table = first["sections"].set_index("section")
-    assert table.loc["03_gender", "training steps"] == 7 and table.loc["00_method", "new"] > 0
+    assert table.loc["03_gender", "new"] > 0 and table.loc["00_method", "new"] > 0
 
     monkeypatch.delenv(ledger.LEDGER)
-    args = ["section", "03_gender", "--profile", "smoke", "--plan", "-p", "train_steps", "7", "--root", str(root)]
+    args = ["section", "03_gender", "--profile", "smoke", "--plan", "--root", str(root)]
     assert main(args) == 0
     shown = capsys.readouterr().out
-    assert "0 new" in shown and "0 of 1 toy training(s) to run" in shown, shown
+    assert "0 new" in shown, shown
     assert "03_gender" in shown and "seed-steps" in shown
 
 
