@@ -464,3 +464,42 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     with pytest.raises(ClipinvError, match="no such model card"):
         args.func(args)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_reproduce_keeps_each_stages_own_world_and_data_seed(tmp_path):
+    """A continuation on a contaminated world (as the ladders' rungs are) reproduces to the same
+    weights: its first stage trains clean, its second on the plant; a stage's data seed is kept."""
+    from clipinv.toy.training import reproduce, stages, world_of
+    from clipinv.toy.world import Contamination
+
+    small = ModelConfig(
+        vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16, text_heads=2
+    )
+    tc = TrainConfig(batch_size=64, warmup=1, threads=1, eval_samples=100)
+    kw = {"samples": 128, "model_config": small, "train_config": tc, "progress": False, "evaluate": False}
+    train(out=tmp_path / "a.safetensors", seed=3, steps=3, data_seed=0, **kw)
+    second, _ = train(
+        out=tmp_path / "b.safetensors",
+        seed=7,
+        steps=3,
+        data_seed=0,
+        contamination=Contamination(0.5, "triangle"),
+        init=tmp_path / "a.safetensors",
+        **kw,
+    )
+    card = json.loads((tmp_path / "b.json").read_text())
+    plan = stages(card)
+    assert [s["data_seed"] for s in plan] == [0, 0]
+    assert [world_of(s["world"])[1] for s in plan] == [None, Contamination(0.5, "triangle")]
+    again, _ = reproduce(card, tmp_path / "again.safetensors", progress=False)
+    assert again.weights_hash == second.weights_hash
+    clean_again, _ = reproduce(
+        {
+            **card,
+            "world": plan[0]["world"],
+            "history": [{k: v for k, v in h.items() if k != "world"} for h in card["history"]],
+        },
+        tmp_path / "clean.safetensors",
+        progress=False,
+    )
+    assert clean_again.weights_hash != second.weights_hash  # the plant is in the weights
