@@ -119,6 +119,9 @@ UNDER = {"a circle": ("colour", None), "a red thing": ("shape", "red")}  # under
 SPECIFIED = ("a blue square", "blue")  # fully specified: one colour and one shape expected
 CHANCE = 0.5  # sizes and positions: a model that ignored the words would be right half the time
 NOT_MEASURED = "not measured (toy world only)"  # the pixel oracle reads only the toy world
+NO_ORACLE = (
+    "The pixel oracle reads only the toy world's palette and shapes, so for this model the page skips these claims."
+)
 COLUMNS = ["claim", "prompts", "n", "borne out", "rate", "low", "high", "against", "resolves", "oracle read"]
 
 
@@ -215,16 +218,18 @@ def halfwidth(n: int) -> float:
 
 
 PHRASES = ("blend", "size", "position", "circle", "thing")  # the rows of `toy_claims`, in order
+UNDER_NAMES = tuple(UNDER)
 
 
 def claim_phrases(claims: pd.DataFrame | None) -> dict[str, str]:
     """What section 1 glues from `toy_claims`'s table: for "blend", "size" and "position" the count
     and rate ('5/6, 83% (44–97%)'); for "circle" and "thing" what the oracle read ('3 colours: red 3,
     blue 2, green 1') and for "square_colour" and "square_shape" its reading of "a blue square";
-    "resolved" ('3 of 5'). NOT_MEASURED for every key where there is no table (a real CLIP)."""
+    "resolved" ('3 of 5'); "summary", all of it in sentences. Where there is no table (a real CLIP):
+    NOT_MEASURED for every key, and a summary that says why."""
     keys = [*PHRASES, "square_colour", "square_shape", "resolved"]
     if claims is None:
-        return dict.fromkeys(keys, NOT_MEASURED)
+        return {**dict.fromkeys(keys, NOT_MEASURED), "summary": NO_ORACLE}
     if len(claims) != len(PHRASES):
         raise ClipinvError(f"claim_phrases reads toy_claims's {len(PHRASES)} rows, got {len(claims)}")
     by = dict(zip(PHRASES, claims.to_dict("records")))
@@ -232,6 +237,13 @@ def claim_phrases(claims: pd.DataFrame | None) -> dict[str, str]:
     out["circle"], out["thing"] = by["circle"]["oracle read"], by["thing"]["oracle read"]
     out["square_colour"], out["square_shape"] = by["circle"]["against read"], by["thing"]["against read"]
     out["resolved"] = f"{int(claims['resolves'].sum())} of {len(claims)}"
+    out["summary"] = (
+        f'The blend shows both its colours in {out["blend"]} of its inversions; "large" covers more than '
+        f'"small" in {out["size"]}; the green square lies on its named side in {out["position"]}. '
+        f'"{UNDER_NAMES[0].capitalize()}" comes out in {out["circle"]} ("{SPECIFIED[0]}": {out["square_colour"]}), '
+        f'"{UNDER_NAMES[1]}" in {out["thing"]} ("{SPECIFIED[0]}": {out["square_shape"]}). '
+        f"Claims that resolve: {out['resolved']}."
+    )
     return out
 
 

@@ -146,7 +146,14 @@ def test_claims_table_and_phrases_as_the_page_shows_them():
     said = concepts.claim_phrases(t)
     assert said["blend"] == "6/6, 100% (61–100%)" and said["position"] == "11/12, 92% (65–99%)"
     assert said["square_colour"] == "1 colour: blue 6" and said["resolved"] == "3 of 5"
-    assert set(concepts.claim_phrases(None).values()) == {concepts.NOT_MEASURED}
+    summary = said["summary"]
+    assert summary.startswith("The blend shows both its colours in 6/6, 100% (61–100%) of its inversions")
+    assert '. "A circle" comes out in 6 colours: red 1,' in summary
+    assert '"a red thing" in 3 shapes: circle 4, square 1, triangle 1 ("a blue square": 1 shape: square 6)' in summary
+    assert summary.endswith("Claims that resolve: 3 of 5.")
+    bare = concepts.claim_phrases(None)
+    assert bare.pop("summary").startswith("The pixel oracle reads only the toy world")
+    assert set(bare.values()) == {concepts.NOT_MEASURED}
 
 
 def test_toy_claims_names_the_missing_targets():
