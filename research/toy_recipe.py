@@ -56,7 +56,7 @@ from clipinv.stats import wilson
 from clipinv.toy import TOY_RECIPE, WEIGHTS
 from clipinv.toy.evaluate import inversion_accuracy
 from clipinv.toy.oracle import fade, pixel_colour, pixel_shape, probe_colour
-from clipinv.toy.training import reproduce, stages
+from clipinv.toy.stages import reproduce, stages
 from clipinv.toy.world import COLOURS, PALETTE, POSITIONS, RADIUS, RELATIONS, SHAPES, SIZES, World, class_prompts
 from clipinv.transform import ShrinkOnto
 

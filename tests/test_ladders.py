@@ -10,7 +10,7 @@ from clipinv import load_model
 from clipinv.stats import wilson
 from clipinv.toy import ladders
 from clipinv.toy.evaluate import zero_shot
-from clipinv.toy.training import stages, world_of
+from clipinv.toy.stages import stages, world_of
 from clipinv.toy.world import World
 
 NAMES = list(ladders.RUNGS)

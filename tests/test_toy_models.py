@@ -392,7 +392,7 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     """A two-stage model trained by hand (the second stage continuing the first, as the shipped toys
     were) and `reproduce` of its card give the same weights; `--like` refuses other training options."""
     from clipinv.toy.cli import register
-    from clipinv.toy.training import reproduce, reseeded, stages
+    from clipinv.toy.stages import reproduce, reseeded, stages
 
     small = ModelConfig(
         vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16, text_heads=2
@@ -469,7 +469,7 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
 def test_reproduce_keeps_each_stages_own_world_and_data_seed(tmp_path):
     """A continuation on a contaminated world (as the ladders' rungs are) reproduces to the same
     weights: its first stage trains clean, its second on the plant; a stage's data seed is kept."""
-    from clipinv.toy.training import reproduce, stages, world_of
+    from clipinv.toy.stages import reproduce, stages, world_of
     from clipinv.toy.world import Contamination
 
     small = ModelConfig(

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import ClipinvError
 from . import LADDER_DIR, RUNGS, TOY_MODELS, WEIGHTS
-from .training import TrainConfig, reproduce, reseeded, train
+from .stages import reproduce, reseeded
+from .training import TrainConfig, train
 from .world import Contamination, Skew
 
 

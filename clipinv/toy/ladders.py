@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ClipinvError
-from .training import TrainConfig, reproduce, train
+from .stages import reproduce
+from .training import TrainConfig, train
 from .world import Contamination, Skew
 
 WEIGHTS = Path(__file__).parent / "weights"
