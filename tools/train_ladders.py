@@ -40,6 +40,8 @@ def table() -> str:
         "and train one more stage on their own data; data rungs retrain toy's five stages from scratch.",
         "Held-out accuracy: 24-way colour x shape on 2,000 fresh world images. Retrain any of them from",
         "scratch with `clipinv toy train --like NAME --out PATH` (every stage its card records).",
+        "Training times are as measured here: two or three trainings at once on the shared 2-core CPU, one",
+        "thread each (alone, toy's own five stages take 9.1 min; see `clipinv/toy/weights/toy.md`).",
         "",
     ]
     for name, title in LADDER_TITLES.items():
