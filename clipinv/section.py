@@ -48,6 +48,7 @@ class Section:
         recipe=None,
         note=True,
         blur_nsfw=True,
+        toy_models=None,
     ):
         if device == "cuda" and not torch.cuda.is_available():
             raise ClipinvError(
@@ -57,6 +58,7 @@ class Section:
         self.profile = profile
         self.device = device
         self.blur_nsfw = blur_nsfw
+        self.toy_models = toy_models  # what a toy page inverts instead of `model` (a shipped ladder), in words
         self.bundle = load_model(model, device=device)
         self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
         base = self.bundle.default_recipe or Recipe()
@@ -83,8 +85,10 @@ class Section:
         )
 
     def models_text(self) -> str:
-        """'toy, judged by toy-judge': what made the page's numbers, for its prose and the front page."""
-        return self.bundle.spec + (
+        """'toy, judged by toy-judge': what made the page's numbers, for its prose and the front page
+        (a toy page that inverts a shipped ladder names it: `toy_models`)."""
+        inverted = self.toy_models if self.toy_models and self.bundle.spec.startswith("toy") else self.bundle.spec
+        return inverted + (
             f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else ""
         )
 

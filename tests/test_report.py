@@ -90,3 +90,12 @@ def test_audit_tables_read_as_counts_rates_and_gains():
     images = torch.arange(4.0).view(2, 2, 1, 1, 1).expand(2, 2, 3, 1, 1)
     top = audit.strongest(images, torch.tensor([0.1, 0.9, 0.5, 0.0]), k=2)
     assert top[:, 0, 0, 0].tolist() == [1.0, 2.0]
+
+
+def test_a_section_names_the_ladder_a_toy_page_inverts():
+    from clipinv.section import Section
+
+    plain = Section(note=False)
+    assert plain.models_text() == "toy, judged by toy-judge"
+    ladder = Section(note=False, toy_models="the skew ladder (toy-skew-50 to toy-skew-100)")
+    assert ladder.models_text() == "the skew ladder (toy-skew-50 to toy-skew-100), judged by toy-judge"
