@@ -88,9 +88,7 @@ class Section:
         """'toy, judged by toy-judge': what made the page's numbers, for its prose and the front page
         (a toy page that inverts a shipped ladder names it: `toy_models`)."""
         inverted = self.toy_models if self.toy_models and self.bundle.spec.startswith("toy") else self.bundle.spec
-        return inverted + (
-            f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else ""
-        )
+        return inverted + (f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else "")
 
     def pick(self, paper, toy):
         """The paper's choice for a real CLIP, the toy world's analogue for toy models."""

@@ -34,10 +34,12 @@ def test_continuations_keep_the_shipped_toys_size_and_accuracy():
     for r in ladders.RUNGS.values():
         c = card(r.name)
         assert c["model_config"] == toy["model_config"], r.name
-        if r.ladder == "contamination" or (r.ladder == "skew" and r.planted < 1):
-            assert c["metrics"]["zero_shot"]["colour_shape"] >= 0.98, r.name
+        if r.ladder == "data":
+            continue
         # a skew of 100% never shows a square of another colour, which the held-out test asks for
-            assert [s["train_config"] for s in stages(c)[:-1]] == [s["train_config"] for s in stages(toy)], r.name
+        if r.ladder == "contamination" or r.planted < 1:
+            assert c["metrics"]["zero_shot"]["colour_shape"] >= 0.98, r.name
+        assert [s["train_config"] for s in stages(c)[:-1]] == [s["train_config"] for s in stages(toy)], r.name
 
 
 def _training_samples(c, n=8000):
