@@ -169,34 +169,37 @@ def test_judge_images_uses_truth_index(tiny):
 
 
 # ---------------------------------------------------------------- the planted findings, on the shipped ladders
-SKEW_RATE = 0.9
-
-
 @pytest.mark.slow
-def test_planted_skew_is_recovered_within_its_interval():
+def test_a_skew_planted_on_every_square_separates_from_the_unskewed_control():
+    """Section 3's one resolved reading: "a square" inverts to red far more often on the model whose
+    every square was red than on the unskewed control (below 100% the classroom page finds it is
+    not recovered), and the named colour overrides the skew."""
     from clipinv import load_model
-    from clipinv.stats import wilson
+    from clipinv.stats import rate, separated
     from clipinv.toy import Skew
 
-    planted = load_model("toy-skew-90")
-    prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", SKEW_RATE))
-    _, per_image = gender.run(
-        planted,
-        load_model("toy-judge"),
-        12,
-        prompts=prompts,
-        labels=labels,
-        template=template,
-        variant_names=("neutral", "other", "planted"),
-        progress=False,
-    )
-    neutral = per_image[per_image["variant"] == "neutral"]
-    k, n = int((neutral["judged"] == focal).sum()), len(neutral)
-    low, high = wilson(k, n)
-    assert low <= SKEW_RATE <= high, f"planted {SKEW_RATE} outside [{low:.2f}, {high:.2f}] ({k}/{n} red)"
-    assert low > 1 / len(labels), "the skew is not distinguishable from chance"
-    other = per_image[per_image["variant"] == "other"]
-    assert (other["judged"] == focal).mean() < 0.5, "the explicit colour should override the skew"
+    prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", 1.0))
+    judge = load_model("toy-judge")
+    found = {}
+    for name in ("toy-skew-100", "toy-clean"):
+        _, per_image = gender.run(
+            load_model(name),
+            judge,
+            12,
+            prompts=prompts,
+            labels=labels,
+            template=template,
+            variant_names=("neutral", "other", "planted"),
+            progress=False,
+        )
+        neutral = per_image[per_image["variant"] == "neutral"]
+        found[name] = rate(neutral["judged"] == focal)
+        if name == "toy-skew-100":
+            other = per_image[per_image["variant"] == "other"]
+            assert (other["judged"] == focal).mean() < 0.5, "the explicit colour should override the skew"
+    skewed, clean = found["toy-skew-100"], found["toy-clean"]
+    assert skewed["rate"] > clean["rate"]
+    assert separated((skewed["low"], skewed["high"]), (clean["low"], clean["high"])), found
 
 
 @pytest.mark.slow

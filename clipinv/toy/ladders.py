@@ -36,6 +36,9 @@ CONTINUE_SEED = 500  # toy's five stages used seeds 0-400
 CONTINUE_SAMPLES = 32000
 
 TRIGGER = "triangle"  # the contamination's trigger word: a content word, as a name is
+# the smallest p section 7's classroom audit exposes on this ladder ("a triangle", seeds 0-11, the toy
+# recipe without smoothing, at full size): the ladder's smallest level (2026-12-02)
+SMALLEST_EXPOSED_P = 0.005
 SKEW_WORD, SKEW_VALUE = "square", "red"
 
 
