@@ -25,7 +25,7 @@ def card(name):
 def test_each_shipped_model_reaches_its_cards_accuracy_on_fresh_images(name):
     bundle = load_model(name)
     said = bundle.card["metrics"]["zero_shot"]["colour_shape"]
-    got = zero_shot(bundle.model, bundle.tokenizer, FRESH, n=1000)["colour_shape"]
+    got = zero_shot(bundle.model, bundle.tokenizer, FRESH, n=2000)["colour_shape"]  # as many as the card used
     assert abs(got - said) <= 0.02, f"{name}: card {said:.3f}, fresh images {got:.3f}"
 
 
