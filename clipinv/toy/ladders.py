@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import ClipinvError
 from .stages import reproduce
 from .training import TrainConfig, train
-from .world import Contamination, Skew
+from .world import Contamination, Skew, World
 
 WEIGHTS = Path(__file__).parent / "weights"
 LADDER_DIR = WEIGHTS / "ladders"
@@ -130,14 +130,8 @@ def _data_card(toy_card: dict, r: Rung) -> dict:
     for stage in card.get("history", []) + [card]:
         stage["samples"] = r.samples
         stage["data_seed"] = 0 if r.samples else stage["train_config"]["seed"]
-        stage["world"] = dataclasses.asdict(_clean_world())
+        stage["world"] = dataclasses.asdict(World())
     return card
-
-
-def _clean_world():
-    from .world import World
-
-    return World()
 
 
 def describe(bundle) -> dict:
