@@ -65,15 +65,31 @@ def available_sections(r: Path) -> list[str]:
     return [s for s in SECTIONS if s in have] + sorted(have - set(SECTIONS))
 
 
+def check_section(r: Path, name: str) -> None:
+    """Refuse anything but the name of a section in notebooks/ (never a path: a run writes beside its notebook)."""
+    if name not in available_sections(r):
+        raise ClipinvError(
+            f"no section {name!r}: a section is a notebook's name in {r / 'notebooks'}, "
+            f"one of {', '.join(available_sections(r))}"
+        )
+
+
 # ---------------------------------------------------------------- profiles and parameters
 def load_profile(r: Path, name: str) -> dict:
     import yaml
 
-    path = r / "profiles" / f"{name}.yaml"
+    path = Path(name) if name.endswith((".yaml", ".yml")) else r / "profiles" / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in (r / "profiles").glob("*.yaml")))
         raise ClipinvError(f"no profile {name!r} ({path} does not exist): pick one of {known}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:  # a syntax slip, or a tag (!!python/...) that safe_load refuses
+        raise ClipinvError(f"profile {path} is not plain YAML: {_yaml_problem(e)}: fix that line") from None
+    if not isinstance(data, dict):
+        raise ClipinvError(
+            f"profile {path} must be a mapping with `defaults:` and `sections:`, not a {type(data).__name__}"
+        )
     if not isinstance(data.get("defaults", {}), dict) or not isinstance(data.get("sections", {}) or {}, dict):
         raise ClipinvError(f"profile {path} must have a `defaults:` mapping and a `sections:` mapping")
     if data.get("ray") is not None and not isinstance(data["ray"], str):
@@ -88,18 +104,29 @@ def notebook_parameters(nb_path: Path) -> dict:
     return papermill.inspect_notebook(str(nb_path))
 
 
+def _yaml_problem(error) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{getattr(error, 'problem', None) or type(error).__name__}{where}"
+
+
 def parse_value(text: str):
-    """A -p value as YAML (papermill's convention): 8 -> int, 0.5 -> float, null -> None, [a, b] -> list."""
+    """A -p value as YAML (papermill's convention): 8 -> int, 0.5 -> float, null -> None, [a, b] -> list.
+    Text that is not plain YAML is refused, not passed on as a string."""
     import yaml
 
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+    except yaml.YAMLError as e:
+        raise ClipinvError(
+            f"-p value {text!r} is not plain YAML ({_yaml_problem(e)}): fix it, or wrap it in quotes "
+            f"inside the shell's (-p KEY \"'text'\") to pass it as text"
+        ) from None
 
 
 def section_parameters(r: Path, name: str, profile: str, overrides: dict | None = None) -> dict:
     """Profile defaults (only those the notebook declares), then its section block, then overrides."""
+    check_section(r, name)
     declared = notebook_parameters(r / "notebooks" / f"{name}.ipynb")
     prof = load_profile(r, profile)
     params = {k: v for k, v in prof["defaults"].items() if k in declared}
@@ -196,10 +223,7 @@ def run_section(
 ) -> dict:
     """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
     `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks."""
-    src = r / "notebooks" / f"{name}.ipynb"
-    if not src.is_file():
-        known = ", ".join(available_sections(r))
-        raise ClipinvError(f"no section {name!r} ({src} does not exist): pick one of {known}")
+    check_section(r, name)
     address = ray_address(r, profile, ray)
     params = section_parameters(r, name, profile, overrides)
     out_dir = r / "book" / "_generated"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .book import SECTIONS, available_sections, build_site, parse_value, root, run_section
+from .book import SECTIONS, available_sections, build_site, check_section, parse_value, root, run_section
 from .errors import ClipinvError
 
 
@@ -39,6 +39,8 @@ def cmd_section(args) -> int:
 def cmd_book(args) -> int:
     r = root(args.root)
     names = args.only or available_sections(r)
+    for name in names:  # every name, before any section runs
+        check_section(r, name)
     if args.plan:
         return _plan(r, names, args, book_wide=True)
     if args.parameters:
@@ -68,7 +70,11 @@ def _add_parameter_flag(parser, help: str):
 
 def _add_build_options(parser):
     """The options `section` and `book` share: the profile, the repository the site links to."""
-    parser.add_argument("--profile", default="classroom", help="profiles/P.yaml: smoke, classroom (default) or paper")
+    parser.add_argument(
+        "--profile",
+        default="classroom",
+        help="smoke, classroom (default) or paper (profiles/P.yaml), or the path of any profile file (P.yaml)",
+    )
     parser.add_argument(
         "--repository",
         metavar="URL",

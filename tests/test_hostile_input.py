@@ -1,0 +1,82 @@
+"""What a clumsy user or a careless script can type: each gets one line (no traceback), exit 2, and
+every file that existed before the command is byte-identical after it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from clipinv.cli import main
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under `folder` and the hash of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture
+def book_root(tmp_path):
+    """A book with one section and one profile, and a user's own notebook beside it."""
+    root = tmp_path / "book"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "profiles").mkdir()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("seeds = 1")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell("print(seeds)")]
+    nbformat.write(nb, str(root / "notebooks" / "00_method.ipynb"))
+    (root / "profiles" / "classroom.yaml").write_text("defaults:\n  seeds: 1\nsections: {}\n")
+    analysis = tmp_path / "home" / "analysis.ipynb"
+    analysis.parent.mkdir()
+    nb.cells.append(nbformat.v4.new_markdown_cell("my own notes"))
+    nbformat.write(nb, str(analysis))
+    return root, analysis
+
+
+@pytest.mark.parametrize("command", ["section", "book"])
+def test_a_path_as_a_section_name_is_refused_and_the_notebook_kept(book_root, tmp_path, capsys, command):
+    root, analysis = book_root
+    before = snapshot(tmp_path)
+    name = str(analysis.with_suffix(""))
+    args = [command, name] if command == "section" else [command, "--only", "00_method", name]
+    assert main([*args, "--root", str(root), "--no-build"]) == 2
+    err = one_line_error(capsys)
+    assert f"no section {name!r}" in err and "00_method" in err
+    assert snapshot(tmp_path) == before
+    assert not (root / "book").exists()  # 00_method, named first, did not run either
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("defaults: {seeds: 1\nsections: {}\n", "is not plain YAML"),
+        ("defaults: !!python/object/apply:os.system [echo hi]\n", "is not plain YAML"),
+        ("- a\n- b\n", "must be a mapping"),
+    ],
+)
+def test_a_broken_profile_is_one_line(book_root, tmp_path, capsys, text, message):
+    root, _ = book_root
+    profile = tmp_path / "mine.yaml"
+    profile.write_text(text)
+    before = snapshot(tmp_path)
+    assert main(["section", "00_method", "--root", str(root), "--no-build", "--profile", str(profile)]) == 2
+    assert message in one_line_error(capsys)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_parameter_that_is_not_yaml_is_refused_not_passed_as_text(book_root, capsys):
+    root, _ = book_root
+    assert main(["section", "00_method", "--root", str(root), "--no-build", "-p", "seeds", "[1, 2"]) == 2
+    assert "-p value '[1, 2' is not plain YAML" in one_line_error(capsys)
+    assert not (root / "book").exists()
