@@ -142,7 +142,14 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
     if tag.endswith((".safetensors", ".pt", ".bin", ".pth")) or os.path.sep in tag:
         state = read_state_dict(tag)
         model = _create(arch, spec)
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # tensors of the wrong shape
+            shapes = [line.strip() for line in str(e).splitlines() if "size mismatch" in line]
+            raise ClipinvError(
+                f"checkpoint {tag} does not fit {arch}: {len(shapes)} tensor(s) of another shape "
+                f"({shapes[0][:160] if shapes else type(e).__name__}): check the architecture"
+            ) from None
         if missing or unexpected:
             raise ClipinvError(
                 f"checkpoint {tag} does not fit {arch}: {len(missing)} missing and {len(unexpected)} "

@@ -80,3 +80,76 @@ def test_a_parameter_that_is_not_yaml_is_refused_not_passed_as_text(book_root, c
     assert main(["section", "00_method", "--root", str(root), "--no-build", "-p", "seeds", "[1, 2"]) == 2
     assert "-p value '[1, 2' is not plain YAML" in one_line_error(capsys)
     assert not (root / "book").exists()
+
+
+# ---------------------------------------------------------------- models and their files
+TOY_WEIGHTS = Path(__file__).resolve().parents[1] / "clipinv" / "toy" / "weights"
+TOY_TRAIN = ["--steps", "1", "--samples", "0", "--no-eval", "--device", "cpu"]
+
+
+def test_toy_train_never_replaces_a_card_it_did_not_write(tmp_path, capsys):
+    (tmp_path / "notes.json").write_text('{"my": "notes"}\n')
+    before = snapshot(tmp_path)
+    assert main(["toy", "train", "--out", str(tmp_path / "notes.safetensors"), *TOY_TRAIN]) == 2
+    err = one_line_error(capsys)
+    assert "notes.json exists and is not a toy model clipinv saved: choose another --out" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_toy_train_replaces_its_own_earlier_model_whole(tmp_path, capsys):
+    out = tmp_path / "mine.safetensors"
+    assert main(["toy", "train", "--out", str(out), *TOY_TRAIN]) == 0
+    first = snapshot(tmp_path)
+    assert main(["toy", "train", "--out", str(out), "--seed", "3", *TOY_TRAIN]) == 0
+    after = snapshot(tmp_path)
+    assert set(after) == {"mine.safetensors", "mine.json"} and after != first  # no temporary file left
+
+
+def toy_pair(tmp_path, change) -> Path:
+    """The shipped toy's weights beside a copy of its card that `change` edits."""
+    import json
+    import shutil
+
+    out = tmp_path / "edited.safetensors"
+    shutil.copy(TOY_WEIGHTS / "toy.safetensors", out)
+    card = json.loads((TOY_WEIGHTS / "toy.json").read_text())
+    change(card)
+    out.with_suffix(".json").write_text(json.dumps(card))
+    return out
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda c: c["model_config"].update(vision_width=64),
+            "do not fit together (size mismatch",
+        ),  # tensors of another shape
+        (lambda c: c["model_config"].update(depth=3), "do not fit together"),  # an unknown field
+        (lambda c: c.pop("mean"), "do not fit together (no field 'mean')"),
+        (lambda c: c.update(std="wide"), "do not fit together"),
+    ],
+)
+def test_a_toy_card_that_does_not_fit_its_weights_is_one_line(tmp_path, capsys, change, message):
+    path = toy_pair(tmp_path, change)
+    before = snapshot(tmp_path)
+    assert main(["invert", "a red circle", "--model", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert message in one_line_error(capsys)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_checkpoint_of_another_shape_is_one_line(tmp_path, capsys):
+    import open_clip
+    from safetensors.torch import save_file
+
+    from clipinv import load_model
+
+    open_clip.add_model_config(Path(__file__).parent / "data" / "clipinv-tiny-test.json")
+    state = dict(load_model("clipinv-tiny-test:random").model.state_dict())
+    state["positional_embedding"] = state["positional_embedding"][:8].contiguous()
+    path = tmp_path / "short.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    spec = f"clipinv-tiny-test:{path}"
+    assert main(["invert", "a dog", "--model", spec, "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = one_line_error(capsys)
+    assert f"checkpoint {path} does not fit clipinv-tiny-test: 1 tensor(s) of another shape" in err

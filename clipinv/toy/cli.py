@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import ClipinvError
 from . import LADDER_DIR, RUNGS, TOY_MODELS, WEIGHTS
+from .model import check_out
 from .stages import reproduce, reseeded
 from .training import TrainConfig, train
 from .world import Contamination, Skew
@@ -71,8 +72,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def handle_train(args) -> int:
-    if not str(args.out).endswith(".safetensors"):
-        raise ClipinvError(f"--out must end in .safetensors, got {args.out}")
+    check_out(args.out)  # before any training: nothing there that clipinv did not write is replaced
     if args.like is not None:
         defaults = {"samples": 12000}
         given = [
