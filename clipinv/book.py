@@ -175,7 +175,7 @@ def ray_address(r: Path, profile: str, ray: str | None = None) -> str | None:
     if target.strip() == "local":
         connect(None)
         return cluster_address()
-    check_address(target)  # fails in seconds, before the kernel starts
+    check_address(target, "--ray" if ray else "the profile's ray:")  # in seconds, before the kernel starts
     return target.strip()
 
 

@@ -25,8 +25,9 @@ from the cache.
 Addresses follow Ray's conventions: none or "local" joins the cluster RAY_ADDRESS names, else the one
 `ray start` started on this machine, else starts Ray here; "auto" joins the local `ray start` cluster;
 "HOST:PORT" or "ray://HOST:PORT" joins that cluster; a process already connected stays on its cluster.
-Ray's connect waits minutes where nothing listens, so the engine first opens a TCP connection to
-HOST:PORT and fails in seconds if it cannot. A CPU task runs the driver's torch threads: start the
+Ray's connect waits minutes where nothing listens, or where something else does, so the engine first
+opens a TCP connection to HOST:PORT and checks that it answers as gRPC (Ray's GCS) does, failing in
+seconds if not, and gives the join itself JOIN_TIMEOUT_S. A CPU task runs the driver's torch threads: start the
 driver with OMP_NUM_THREADS=1 for many one-thread tasks.
 `from_environment` reads CLIPINV_RAY (an address or "local"), which `clipinv section/book --ray` set
 for the notebooks' `Section`s.
@@ -38,6 +39,7 @@ import logging
 import math
 import os
 import socket
+from contextlib import nullcontext
 
 import torch
 from tqdm.auto import tqdm
@@ -49,12 +51,14 @@ from .models import load_model
 from .version import __version__
 
 CONNECT_TIMEOUT_S = 3.0
+JOIN_TIMEOUT_S = 45.0  # ray.init on a cluster that answers: seconds; on a loaded machine, tens of them
 TASKS_PER_WORKER = 4  # a lost task costs a quarter of a worker's share; fast workers take over slow ones'
 MAX_IMAGES_PER_TASK = 64
 
 
-def host_port(address: str) -> tuple[str, int] | None:
-    """(host, port) of "HOST:PORT" or "ray://HOST:PORT"; None for "auto"/"local"."""
+def host_port(address: str, source: str = "--ray") -> tuple[str, int] | None:
+    """(host, port) of "HOST:PORT" or "ray://HOST:PORT"; None for "auto"/"local". `source`: where the
+    address came from (--ray, RAY_ADDRESS, CLIPINV_RAY, a profile), for the error line."""
     text = address.strip()
     if text in ("auto", "local"):
         return None
@@ -62,52 +66,114 @@ def host_port(address: str) -> tuple[str, int] | None:
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        hint = "on the command line, put --ray after the prompts" if source == "--ray" else f"fix or unset {source}"
         raise ClipinvError(
-            f"Ray address {address!r} is not HOST:PORT, ray://HOST:PORT, auto or local "
-            f"(on the command line, put --ray after the prompts)"
+            f"Ray address {address!r} (from {source}) is not HOST:PORT, ray://HOST:PORT, auto or local: {hint}"
         )
     return host, int(port)
 
 
-def check_address(address: str) -> None:
-    """Fail in one line, within seconds, where no server listens at a HOST:PORT address."""
-    target = host_port(address)
+# a gRPC server (Ray's GCS and its client server are) answers an HTTP/2 client preface with its SETTINGS
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def speaks_grpc(sock: socket.socket) -> bool:
+    """Whether the server on `sock` answers as a gRPC server does (an HTTP/2 SETTINGS frame first)."""
+    try:
+        sock.sendall(HTTP2_PREFACE)
+        head = b""
+        while len(head) < 9:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+    except OSError:  # timed out (a server that says nothing), reset
+        return False
+    return head[3] == 4  # frame type 4: SETTINGS
+
+
+def check_address(address: str, source: str = "--ray") -> None:
+    """Fail in one line, within seconds, where no Ray cluster listens at a HOST:PORT address: nothing
+    listens, or something that does not speak gRPC (a web server, Ray's dashboard on 8265)."""
+    target = host_port(address, source)
     if target is None:
         return
     try:
-        socket.create_connection(target, timeout=CONNECT_TIMEOUT_S).close()
+        sock = socket.create_connection(target, timeout=CONNECT_TIMEOUT_S)
     except OSError as e:
         why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
         raise ClipinvError(
             f"no Ray cluster answers at {address} ({why}): start one there with `ray start --head`, "
-            f"or check the address (--ray ADDRESS, RAY_ADDRESS, CLIPINV_RAY)"
+            f"or check the address ({source})"
         ) from None
+    with sock:
+        if not speaks_grpc(sock):
+            raise ClipinvError(
+                f"the server at {address} is not a Ray cluster (it does not answer as Ray's GCS does; Ray's "
+                f"dashboard, 8265, is not its address): give the address `ray start --head` printed, "
+                f"e.g. HOST:6379 ({source})"
+            )
 
 
-def connect(address: str | None = None):
+class _Deadline:
+    """Raise ClipinvError if the block runs longer than `seconds` (SIGALRM: the main thread on Unix only;
+    elsewhere it does nothing)."""
+
+    def __init__(self, seconds: float, message: str):
+        self.seconds, self.message, self.armed = seconds, message, False
+
+    def _fire(self, _signum, _frame):
+        raise ClipinvError(self.message)
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGALRM, self._fire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, *_exc):
+        import signal
+
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def connect(address: str | None = None, source: str = "--ray"):
     """The `ray` module, connected: to the cluster at `address`, else as `ray.init()` finds one (see the
-    module docstring). A process already connected stays on its cluster."""
+    module docstring). A process already connected stays on its cluster. Joining a cluster at an
+    address takes at most JOIN_TIMEOUT_S, or fails in one line."""
     try:
         import ray
     except ImportError:
         raise ClipinvError("Ray is not installed: pip install 'clipinv[ray]' (or run without --ray)") from None
     address = None if address in (None, "", "local") else address.strip()
     target = address or os.environ.get("RAY_ADDRESS")
+    source = source if address else "RAY_ADDRESS"
     if target:
-        check_address(target)
+        check_address(target, source)
     if ray.is_initialized():  # one cluster per process: the one it is on, unless asked for another port
         here = cluster_address()
-        asked = host_port(address) if address and not address.startswith("ray://") else None
+        asked = host_port(address, source) if address and not address.startswith("ray://") else None
         if asked and str(asked[1]) != here.rpartition(":")[2]:
             raise ClipinvError(f"this process is connected to the Ray cluster at {here}: it cannot join {address} too")
         return ray
     for attempt in (1, 2):  # a loaded machine can miss the 15 s Ray gives its agent to start; once more
         try:
             # quiet: no worker output or connection notes in the driver's output (a notebook's cells)
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            late = f"the Ray cluster at {target} did not let this process join within {JOIN_TIMEOUT_S:.0f} s: check that it is a Ray cluster's address ({source}) and that it is up"
+            with _Deadline(JOIN_TIMEOUT_S, late) if target else nullcontext():
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             return ray
         except Exception as e:
             ray.shutdown()
+            if isinstance(e, ClipinvError):
+                raise
             if target or attempt == 2:
                 lines = str(e).strip().splitlines()
                 where = f"join the Ray cluster at {target}" if target else "start Ray on this machine"
@@ -124,7 +190,7 @@ def cluster_address() -> str:
 def from_environment(device=None) -> RayEngine | None:
     """A RayEngine for the cluster CLIPINV_RAY names (an address or "local"), or None where it is unset."""
     address = os.environ.get("CLIPINV_RAY", "").strip()
-    return RayEngine(address, device=device) if address else None
+    return RayEngine(address, device=device, source="CLIPINV_RAY") if address else None
 
 
 class RayEngine:
@@ -133,21 +199,29 @@ class RayEngine:
     times if its worker dies, on `device` ("cuda": one GPU a task; "cpu"; None: GPUs if the cluster
     has them)."""
 
-    def __init__(self, address: str | None = None, *, device=None, images_per_task: int | None = None, retries=3):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        device=None,
+        images_per_task: int | None = None,
+        retries=3,
+        source: str = "--ray",
+    ):
         if images_per_task is not None and (
             isinstance(images_per_task, bool) or not isinstance(images_per_task, int) or images_per_task < 1
         ):
             raise ClipinvError(f"images_per_task must be a whole number >= 1, got {images_per_task!r}")
         if device is not None and torch.device(device).type not in ("cpu", "cuda"):
             raise ClipinvError(f"a Ray task runs on cpu or cuda, not {device}")
-        self.address = address
+        self.address, self.source = address, source  # source: where the address came from, for errors
         self.device = torch.device(device).type if device is not None else None
         self.images_per_task = images_per_task
         self.retries = int(retries)
         self.ran: dict = {}
 
     def connect(self):
-        return connect(self.address)
+        return connect(self.address, self.source)
 
     def plan(self, ray, n_images: int) -> dict:
         """Where the tasks run and how big they are, from the cluster's resources."""

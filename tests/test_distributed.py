@@ -25,7 +25,7 @@ from clipinv import ClipinvError, invert
 from clipinv.book import copy_sources, executed_parameters, glued
 from clipinv.cache import ResultCache
 from clipinv.cli import main
-from clipinv.distributed import RayEngine, check_address
+from clipinv.distributed import RayEngine, check_address, connect
 from clipinv.section import scaled_schedule
 
 ray = pytest.importorskip("ray")
@@ -260,3 +260,98 @@ def test_section_0_on_ray_glues_the_numbers_of_a_single_process_run(cluster, tmp
     assert glued(pages["ray"]) == alone and {"judge_accuracy", "judge_hits", "headline"} <= set(alone)
     assert stderr(pages["ray"]) == stderr(pages["alone"])  # Ray leaves no notes on the page
     assert len(ResultCache(tmp_path / "ray-cache")) == len(ResultCache(tmp_path / "alone-cache")) > 0
+
+
+class Listening:
+    """A server on 127.0.0.1 that is not Ray: `answer` is what it sends a client (None: nothing, ever)."""
+
+    def __init__(self, answer: bytes | None):
+        self.answer, self.sock = answer, socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)  # kept open: a silent server never hangs up
+            if self.answer is not None:
+                conn.recv(1024)
+                conn.sendall(self.answer)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+DASHBOARD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"  # what a web server answers HTTP/2 with
+
+
+def test_a_web_server_at_the_address_fails_in_one_line_within_seconds_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    with Listening(DASHBOARD) as web:
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "clipinv.cli", "invert", "a red circle", "--model", "toy", "--out", str(out)]
+            + ["--ray", web.address],
+            env={**os.environ, "PYTHONPATH": str(REPO), "CLIPINV_CACHE": str(tmp_path / "cache")},
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    assert proc.returncode == 2 and time.perf_counter() - t < 30, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert f"the server at {web.address} is not a Ray cluster" in proc.stderr
+    assert not out.exists() and not (tmp_path / "cache").exists()
+
+
+def test_a_silent_server_fails_within_seconds():
+    with Listening(None) as silent:
+        t = time.perf_counter()
+        with pytest.raises(ClipinvError, match="is not a Ray cluster"):
+            check_address(silent.address)
+        assert time.perf_counter() - t < 10
+
+
+def test_a_ray_cluster_passes_the_check_and_is_joined_by_address(cluster):
+    check_address(cluster)  # Ray's GCS answers as gRPC does
+    joined = subprocess.run(  # another driver joins the running cluster by its address
+        [
+            sys.executable,
+            "-c",
+            f"from clipinv.distributed import connect; print(connect({cluster!r}).is_initialized())",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert joined.returncode == 0 and joined.stdout.strip().endswith("True"), joined.stderr[-2000:]
+
+
+def test_a_join_that_hangs_is_cut_off_in_one_line():
+    from clipinv.distributed import _Deadline
+
+    t = time.perf_counter()
+    with pytest.raises(ClipinvError, match="did not answer in time"), _Deadline(0.3, "did not answer in time"):
+        time.sleep(5)
+    assert time.perf_counter() - t < 2
+
+
+def test_a_garbage_ray_address_names_the_variable_it_came_from(monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "garbage")
+    with pytest.raises(ClipinvError) as caught:
+        connect(None)
+    assert "Ray address 'garbage' (from RAY_ADDRESS) is not HOST:PORT" in str(caught.value)
+    assert "fix or unset RAY_ADDRESS" in str(caught.value) and "after the prompts" not in str(caught.value)
