@@ -224,8 +224,12 @@ def app(
 
 def served_settings() -> dict:
     """app()'s keywords in the notebook `clipinv explore` serves: its options (from the environment),
-    then `model` and `prompt` from the page's query string (Voilà gives the kernel QUERY_STRING)."""
+    then `model` and `prompt` from the page's query string (Voilà gives the kernel QUERY_STRING). A
+    page picks only the model the server was started with or a shipped one: no other spec is loaded."""
     settings = json.loads(os.environ.get(ENVIRONMENT) or "{}")
     query = parse_qs(os.environ.get("QUERY_STRING", ""))
     settings.update({k: query[k][-1] for k in QUERY_KEYS if query.get(k)})
+    started = json.loads(os.environ.get(ENVIRONMENT) or "{}").get("model", "toy")
+    if settings.get("model", started) not in (started, *shipped_models()):
+        settings["model"] = started
     return settings

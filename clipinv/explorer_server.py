@@ -8,6 +8,11 @@ Voilà's `lab` template without its two Font Awesome stylesheets from cdn.jsdeli
 requests the stock page makes outside the machine (the explorer's widgets use no icons). The options
 reach the kernel through its environment: Voilà starts each kernel with its own environment plus the
 page's QUERY_STRING. Voilà's user files (its notebook-signing key) go to the temporary folder as well.
+
+Only the user's own browser tab can use it: the printed URL carries a random token, without which Voilà
+starts no kernel; requests whose Host is not 127.0.0.1 or localhost (a DNS-rebinding page) get 403; a
+page may pick only the started model or a shipped one (`explorer.served_settings`); and a kernel no page
+is connected to is shut down after `cull_after` idle seconds.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -31,6 +37,7 @@ from .explorer import ENVIRONMENT
 from .models import load_model
 
 DEFAULT_PORT = 8866  # Voilà's own default
+DEFAULT_CULL_AFTER = 600  # seconds a kernel no page is connected to may idle before it is shut down
 KERNEL = "clipinv-explorer"
 NOTEBOOK_CELL = "from clipinv import explorer\n\nexplorer.app(**explorer.served_settings())"
 FONT_AWESOME = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/"
@@ -56,10 +63,28 @@ def free_port(port: int) -> int:
         return s.getsockname()[1]
 
 
-def prepare(folder: Path, settings: dict) -> tuple[Path, dict]:
-    """Write the notebook, the kernel spec and the template into `folder`; return the notebook and the
-    environment the server runs in."""
+def server_config(token: str, cull_after: int) -> dict:
+    """Voilà's configuration (voila.json in its working folder): the token a request must carry, the Host
+    check Voilà itself turns off, and the culling of kernels no page is connected to."""
+    return {
+        "Voila": {
+            "token": token,
+            "tornado_settings": {"allow_remote_access": False, "local_hostnames": ["localhost"]},
+        },
+        "MappingKernelManager": {
+            "cull_idle_timeout": cull_after,
+            "cull_interval": max(1, min(60, cull_after)),
+            "cull_connected": False,
+        },
+    }
+
+
+def prepare(folder: Path, settings: dict, token: str = "", cull_after: int = DEFAULT_CULL_AFTER) -> tuple[Path, dict]:
+    """Write the notebook, the kernel spec, the template and Voilà's configuration into `folder`; return
+    the notebook and the environment the server runs in."""
     import nbformat
+
+    (folder / "voila.json").write_text(json.dumps(server_config(token, cull_after)))
 
     jupyter = folder / "jupyter"
     kernel = jupyter / "kernels" / KERNEL
@@ -130,14 +155,20 @@ def _interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
 
-def serve(model="toy", port=DEFAULT_PORT, device="cpu", steps=None, open_browser=True, blur=True) -> int:
-    """Serve the explorer until Ctrl-C; print its URL and open it in the browser unless told not to."""
+def serve(
+    model="toy", port=DEFAULT_PORT, device="cpu", steps=None, open_browser=True, blur=True, cull_after=None
+) -> int:
+    """Serve the explorer until Ctrl-C; print its URL (with its token) and open it in the browser unless
+    told not to."""
     if importlib.util.find_spec("voila") is None:
         raise ClipinvError("voila is not installed (a dependency of clipinv): run `make install` or `pip install -e .`")
     if device == "cuda" and not torch.cuda.is_available():
         raise ClipinvError("--device cuda but no CUDA GPU is visible: use --device cpu")
     if steps is not None and steps < 1:
         raise ClipinvError(f"--steps must be >= 1, got {steps}")
+    cull_after = DEFAULT_CULL_AFTER if cull_after is None else cull_after
+    if cull_after < 1:
+        raise ClipinvError(f"--cull-after must be >= 1 second, got {cull_after}")
     port = free_port(port)
     load_model(model)  # a bad spec fails here, in one line, before any server starts
     settings = {"model": model, "device": device, "steps": steps, "blur": blur}
@@ -145,7 +176,7 @@ def serve(model="toy", port=DEFAULT_PORT, device="cpu", steps=None, open_browser
     # ignores interrupts for its background jobs, which their children inherit)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _run(model, port, device, settings, open_browser)
+        _run(model, port, device, settings, open_browser, cull_after)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -153,14 +184,15 @@ def serve(model="toy", port=DEFAULT_PORT, device="cpu", steps=None, open_browser
     return 0
 
 
-def _run(model, port, device, settings, open_browser):
+def _run(model, port, device, settings, open_browser, cull_after):
     with tempfile.TemporaryDirectory(prefix="clipinv-explore-") as tmp:
         folder = Path(tmp)
-        notebook, env = prepare(folder, settings)
+        token = secrets.token_urlsafe(24)
+        notebook, env = prepare(folder, settings, token, cull_after)
         server = subprocess.Popen(voila_command(notebook, port, folder), env=env, cwd=folder)
         try:
             _wait_until_listening(server, port)
-            url = f"http://127.0.0.1:{port}/"
+            url = f"http://127.0.0.1:{port}/?token={token}"
             print(f"explorer: {url} (model {model}, device {device}); Ctrl-C stops it", flush=True)
             if open_browser and not webbrowser.open(url):
                 print("explorer: no browser found here: open the URL above in one", flush=True)
@@ -174,7 +206,9 @@ def _run(model, port, device, settings, open_browser):
 
 
 def cmd_explore(args) -> int:
-    return serve(args.model, args.port, args.device, args.steps, open_browser=not args.no_browser)
+    return serve(
+        args.model, args.port, args.device, args.steps, open_browser=not args.no_browser, cull_after=args.cull_after
+    )
 
 
 def register(subparsers):
@@ -186,9 +220,18 @@ def register(subparsers):
         "redrawn as it optimises) with Voilà on 127.0.0.1, with a kernel on this machine; print its URL and "
         "open the browser. Ctrl-C stops it.",
     )
-    p.add_argument("--model", default="toy", help="the model it starts with (default toy; the app offers the others)")
+    p.add_argument(
+        "--model", default="toy", help="the model it serves (default toy); the page also offers the shipped ones"
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where it inverts (default cpu)")
     p.add_argument("--steps", type=int, default=None, help="the steps slider's start (default: the model's recipe)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
+    p.add_argument(
+        "--cull-after",
+        type=int,
+        metavar="SECONDS",
+        default=None,
+        help=f"shut down a kernel no page is connected to after it idled this long (default {DEFAULT_CULL_AFTER})",
+    )
     p.set_defaults(func=cmd_explore)

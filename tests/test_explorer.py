@@ -123,6 +123,13 @@ def test_served_settings_read_the_environment_then_the_query_string(monkeypatch)
     assert explorer.served_settings() == {"model": "toy-judge", "prompt": "a blue square", "steps": 5, "device": "cpu"}
 
 
+def test_a_page_cannot_make_the_served_explorer_load_another_model(monkeypatch):
+    monkeypatch.setenv(explorer.ENVIRONMENT, '{"model": "toy"}')
+    for spec in ("ViT-bigG-14:random", "ViT-B-16:/etc/passwd", "hf-hub:someone/anything"):
+        monkeypatch.setenv("QUERY_STRING", f"model={spec}&prompt=a+circle")
+        assert explorer.served_settings() == {"model": "toy", "prompt": "a circle"}, spec
+
+
 # ---------------------------------------------------------------- the command
 
 
@@ -192,7 +199,7 @@ def test_the_served_explorer_inverts_in_the_browser_offline():
     requests = []
     try:
         deadline = time.monotonic() + 120
-        while not any(f"explorer: {url}" in line for line in lines):
+        while not (printed := re.search(rf"explorer: ({re.escape(url)}\?token=\S+) ", "".join(lines))):
             assert server.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.2)
         with sync_playwright() as p:
@@ -203,7 +210,7 @@ def test_the_served_explorer_inverts_in_the_browser_offline():
             page = browser.new_page(viewport={"width": 1000, "height": 760})
             page.on("request", lambda r: requests.append(r.url))
             page.on("websocket", lambda ws: requests.append(ws.url))
-            page.goto(url)
+            page.goto(printed.group(1))  # the URL with its token
             page.wait_for_selector("button:has-text('Invert')", timeout=120_000)  # the kernel ran the app
             image = page.locator("img.widget-image")
             placeholder = image.get_attribute("src")
@@ -234,3 +241,63 @@ def test_the_served_explorer_inverts_in_the_browser_offline():
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
+
+
+def kernels(server: subprocess.Popen) -> list:
+    """The kernel processes the server runs."""
+    import psutil
+
+    return [p for p in psutil.Process(server.pid).children(recursive=True) if "ipykernel_launcher" in p.cmdline()]
+
+
+def get(port: int, path: str, host: str | None = None):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}"})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, body
+
+
+def test_only_the_printed_url_starts_a_kernel_and_an_idle_kernel_is_shut_down():
+    """No token (a page elsewhere asking for any model): no kernel. The token but another Host (a
+    DNS-rebinding page): 403. The printed URL: a kernel, shut down once it idles with no page on it."""
+    port = free_port()
+    server = subprocess.Popen(
+        command("--no-browser", "--port", str(port), "--cull-after", "3"),
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = []
+    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := re.search(rf"explorer: http://127\.0\.0\.1:{port}/\?token=(\S+) ", "".join(lines))):
+            assert server.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        token = found.group(1)
+        status, _ = get(port, "/?model=ViT-bigG-14:random")
+        assert status in (302, 403), status  # to the login page, or refused
+        status, _ = get(port, f"/?token={token}", host=f"attacker.example:{port}")
+        assert status == 403
+        time.sleep(2)
+        assert not kernels(server), "a request without the token started a kernel"
+        status, body = get(port, f"/?token={token}")
+        assert status == 200 and b"clipinv" in body
+        assert kernels(server), "the printed URL started no kernel"
+        deadline = time.monotonic() + 60
+        while kernels(server):  # no page connected to it: shut down after 3 idle seconds
+            assert time.monotonic() < deadline, "an idle kernel was never shut down"
+            time.sleep(0.5)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
