@@ -15,7 +15,7 @@ import torch
 from . import book_cli, explorer_server
 from .errors import ClipinvError
 from .invert import invert
-from .io import slug, to_pil, writable_dir
+from .io import new_run_folder, slug, to_pil
 from .models import load_model
 from .recipe import KNOBS, Recipe
 from .toy import TOY_MODELS
@@ -140,7 +140,9 @@ def _add_invert(sub):
 
 
 def cmd_invert(args) -> int:
-    out = writable_dir(args.out)
+    out = new_run_folder(args.out)
+    if out != Path(args.out):
+        print(f"clipinv: {args.out} holds an earlier run: this one goes to {out}", file=sys.stderr)
     if args.seeds < 1:
         raise ClipinvError(f"--seeds must be >= 1, got {args.seeds}")
     for prompt in args.prompts:
@@ -177,35 +179,54 @@ def cmd_invert(args) -> int:
 
         images, flagged = blur_flagged(images)
 
-    # write everything into a temporary folder first, then move it into place: nothing half-done
+    try:
+        files = _write_run(out, result, images, flagged)
+    except OSError as e:  # a full disk, a folder gone read-only: the images computed are kept where they can be
+        kept = "are in the results cache: rerun the same command to write them" if not args.no_cache else "are lost"
+        raise ClipinvError(
+            f"could not write the run into {out} ({e.strerror or type(e).__name__}): nothing was written "
+            f"there; its {len(files_of(result))} image(s) {kept} (free space or choose another --out)"
+        ) from None
+    for f in files:
+        print(f"{out / f['file']}  similarity {f['similarity']:.3f}")
+    print(f"{out / 'run.json'}")
+    return 0
+
+
+def files_of(result) -> list[tuple[int, int, str]]:
+    """(prompt index, seed index, file name) of each image of a run."""
+    return [
+        (i, j, f"{i:02d}-{slug(prompt)}-seed{seed}.png")
+        for i, prompt in enumerate(result.prompts)
+        for j, seed in enumerate(result.seeds)
+    ]
+
+
+def _write_run(out: Path, result, images, flagged) -> list[dict]:
+    """The PNGs and run.json, written into a temporary folder first, then moved into place: nothing half-done."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".clipinv-", dir=out))
     try:
         files = []
-        for i, prompt in enumerate(result.prompts):
-            for j, seed in enumerate(result.seeds):
-                name = f"{i:02d}-{slug(prompt)}-seed{seed}.png"
-                to_pil(images[i, j]).save(tmp / name)
-                files.append(
-                    {
-                        "file": name,
-                        "prompt": prompt,
-                        "seed": seed,
-                        "similarity": round(float(result.similarity[i, j]), 5),
-                        "nsfw_blurred": bool(flagged[i, j]) if flagged is not None else None,
-                    }
-                )
+        for i, j, name in files_of(result):
+            to_pil(images[i, j]).save(tmp / name)
+            files.append(
+                {
+                    "file": name,
+                    "prompt": result.prompts[i],
+                    "seed": result.seeds[j],
+                    "similarity": round(float(result.similarity[i, j]), 5),
+                    "nsfw_blurred": bool(flagged[i, j]) if flagged is not None else None,
+                }
+            )
         record = {**result.record, "images": files, "command": ["clipinv", *sys.argv[1:]]}
-        (tmp / "run.json").write_text(json.dumps(record, indent=2))
+        (tmp / "run.json").write_text(json.dumps(record, indent=2, allow_nan=False))
         for f in files:
             os.replace(tmp / f["file"], out / f["file"])
         os.replace(tmp / "run.json", out / "run.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for f in files:
-        print(f"{out / f['file']}  similarity {f['similarity']:.3f}")
-    print(f"{out / 'run.json'}")
-    return 0
+    return files
 
 
 def cmd_models(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -36,3 +37,17 @@ def slug(text: str, n: int = 48) -> str:
     while "--" in s:
         s = s.replace("--", "-")
     return s[:n] or "prompt"
+
+
+RUN_FILES = re.compile(r"^(run\.json|\d{2,}-.*-seed\d+\.png)$")  # what `clipinv invert` writes into --out
+
+
+def new_run_folder(path) -> Path:
+    """`path` if it holds no earlier run's files (run.json, NN-prompt-seedS.png), else the first of
+    path-2, path-3, ... that holds none: a run never replaces files already there."""
+    p = writable_dir(path)
+    candidate, n = p, 1
+    while candidate.exists() and (not candidate.is_dir() or any(RUN_FILES.match(f.name) for f in candidate.iterdir())):
+        n += 1
+        candidate = p.with_name(f"{p.name}-{n}")
+    return candidate

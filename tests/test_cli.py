@@ -27,9 +27,12 @@ def test_invert_round_trip_writes_pngs_and_a_replayable_record(tmp_path, capsys)
     assert {i["file"] for i in record["images"]} == {p.name for p in pngs}
     assert all(i["nsfw_blurred"] is False for i in record["images"])
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary folder left
-    # the same command again comes from the cache
+    # the same command again comes from the cache, into a new folder: the first run stays as it was
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert main(["invert", "a red circle", "a dog", "--model", TINY, "--seeds", "2", "--out", str(out), *FAST]) == 0
-    assert json.loads((out / "run.json").read_text())["cached"] == 4
+    assert f"{out} holds an earlier run: this one goes to {out}-2" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out-2" / "run.json").read_text())["cached"] == 4
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
 
 
 def test_no_cache_flag_bypasses_the_cache(tmp_path, monkeypatch):

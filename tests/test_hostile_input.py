@@ -153,3 +153,49 @@ def test_a_checkpoint_of_another_shape_is_one_line(tmp_path, capsys):
     assert main(["invert", "a dog", "--model", spec, "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = one_line_error(capsys)
     assert f"checkpoint {path} does not fit clipinv-tiny-test: 1 tensor(s) of another shape" in err
+
+
+# ---------------------------------------------------------------- an inversion's output
+TINY = ["--model", "clipinv-tiny-test:random", "--steps", "4", "--resolution-schedule", "0:16", "--quiet"]
+
+
+@pytest.fixture
+def tiny_model():
+    import open_clip
+
+    open_clip.add_model_config(Path(__file__).parent / "data" / "clipinv-tiny-test.json")
+
+
+def test_run_json_as_a_folder_sends_the_run_to_a_new_folder(tmp_path, tiny_model, capsys):
+    out = tmp_path / "out"
+    (out / "run.json").mkdir(parents=True)
+    (out / "run.json" / "mine.txt").write_text("mine")
+    before = snapshot(out)
+    assert main(["invert", "a dog", *TINY, "--out", str(out)]) == 0
+    assert f"this one goes to {out}-2" in capsys.readouterr().err
+    assert (tmp_path / "out-2" / "run.json").is_file()
+    assert snapshot(out) == before
+
+
+def test_a_full_disk_under_out_writes_nothing_there_and_keeps_the_images_in_the_cache(
+    tmp_path, tiny_model, capsys, monkeypatch
+):
+    import errno
+
+    from PIL import Image
+
+    from clipinv.cache import ResultCache
+
+    monkeypatch.setenv("CLIPINV_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert main(["invert", "a dog", "a cat", *TINY, "--out", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert f"could not write the run into {out} (No space left on device): nothing was written there" in err
+    assert "2 image(s) are in the results cache" in err
+    assert not out.exists() or not list(out.iterdir())
+    assert len(ResultCache(tmp_path / "cache")) == 2
