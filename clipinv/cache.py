@@ -3,7 +3,12 @@
 Each entry is a single safetensors file written to a temporary name in the same folder and moved
 into place with `os.replace`, which is atomic: a reader sees a whole entry or none, two processes
 writing the same key each move a complete file (the last one wins), and an interrupted run leaves
-at most a stray temporary file, never a half entry. Unreadable entries count as missing.
+at most a stray temporary file, never a half entry.
+
+Each entry carries a checksum of its tensors (in the file's metadata) and is checked when read: an
+entry that does not parse, whose bytes do not match its checksum, or whose tensors are not an image
+[3, H, W] in [0, 1], a finite similarity and a finite history [steps, terms] counts as missing and is
+recomputed (and replaced).
 """
 
 from __future__ import annotations
@@ -15,9 +20,20 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from .errors import ClipinvError
+
+
+def checksum(tensors: dict) -> str:
+    """sha256 of the tensors' names, dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def default_root() -> Path:
@@ -44,15 +60,46 @@ class ResultCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.safetensors"
 
-    def get(self, key: str) -> dict | None:
+    def writable(self) -> None:
+        """Fail in one line, before any work, where entries cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=self.root)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise ClipinvError(
+                f"cannot write the results cache at {self.root} ({e.strerror}): "
+                f"set CLIPINV_CACHE to a writable folder or pass cache=False (--no-cache)"
+            ) from None
+
+    def get(self, key: str, steps: int | None = None) -> dict | None:
+        """The entry, or None where there is none or it is damaged (module docstring); `steps`: the
+        history's expected length."""
         p = self.path(key)
         if not p.is_file():
             return None
         try:
-            t = load_file(str(p))
-            return {"image": t["image"], "similarity": t["similarity"][0], "history": t["history"]}
+            with safe_open(str(p), framework="pt") as f:
+                stored = (f.metadata() or {}).get("sha256")
+                t = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+            image, similarity, history = t["image"], t["similarity"], t["history"]
         except Exception:  # a damaged file (disk trouble, manual edits): recompute rather than fail
             return None
+        sound = (
+            stored == checksum(t)
+            and set(t) == {"image", "similarity", "history"}
+            and all(v.dtype == torch.float32 and bool(torch.isfinite(v).all()) for v in t.values())
+            and image.dim() == 3
+            and image.shape[0] == 3
+            and image.numel() > 0
+            and bool(((image >= 0) & (image <= 1)).all())
+            and similarity.shape == (1,)
+            and abs(float(similarity[0])) <= 1 + 1e-4
+            and history.dim() == 2
+            and (steps is None or history.shape[0] == steps)
+        )
+        return {"image": image, "similarity": similarity[0], "history": history} if sound else None
 
     def put(self, key: str, entry: dict) -> None:
         p = self.path(key)
@@ -67,12 +114,17 @@ class ResultCache:
             ) from None
         try:
             tensors = {
-                "image": entry["image"].contiguous(),
-                "history": entry["history"].contiguous(),
+                "image": entry["image"].float().contiguous(),
+                "history": entry["history"].float().contiguous(),
                 "similarity": torch.as_tensor(entry["similarity"]).reshape(1).float(),
             }
-            save_file(tensors, tmp)
+            save_file(tensors, tmp, metadata={"sha256": checksum(tensors)})
             os.replace(tmp, p)
+        except (OSError, SafetensorError) as e:  # a full disk
+            raise ClipinvError(
+                f"cannot write the results cache at {self.root} ({getattr(e, 'strerror', None) or e}): "
+                f"free space there or set CLIPINV_CACHE to another folder"
+            ) from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

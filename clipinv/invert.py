@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -367,7 +368,7 @@ def invert(
         "version": __version__,
     }
     keys = [ResultCache.key(ident, str(p), p.terms, s) for p, s in items]
-    found = {i: store.get(k) for i, k in enumerate(keys)} if store is not None else {}
+    found = {i: store.get(k, steps=recipe.steps) for i, k in enumerate(keys)} if store is not None else {}
     results = {i: v for i, v in found.items() if v is not None}
     cached = len(results)
     todo = [i for i in range(len(items)) if i not in results]
@@ -381,10 +382,16 @@ def invert(
             bundles, items, todo, recipe, device, truncate, batch_size, compile, progress, progress_every, callback
         )
         if todo:
+            if store is not None:
+                store.writable()  # a read-only cache fails here, before any image is computed
             for i, entry in engine.run(work):
                 results[i] = entry
                 if store is not None:
-                    store.put(keys[i], entry)
+                    try:
+                        store.put(keys[i], entry)
+                    except ClipinvError as e:  # a full disk: keep computing, the images still come back
+                        print(f"clipinv: warning: {e}; this run's other images are not cached", file=sys.stderr)
+                        store = None
             if len(results) < len(items):
                 raise ClipinvError(
                     f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images"
