@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 
 from . import book_cli, explorer_server
+from .costs import beyond_a_day
 from .errors import ClipinvError
-from .invert import invert
+from .invert import MAX_IMAGES, invert
 from .io import new_run_folder, slug, to_pil
 from .models import load_model
 from .recipe import KNOBS, Recipe
@@ -127,6 +128,12 @@ def _add_invert(sub):
     )
     p.add_argument("--no-blur", action="store_true", help="write NSFW-flagged images unblurred (default: blurred)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--large",
+        action="store_true",
+        help="run even what would take more than a day of the device at the throughput bench/RESULTS.md "
+        "records (or more than 10,000 images where it records none); without it such a run is refused",
+    )
     add_ray_flag(p)
     p.add_argument(
         "--images-per-task",
@@ -145,6 +152,9 @@ def cmd_invert(args) -> int:
         print(f"clipinv: {args.out} holds an earlier run: this one goes to {out}", file=sys.stderr)
     if args.seeds < 1:
         raise ClipinvError(f"--seeds must be >= 1, got {args.seeds}")
+    images = len(args.prompts) * args.seeds
+    if images > MAX_IMAGES:
+        raise ClipinvError(f"{images:,} images is more than one run holds ({MAX_IMAGES:,}): run fewer seeds at a time")
     for prompt in args.prompts:
         if not prompt.strip():
             raise ClipinvError('a prompt is empty: quote each prompt, e.g. clipinv invert "a red circle"')
@@ -162,6 +172,9 @@ def cmd_invert(args) -> int:
         raise ClipinvError("--device cuda but no CUDA GPU is visible: use --device cpu")
     bundle = load_model(args.model, device=device)
     recipe = (bundle.default_recipe or Recipe()).replace(**recipe_changes(args))
+    too_big = None if args.large else beyond_a_day([bundle], recipe, args.device or device, images)
+    if too_big:
+        raise ClipinvError(too_big)
     result = invert(
         bundle,
         args.prompts,

@@ -103,6 +103,28 @@ def row_seconds(row: dict, figures: dict, device: str | None = None):
     return row["seed_steps"] * per_step, "; ".join(what)
 
 
+DAY_S = 86400.0  # a run longer than this on its device is not started unasked
+UNCOSTED_IMAGES = 10_000  # nor, where no figure gives its time, a run of more images than this
+
+
+def beyond_a_day(bundles, recipe, device, images: int) -> str | None:
+    """Why an inversion of `images` new images is beyond what a command starts unasked (more than a day
+    of the device at the recorded throughput), with what it would cost; None where it is not."""
+    models = [{"spec": b.spec, "model_config": (b.card or {}).get("model_config")} for b in bundles]
+    row = {"kind": "inversion", "models": models, "seed_steps": images * recipe.steps, "new": images}
+    row.update(precision=recipe.precision, copies=recipe.n_augments, device=str(device))
+    seconds, what = row_seconds(row, load_figures())
+    size = f"{images:,} images of {recipe.steps} steps ({images * recipe.steps:,} seed-steps)"
+    if seconds is None and images > UNCOSTED_IMAGES:
+        return f"{size} is more than {UNCOSTED_IMAGES:,} images, and {what}: pass --large to run it, or fewer seeds"
+    if seconds is not None and seconds > DAY_S:
+        return (
+            f"{size} would take about {seconds / 3600:,.0f} hours on {device_type(device)} ({what}), more than a "
+            f"day: pass --large to run it anyway, or fewer seeds"
+        )
+    return None
+
+
 # ---------------------------------------------------------------- timing a few steps here
 def _stand_in(model: dict, device: str):
     """A model of the row's architecture (its cost, not its weights)."""

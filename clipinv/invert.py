@@ -39,6 +39,8 @@ from .transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, Ga
 from .version import __version__
 
 NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
+MAX_SEED = 1 << 62  # NOISE_STREAM + seed stays a 64-bit generator seed
+MAX_IMAGES = 1_000_000  # one call returns its images in memory: more is refused before anything is listed
 
 
 def _seeds(seeds) -> list[int]:
@@ -47,8 +49,9 @@ def _seeds(seeds) -> list[int]:
             raise ClipinvError(f"seeds must be >= 1 (how many) or a list of seed values, got {seeds}")
         return list(range(seeds))
     seeds = list(seeds)
-    if not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-        raise ClipinvError(f"seeds must be a count or a non-empty list of whole numbers >= 0, got {seeds}")
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds):
+        shown = seeds if len(seeds) <= 8 else [*seeds[:8], "..."]
+        raise ClipinvError(f"seeds must be a count or a non-empty list of whole numbers from 0 to 2**62, got {shown}")
     return seeds
 
 
@@ -339,6 +342,12 @@ def invert(
     prompts = [objective.as_prompt(p) for p in prompts]
     if not prompts:
         raise ClipinvError("no prompts given: pass at least one prompt")
+    n = len(prompts) * (seeds if isinstance(seeds, int) else len(seeds) if hasattr(seeds, "__len__") else 0)
+    if n > MAX_IMAGES:  # counted, not listed
+        raise ClipinvError(
+            f"{n:,} images in one call is more than invert holds at once ({MAX_IMAGES:,}, all returned in memory): "
+            "split the seeds over several calls (the cache keeps each call's images)"
+        )
     seeds = _seeds(seeds)
     if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
         raise ClipinvError(f"progress_every must be a whole number >= 1, got {progress_every!r}")

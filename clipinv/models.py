@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from .bundle import ModelBundle, freeze, weights_hash
-from .checkpoint import read_state_dict
+from .checkpoint import check_values, read_state_dict
 from .errors import ClipinvError
 
 DEFAULT_SPEC = "ViT-B-16:openai"
@@ -109,7 +109,10 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
     if not isinstance(spec, str) or not spec.strip():
         raise ClipinvError("model spec is empty: give e.g. 'toy' or 'ViT-B-16:openai'")
     spec = spec.strip()
-    device = torch.device(device or "cpu")
+    try:
+        device = torch.device(device or "cpu")
+    except (RuntimeError, TypeError):
+        raise ClipinvError(f"device {device!r} is not one torch knows: give cpu, cuda or cuda:N") from None
     for loader in LOADERS:  # the toy world's models (shipped, or saved by `clipinv toy train`)
         if loader.accepts(spec):
             return loader.load(spec).to(device)
@@ -142,6 +145,7 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
     if tag.endswith((".safetensors", ".pt", ".bin", ".pth")) or os.path.sep in tag:
         state = read_state_dict(tag)
         model = _create(arch, spec)
+        check_values(tag, state, model)
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as e:  # tensors of the wrong shape

@@ -199,3 +199,72 @@ def test_a_full_disk_under_out_writes_nothing_there_and_keeps_the_images_in_the_
     assert "2 image(s) are in the results cache" in err
     assert not out.exists() or not list(out.iterdir())
     assert len(ResultCache(tmp_path / "cache")) == 2
+
+
+def test_a_run_of_a_hundred_million_images_is_refused_at_once(tmp_path, capsys):
+    import time
+
+    t = time.perf_counter()
+    assert main(["invert", "a red circle", "--model", "toy", "--seeds", "100000000", "--out", str(tmp_path / "o")]) == 2
+    assert time.perf_counter() - t < 10
+    assert "100,000,000 images is more than one run holds (1,000,000)" in one_line_error(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_run_longer_than_a_day_is_refused_with_its_cost_unless_confirmed(tmp_path, capsys, monkeypatch):
+    assert main(["invert", "a red circle", "--model", "toy", "--seeds", "200000", "--out", str(tmp_path / "o")]) == 2
+    err = one_line_error(capsys)
+    assert "200,000 images of" in err and "hours on cpu" in err and "more than a day: pass --large" in err
+    assert not (tmp_path / "o").exists()
+    # --large lets it through to the inversion itself (stopped here before it computes anything)
+    import importlib
+
+    inversion = importlib.import_module("clipinv.invert")
+
+    def stop(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inversion, "optimise", stop)
+    args = ["invert", "a red circle", "--model", "toy", "--seeds", "200000", "--large", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "o"), "--no-cache"]) == 130
+
+
+def test_invert_refuses_more_images_than_it_can_hold_before_listing_them(tiny):
+    from clipinv import ClipinvError, invert
+
+    with pytest.raises(ClipinvError, match="100,000,000 images in one call is more than invert holds at once"):
+        invert(tiny, ["a dog", "a cat"], seeds=50_000_000, progress=False)
+
+
+@pytest.mark.parametrize("seed", [2**64, -1, 2**63])
+def test_a_seed_out_of_range_is_one_line(tiny, seed):
+    from clipinv import ClipinvError, invert
+
+    with pytest.raises(ClipinvError, match="whole numbers from 0 to 2\\*\\*62"):
+        invert(tiny, "a dog", seeds=[0, seed], progress=False)
+
+
+def test_a_device_torch_does_not_know_is_one_line():
+    from clipinv import ClipinvError, load_model
+
+    with pytest.raises(ClipinvError, match="device 'gpu' is not one torch knows: give cpu, cuda or cuda:N"):
+        load_model("toy", device="gpu")
+
+
+@pytest.mark.parametrize("damage, message", [("int", "integer tensor(s)"), ("nan", "NaN or infinite values")])
+def test_integer_or_nan_weights_are_refused_when_loaded(tmp_path, tiny_model, capsys, damage, message):
+    import torch
+    from safetensors.torch import save_file
+
+    from clipinv import load_model
+
+    state = dict(load_model("clipinv-tiny-test:random").model.state_dict())
+    name = "visual.proj"
+    state[name] = state[name].round().long() if damage == "int" else state[name].clone().fill_(float("nan"))
+    path = tmp_path / "bad.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    assert torch.is_tensor(state[name])
+    args = ["invert", "a dog", "--model", f"clipinv-tiny-test:{path}", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(args) == 2
+    err = one_line_error(capsys)
+    assert message in err and f"(e.g. {name}" in err and "diverged" not in err

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..bundle import freeze
-from ..checkpoint import read_state_dict
+from ..checkpoint import check_values, read_state_dict
 from ..errors import ClipinvError
 from ..transform import Normalize
 from .tokenizer import VOCAB_SIZE
@@ -125,7 +125,9 @@ def load(path: str | Path, card: dict | None = None):
         mc = ModelConfig(**card["model_config"])
         _ = [float(v) for v in (*card["mean"], *card["std"])]  # what loading as a bundle reads
         model = build_model(mc)
-        missing, unexpected = model.load_state_dict(read_state_dict(path), strict=False)
+        state = read_state_dict(path)
+        check_values(path, state, model)
+        missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ClipinvError(
                 f"{path} does not fit its card's model config ({len(missing)} missing, {len(unexpected)} unexpected "
