@@ -130,6 +130,15 @@ def note_training(row: dict) -> None:
         _append(os.environ[LEDGER], {**row, "planned": False})
 
 
+def note_missing_weights(spec: str, parameters: int) -> None:
+    """Planning: pretrained weights `spec` are not on this machine; the plan stands in random weights of
+    the same architecture (a plan reads nothing through a model) and says what the run must download."""
+    _append(
+        os.environ[PLAN],
+        {"kind": "weights", "section": os.environ.get(SECTION), "spec": spec, "parameters": parameters},
+    )
+
+
 def placeholder_features(items, dim: int):
     """Unit vectors standing in for what a model would read off texts (a list of strings: one vector
     per distinct text, the same in every call) or images (a tensor [N, 3, H, W]: one per image)."""

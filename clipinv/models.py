@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from . import ledger
 from .bundle import ModelBundle, freeze, weights_hash
 from .checkpoint import check_values, read_state_dict
 from .errors import ClipinvError
@@ -189,6 +190,12 @@ def _load_pretrained(spec: str, arch: str, tag: str | None, device) -> ModelBund
     except ClipinvError:
         raise
     except Exception as e:
+        if ledger.planning():  # a plan counts and costs without the weights: same architecture, random
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = _create(arch, spec, **quick)
+            ledger.note_missing_weights(spec, sum(p.numel() for p in model.parameters()))
+            return _bundle_from_open_clip(model, arch, spec).to(device)
         cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
             os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
         )

@@ -64,11 +64,24 @@ def plan(r: Path, names, profile: str, overrides=None, probe=False, book_wide=Fa
         for name in names:
             mine = declared_overrides(r, name, overrides) if book_wide else overrides
             rows += plan_section(r, name, profile, mine, plan_file, log=log)
+    weights = {row["spec"]: row["parameters"] for row in rows if row["kind"] == "weights"}
+    rows = [row for row in rows if row["kind"] != "weights"]
     figures = costs.load_figures()
     if probe:
         for device in dict.fromkeys(row["device"] for row in rows):
             figures = costs.probe([row for row in rows if row["device"] == device], figures, device, log=log)
-    return summarise(rows, names, figures, profile)
+    return {**summarise(rows, names, figures, profile), "missing_weights": weights}
+
+
+def missing_weights_line(weights: dict) -> str:
+    """What a run must download first, or "" (planned on random weights of the same architectures)."""
+    if not weights:
+        return ""
+    each = ", ".join(f"{spec} ({n / 1e6:,.0f}M parameters, about {n * 4 / 1e9:.1f} GB)" for spec, n in weights.items())
+    return (
+        f"weights not on this machine (planned on random weights of the same architecture; their images count "
+        f"as new; download them before the run): {each}"
+    )
 
 
 def duration(seconds, partial: bool = False) -> str:
@@ -191,3 +204,5 @@ def show(result: dict, out=print) -> None:
             out("")
             out(result["figures"].to_string(index=False))
     out(result["total"])
+    if result.get("missing_weights"):
+        out(missing_weights_line(result["missing_weights"]))

@@ -161,3 +161,24 @@ def test_plan_of_an_unknown_section_is_one_line(tmp_path, capsys):
     assert "no section '99_nothing' to plan" in err and len(err.splitlines()) == 1
     assert main(["book", "--profile", "smoke", "-p", "seeds", "1", "--root", str(root)]) == 2
     assert "only with --plan" in capsys.readouterr().err
+
+
+def test_a_plan_stands_in_random_weights_for_pretrained_ones_not_on_this_machine(tmp_path, monkeypatch):
+    """Offline, without the weights: a plan still loads the spec (its architecture, random weights) and
+    writes down what the run must download; outside a plan the same spec is a one-line error."""
+    from clipinv import ClipinvError, load_model
+    from clipinv.plan import missing_weights_line
+
+    monkeypatch.setattr("clipinv.models._online", lambda host="huggingface.co": False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ClipinvError, match="weights for RN50:openai could not be loaded"):
+        load_model("RN50:openai")
+    plan_file = tmp_path / "plan.jsonl"
+    monkeypatch.setenv(ledger.PLAN, str(plan_file))
+    bundle = load_model("RN50:openai")
+    assert bundle.spec == "RN50:openai" and bundle.image_size == 224
+    (row,) = ledger.rows(plan_file)
+    n = sum(p.numel() for p in bundle.model.parameters())
+    assert row["kind"] == "weights" and row["spec"] == "RN50:openai" and row["parameters"] == n > 10_000_000
+    line = missing_weights_line({row["spec"]: row["parameters"]})
+    assert f"RN50:openai ({n / 1e6:,.0f}M parameters, about {n * 4 / 1e9:.1f} GB)" in line
