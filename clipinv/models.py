@@ -123,6 +123,11 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
         if not path.is_file():
             raise ClipinvError(f"no checkpoint at {spec}: check the path")
         cfg = path.parent / "open_clip_config.json"
+        if not cfg.is_file() and path.with_suffix(".json").is_file():
+            raise ClipinvError(
+                f"{path.with_suffix('.json')} beside {spec} is not a toy model card clipinv reads (it needs "
+                f"model_config, train_config and world): keep the card `clipinv toy train` saved with it"
+            )
         if not cfg.is_file():
             raise ClipinvError(
                 f"checkpoint {spec} has neither an open_clip_config.json nor a toy model card ({path.stem}.json) "

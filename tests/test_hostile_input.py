@@ -128,6 +128,7 @@ def toy_pair(tmp_path, change) -> Path:
         (lambda c: c["model_config"].update(depth=3), "do not fit together"),  # an unknown field
         (lambda c: c.pop("mean"), "do not fit together (no field 'mean')"),
         (lambda c: c.update(std="wide"), "do not fit together"),
+        (lambda c: c.pop("model_config"), "edited.json beside"),  # then it is no toy card at all
     ],
 )
 def test_a_toy_card_that_does_not_fit_its_weights_is_one_line(tmp_path, capsys, change, message):
