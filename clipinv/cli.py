@@ -192,9 +192,14 @@ def cmd_invert(args) -> int:
 
         images, flagged = blur_flagged(images)
 
+    created = not out.exists()
     try:
         files = _write_run(out, result, images, flagged)
-    except OSError as e:  # a full disk, a folder gone read-only: the images computed are kept where they can be
+    except OSError as e:
+        if created:  # the folder this run made, left empty
+            shutil.rmtree(
+                out, ignore_errors=True
+            )  # a full disk, a folder gone read-only: the images computed are kept where they can be
         kept = "are in the results cache: rerun the same command to write them" if not args.no_cache else "are lost"
         raise ClipinvError(
             f"could not write the run into {out} ({e.strerror or type(e).__name__}): nothing was written "
