@@ -360,7 +360,14 @@ def read(
         texts=[[decode(model, tokens[i, j]) for j in range(n_seed)] for i in range(n_img)],
         words=words,
         seeds=seeds,
-        record={**ident, "seeds": seeds, "images": digests, "cached": cached, "versions": versions()},
+        record={
+            **ident,
+            "vocabulary": len(tpl.allowed),
+            "seeds": seeds,
+            "images": digests,
+            "cached": cached,
+            "versions": versions(),
+        },
     )
 
 
