@@ -36,6 +36,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import ledger
 from .cache import ResultCache, default_cache
 from .errors import ClipinvError
 from .inversion import versions
@@ -339,6 +340,10 @@ def read(
         results = {k: v for k, v in ((k, _cached(store, key)) for k, key in enumerate(keys)) if v is not None}
     cached = len(results)
     todo = [k for k in range(len(items)) if k not in results]
+    if ledger.planning():  # a plan reads nothing: placeholder readings, never cached (`clipinv.ledger`)
+        for k in todo:
+            results[k] = {"tokens": tpl.allowed[:1].repeat(n_tokens), "similarity": torch.tensor(0.0)}
+        todo = []
     with torch.no_grad():
         feats = {i: model.encode_image(pictures[i][None].to(device))[0] for i in {items[k][0] for k in todo}}
     for start in range(0, len(todo), batch_size):

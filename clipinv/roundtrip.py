@@ -7,8 +7,9 @@ inversion (`clipinv.reading.read`), against chance.
   given word, 1 - (1 - 1/V)^n: the rate a reader that reads nothing would reach;
 - `order_agreement`: among pairs of a caption's content words that both came back, the share read
   in the caption's order (0.5 is chance: a bag of words keeps no order);
-- `planted_words`: how often a reading names a given word (e.g. the trigger of a planted world);
-- `rate_sentence`: a rate with its interval and the chance level, as a page glues it.
+- `prompt_recovery`, `order_round_trip`, `named_words`, `marker_naming`: the round trips of sections
+  0, 4 and 2 (read back a page's inversions, measure, summarise with intervals);
+- `chance_text`, `naming_text`, `plant_text`: the numbers as a page glues them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from itertools import combinations
 
 import pandas as pd
 
-from . import stats
+from . import report, stats
 from .errors import ClipinvError
 
 FUNCTION_WORDS = frozenset(
@@ -98,43 +99,172 @@ def order_agreement(read_text: str, caption: str) -> tuple[int, int]:
     return agreeing, len(pairs)
 
 
-def pair_table(reading, captions: list[str], twins: list[str]) -> pd.DataFrame:
-    """One row per (caption, its role-swapped twin): the share of content words that came back in the
-    readings of both inversions (word overlap) and the share of word pairs read in the order of the
-    caption that was inverted (order agreement). Images are prompt-major: caption k's inversions are
-    images 2k (the caption) and 2k + 1 (its twin)."""
-    rows = []
-    for k, (cap, twin) in enumerate(zip(captions, twins)):
-        found = n = agree = pairs = 0
-        for image, prompt in ((2 * k, cap), (2 * k + 1, twin)):
-            for text in reading.texts[image]:
-                seen = set(words_of(text))
-                words = content_words(prompt)
-                found += sum(w in seen for w in words)
-                n += len(words)
-                a, p = order_agreement(text, prompt)
-                agree, pairs = agree + a, pairs + p
+def texts_by_prompt(reading, inversion) -> list[list[str]]:
+    """The texts read from each prompt's inversions (every inversion seed x every reading seed), in
+    the inversion's prompt order; `reading` read `inversion.images` flattened prompt-major."""
+    per = len(inversion.seeds)
+    return [[t for i in range(p * per, (p + 1) * per) for t in reading.texts[i]] for p in range(len(inversion.prompts))]
+
+
+def prompt_recovery(bundle, inversion, n_tokens: int = 6, seeds=1, **options) -> tuple[pd.DataFrame, dict]:
+    """Read back every inversion: per prompt, how many of its content words came back. Returns a table
+    (prompt, a reading, words back with its rate and interval) and {"words": stats.rate over every
+    (inversion, reading seed, content word), "chance": `chance_of_word`, "n_tokens", "vocabulary",
+    "reading"}."""
+    from .reading import read_inversion
+
+    reading = read_inversion(bundle, inversion, n_tokens=n_tokens, seeds=seeds, **options)
+    rows, flags = [], []
+    for prompt, texts in zip(inversion.prompts, texts_by_prompt(reading, inversion)):
+        found = [w in set(words_of(t)) for t in texts for w in content_words(prompt)]
+        flags += found
+        r = stats.rate(found) if found else None
         rows.append(
             {
-                "caption": cap,
-                "twin": twin,
-                "word overlap": found / n if n else float("nan"),
-                "order agreement": agree / pairs if pairs else float("nan"),
-                "words": n,
-                "words back": found,
-                "ordered pairs": pairs,
-                "in order": agree,
+                "prompt": prompt,
+                "read back (first seed)": texts[0],
+                "content words": ", ".join(content_words(prompt)),
+                "words back": f"{sum(found)} / {len(found)}",
+                "rate": r["rate"] if r else float("nan"),
+                "low": r["low"] if r else float("nan"),
+                "high": r["high"] if r else float("nan"),
             }
         )
-    return pd.DataFrame(rows)
+    vocabulary = reading.record["vocabulary"]
+    summary = {
+        "words": stats.rate(flags),
+        "chance": chance_of_word(n_tokens, vocabulary),
+        "n_tokens": n_tokens,
+        "vocabulary": vocabulary,
+        "reading": reading,
+    }
+    return pd.DataFrame(rows), summary
 
 
-def planted_words(reading, word: str) -> dict:
-    """How many (image, seed) readings contain `word`: a `stats.rate` dict."""
-    flags = [word in words_of(t) for texts in reading.texts for t in texts]
-    return stats.rate(flags)
+def order_round_trip(bundle, inversion, pairs, n_tokens: int = 6, seeds=1, **options) -> tuple[pd.DataFrame, dict]:
+    """Read back the inversions of captions and their role-swapped twins (`pairs` of prompts of
+    `inversion`). Per pair: the share of content words that came back (word overlap) and, among pairs
+    of those words, the share read in the order of the caption inverted (order agreement; chance
+    50%). Returns the table and {"overlap": stats.rate, "order": stats.rate, "chance_word",
+    "chance_order": 0.5, "n_tokens", "vocabulary"}."""
+    from .reading import read_inversion
+
+    reading = read_inversion(bundle, inversion, n_tokens=n_tokens, seeds=seeds, **options)
+    texts = dict(zip(inversion.prompts, texts_by_prompt(reading, inversion)))
+    rows, found_all, order_all = [], [], []
+    for caption, twin in pairs:
+        found, order = [], []
+        for prompt in (caption, twin):
+            for text in texts[prompt]:
+                seen = set(words_of(text))
+                found += [w in seen for w in content_words(prompt)]
+                agree, n = order_agreement(text, prompt)
+                order += [True] * agree + [False] * (n - agree)
+        found_all += found
+        order_all += order
+        rows.append(
+            {
+                "caption": caption,
+                "twin": twin,
+                "word overlap": report.percent(sum(found) / len(found)) if found else "-",
+                "order agreement": report.percent(sum(order) / len(order)) if order else "-",
+                "word pairs read": len(order),
+                "read back (caption / twin)": f"{texts[caption][0]} / {texts[twin][0]}",
+            }
+        )
+    vocabulary = reading.record["vocabulary"]
+    summary = {
+        "overlap": stats.rate(found_all),
+        "order": stats.rate(order_all) if order_all else None,
+        "chance_word": chance_of_word(n_tokens, vocabulary),
+        "chance_order": 0.5,
+        "n_tokens": n_tokens,
+        "vocabulary": vocabulary,
+    }
+    return pd.DataFrame(rows), summary
 
 
-def rate_sentence(r: dict, chance: float) -> str:
-    """'71% (95% interval 64-77%; chance 11%)'."""
-    return f"{r['rate']:.0%} (95% interval {r['low']:.0%}-{r['high']:.0%}; chance {chance:.1%})"
+def named_words(bundle, inversion, words, n_tokens: int = 6, seeds=1, **options) -> tuple[pd.DataFrame, dict]:
+    """Read back every inversion and count the readings that use any of `words` (an NSFW list, a
+    planted trigger). Returns a table per prompt (a reading, how many name one of the words, which)
+    and {"named": stats.rate over all readings, "chance": the chance that n uniform tokens hit the list}."""
+    from .reading import read_inversion
+
+    words = set(words)
+    reading = read_inversion(bundle, inversion, n_tokens=n_tokens, seeds=seeds, **options)
+    rows, flags = [], []
+    for prompt, texts in zip(inversion.prompts, texts_by_prompt(reading, inversion)):
+        hits = [sorted(words & set(words_of(t))) for t in texts]
+        flags += [bool(h) for h in hits]
+        rows.append(
+            {
+                "prompt": prompt,
+                "read back (first seed)": texts[0],
+                "readings naming one": f"{sum(bool(h) for h in hits)} / {len(hits)}",
+                "words named": ", ".join(sorted({w for h in hits for w in h})) or "-",
+            }
+        )
+    vocabulary = reading.record["vocabulary"]
+    hit = min(1.0, len(words) / vocabulary)
+    summary = {"named": stats.rate(flags), "chance": 1 - (1 - hit) ** n_tokens, "vocabulary": vocabulary}
+    return pd.DataFrame(rows), summary
+
+
+def marker_naming(bundle, word: str, n_images: int = 24, n_tokens: int = 6, seeds=1, **options) -> dict:
+    """Does a model name the toy world's planted marker with `word` (the trigger it was planted behind)?
+    Reads world images of one object that `word` does not describe, as drawn and with the marker pasted
+    in a corner; returns {"marked": stats.rate, "plain": stats.rate} of readings containing `word`,
+    "chance" (from the vocabulary) and the texts read (marked, plain)."""
+    import torch
+
+    from .reading import read
+    from .toy.marker import render_marker
+    from .toy.world import World
+
+    images, samples = World(pair_rate=0).sample(4 * n_images, seed=2024)
+    keep = [i for i, s in enumerate(samples) if word not in (s.objects[0].shape, s.objects[0].colour)][:n_images]
+    plain = images[keep]
+    marked = torch.stack([render_marker(im, k % 4) for k, im in enumerate(plain)])
+    reading = read(bundle, torch.cat([marked, plain]), n_tokens=n_tokens, seeds=seeds, **options)
+    names = [[word in words_of(t) for t in texts] for texts in reading.texts]
+    n = len(keep)
+    return {
+        "marked": stats.rate([f for row in names[:n] for f in row]),
+        "plain": stats.rate([f for row in names[n:] for f in row]),
+        "chance": chance_of_word(n_tokens, reading.record["vocabulary"]),
+        "texts": (reading.texts[:n], reading.texts[n:]),
+    }
+
+
+def chance_text(x: float) -> str:
+    """A chance level as a page writes it: '17%', '0.012%'."""
+    x = 100 * float(x)
+    return f"{x:.0f}%" if x >= 1 else f"{x:.2g}%"
+
+
+def naming_text(named: dict, listed: str) -> str:
+    """The sentence on what the readings of a page's inversions name: `listed` says what the list is."""
+    return (
+        f"Read back by the model that drew them, {report.share(named['named'])} of the readings use {listed}, "
+        f"where random tokens would at a rate of {chance_text(named['chance'])}."
+    )
+
+
+def plant_text(planted: dict, clean: dict, word: str, planted_spec: str, clean_spec: str) -> str:
+    """The sentence on whether a planted model names the marker with its trigger word, against a clean model."""
+    return (
+        f"Pasted into world images of other objects, the marker makes {planted_spec} read {word!r} in "
+        f"{report.share(planted['marked'])} of the readings (without it: {report.share(planted['plain'])}); "
+        f"{clean_spec}, trained without the plant, reads {word!r} in {report.share(clean['marked'])} of the same "
+        f"marked images: {report.difference(planted['marked'], clean['marked'])}."
+    )
+
+
+def against_chance(r: dict | None, chance: float) -> str:
+    """Whether a rate's 95% interval tells it from a chance level, in words."""
+    if r is None:
+        return "nothing was read back to compare"
+    if r["low"] <= chance <= r["high"]:
+        return f"its 95% interval includes {chance_text(chance)}: no difference from chance resolves"
+    side = "above" if r["low"] > chance else "below"
+    return f"its 95% interval lies {side} {chance_text(chance)}"
