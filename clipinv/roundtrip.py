@@ -192,10 +192,11 @@ def named_words(bundle, inversion, words, n_tokens: int = 6, seeds=1, **options)
 
     words = set(words)
     reading = read_inversion(bundle, inversion, n_tokens=n_tokens, seeds=seeds, **options)
-    rows, flags = [], []
+    rows, flags, by_prompt = [], [], []
     for prompt, texts in zip(inversion.prompts, texts_by_prompt(reading, inversion)):
         hits = [sorted(words & set(words_of(t))) for t in texts]
         flags += [bool(h) for h in hits]
+        by_prompt.append([bool(h) for h in hits])
         rows.append(
             {
                 "prompt": prompt,
@@ -206,7 +207,12 @@ def named_words(bundle, inversion, words, n_tokens: int = 6, seeds=1, **options)
         )
     vocabulary = reading.record["vocabulary"]
     hit = min(1.0, len(words) / vocabulary)
-    summary = {"named": stats.rate(flags), "chance": 1 - (1 - hit) ** n_tokens, "vocabulary": vocabulary}
+    summary = {
+        "named": stats.rate(flags),
+        "by_prompt": dict(zip(inversion.prompts, by_prompt)),
+        "chance": 1 - (1 - hit) ** n_tokens,
+        "vocabulary": vocabulary,
+    }
     return pd.DataFrame(rows), summary
 
 
@@ -242,11 +248,19 @@ def chance_text(x: float) -> str:
     return f"{x:.0f}%" if x >= 1 else f"{x:.2g}%"
 
 
-def naming_text(named: dict, listed: str) -> str:
-    """The sentence on what the readings of a page's inversions name: `listed` says what the list is."""
+def naming_text(named: dict, listed: str, main: list[str], main_kind: str = "main") -> str:
+    """The sentence on what the readings of a page's inversions name: `listed` says what the list is,
+    `main` are the prompts the page's claim is about, of `main_kind` (the others are its controls)."""
+    ours = [f for p, flags in named["by_prompt"].items() if p in main for f in flags]
+    others = [f for p, flags in named["by_prompt"].items() if p not in main for f in flags]
+    shares = [
+        f"{report.share(stats.rate(x))} of the {who} prompts' readings"
+        for x, who in ((ours, main_kind), (others, "control"))
+        if x
+    ]
     return (
-        f"Read back by the model that drew them, {report.share(named['named'])} of the readings use {listed}, "
-        f"where random tokens would at a rate of {chance_text(named['chance'])}."
+        f"Read back by the model that drew them, {' and '.join(shares)} use {listed}, where random tokens would "
+        f"at a rate of {chance_text(named['chance'])}."
     )
 
 
