@@ -204,3 +204,17 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(inversion_run, tmp_path, c
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_explorer_reads_the_image_on_screen_back_into_words():
+    from clipinv import explorer
+
+    ex = explorer.Explorer(model="toy", prompt="a red circle", steps=6)
+    assert ex.reading.box in ex.box.children and ex.reading.button.disabled  # nothing to read before a run
+    ex.run()
+    ex.reading.run()
+    shown = ex.reading.words.value
+    expected = read(ex._bundle("toy"), ex.reading.image, n_tokens=4, seeds=3, progress=False)
+    assert shown.count("cosine") == 3
+    for text, cosine in zip(expected.texts[0], expected.similarity[0]):
+        assert f"&ldquo;{text}&rdquo; (cosine {float(cosine):.3f})" in shown
