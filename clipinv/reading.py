@@ -283,7 +283,7 @@ def read(
     seeds=1,
     *,
     method: str = "pez",
-    steps: int = DEFAULT_STEPS,
+    steps: int | None = None,
     lr: float | None = None,
     device=None,
     cache=True,
@@ -297,14 +297,15 @@ def read(
     images:  a tensor [N, 3, H, W] or [3, H, W] in [0, 1], PIL images or image files (any size: each is
       resized to the model's input).
     seeds:   an int n for seeds 0..n-1, or a list of seed values.
-    method:  "pez" (projected embeddings) or "gumbel" (Gumbel-softmax); `steps` and `lr` (default 0.1
-      for pez, 1.0 for gumbel) are its optimisation.
+    method:  "pez" (projected embeddings) or "gumbel" (Gumbel-softmax); `steps` (default
+      `DEFAULT_STEPS`) and `lr` (default 0.1 for pez, 1.0 for gumbel) are its optimisation.
     cache, batch_size (items per batch; results do not depend on it), progress: as in `invert`.
     """
     from .invert import _seeds
 
     if method not in METHODS:
         raise ClipinvError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    steps = DEFAULT_STEPS if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ClipinvError(f"steps must be a whole number >= 1, got {steps!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
