@@ -218,3 +218,48 @@ def test_the_explorer_reads_the_image_on_screen_back_into_words():
     assert shown.count("cosine") == 3
     for text, cosine in zip(expected.texts[0], expected.similarity[0]):
         assert f"&ldquo;{text}&rdquo; (cosine {float(cosine):.3f})" in shown
+
+
+class FakeInversion:
+    def __init__(self, prompts, seeds):
+        self.prompts, self.seeds = prompts, seeds
+        self.images = torch.zeros(len(prompts), len(seeds), 3, 8, 8)
+
+
+def fake_reading(texts):
+    """A Reading with the given texts (one list per image, one text per reading seed)."""
+    from clipinv.reading import Reading
+
+    return Reading(
+        tokens=torch.zeros(len(texts), len(texts[0]), 2, dtype=torch.long),
+        similarity=torch.zeros(len(texts), len(texts[0])),
+        texts=texts,
+        words=[[t.split() for t in row] for row in texts],
+        seeds=list(range(len(texts[0]))),
+        record={"vocabulary": 30},
+    )
+
+
+def test_round_trip_measures_count_words_and_order(monkeypatch):
+    from clipinv import reading, roundtrip
+
+    inversion = FakeInversion(["a red circle left of a blue square", "a blue square left of a red circle"], [0, 1])
+    texts = [["red circle blue square"], ["square red"], ["blue square red circle"], ["circle blue"]]
+    monkeypatch.setattr(reading, "read_inversion", lambda *a, **k: fake_reading(texts))
+
+    rows, found = roundtrip.prompt_recovery(None, inversion, n_tokens=2)
+    # 5 content words per prompt, 2 inversions each: 4 + 2 and 4 + 2 words back
+    assert (found["words"]["k"], found["words"]["n"]) == (12, 20)
+    assert found["chance"] == pytest.approx(1 - (29 / 30) ** 2)
+    assert list(rows["words back"]) == ["6 / 10", "6 / 10"]
+
+    pairs = [(inversion.prompts[0], inversion.prompts[1])]
+    rows, found = roundtrip.order_round_trip(None, inversion, pairs, n_tokens=2)
+    assert (found["overlap"]["k"], found["overlap"]["n"]) == (12, 20)
+    # caption order red < circle < blue < square: reading 1 keeps all 6 pairs, reading 2 (square red) 0 of 1;
+    # twin order blue < square < red < circle: reading 3 keeps 6 of 6, reading 4 (circle blue) 0 of 1
+    assert (found["order"]["k"], found["order"]["n"]) == (12, 14)
+
+    rows, named = roundtrip.named_words(None, inversion, ["square"], n_tokens=2)
+    assert (named["named"]["k"], named["named"]["n"]) == (3, 4)
+    assert named["chance"] == pytest.approx(1 - (29 / 30) ** 2)
