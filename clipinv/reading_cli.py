@@ -38,9 +38,11 @@ def register(sub):
         help="read the images of a `clipinv invert` run (its folder, with run.json); the model defaults to the run's",
     )
     p.add_argument("--model", default=None, help="model spec (default: ViT-B-16:openai, or the inverted run's model)")
-    p.add_argument("--tokens", type=int, default=4, help="tokens per reading (default 4)")
-    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per image (default 1)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"optimisation steps (default {DEFAULT_STEPS})")
+    p.add_argument("--tokens", type=int, default=4, metavar="N", help="tokens per reading (default 4)")
+    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 per image (default 1)")
+    p.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, metavar="N", help=f"optimisation steps (default {DEFAULT_STEPS})"
+    )
     p.add_argument("--method", choices=METHODS, default="pez", help="the searcher (default pez)")
     p.add_argument("--out", default="readings", help=f"output folder for {OUT_NAME} (default ./readings)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available, else cpu")
