@@ -135,6 +135,33 @@ def decode(bundle, ids) -> str:
     return " ".join(text.replace("</w>", " ").split())
 
 
+def short_text_path(model: nn.Module) -> bool:
+    """Whether the text tower is open_clip's causal, argmax-pooled one: then the tokens after the end
+    token change nothing the pooled feature sees, and a reading runs on the sequence cut after it."""
+    return (
+        all(hasattr(model, a) for a in ("transformer", "positional_embedding", "ln_final", "token_embedding"))
+        and getattr(model, "attn_mask", None) is not None
+        and getattr(model, "text_pool_type", None) == "argmax"
+    )
+
+
+def encode_tokens(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """Text features of token ids [B, L]: open_clip's `encode_text`, on the first L positions where
+    `short_text_path` allows (L up to the context), else the model's own `encode_text`."""
+    if not short_text_path(model) or ids.shape[1] == model.positional_embedding.shape[0]:
+        return model.encode_text(ids)
+    from open_clip.transformer import text_global_pool
+
+    n = ids.shape[1]
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(ids).to(cast) + model.positional_embedding[:n].to(cast)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
+    x = text_global_pool(x, ids, "argmax")
+    if model.text_projection is not None:
+        x = model.text_projection(x) if isinstance(model.text_projection, nn.Linear) else x @ model.text_projection
+    return x
+
+
 def optimise_words(bundle, targets, seeds, tpl: Template, method="pez", steps=DEFAULT_STEPS, lr=0.1, progress=True):
     """The search. targets [B, D] unit image features, seeds[i] item i's seed. Returns the best token
     ids [B, n] (vocabulary ids) and their cosine [B], per item."""
@@ -159,6 +186,8 @@ def optimise_words(bundle, targets, seeds, tpl: Template, method="pez", steps=DE
     best_ids = torch.zeros(n_items, n, dtype=torch.long, device=device)
     best_cos = torch.full((n_items,), -2.0, device=device)
     content = {}
+    # the end token follows the last content token: a causal tower needs nothing after it
+    length = int(tpl.positions[-1]) + 2 if short_text_path(bundle.model) else len(tpl.ids)
 
     def substitute(module, inputs, out):
         out = out.clone()
@@ -179,9 +208,9 @@ def optimise_words(bundle, targets, seeds, tpl: Template, method="pez", steps=DE
                 pick = soft.argmax(-1)
                 hard = F.one_hot(pick, len(allowed)).to(soft.dtype)
                 content["embeddings"] = (hard - soft.detach() + soft) @ vocab
-            ids = tpl.ids.to(device).repeat(n_items, 1)
+            ids = tpl.ids[:length].to(device).repeat(n_items, 1)
             ids[:, tpl.positions.to(device)] = allowed[pick]
-            feats = F.normalize(bundle.model.encode_text(ids).float(), dim=-1)
+            feats = F.normalize(encode_tokens(bundle.model, ids).float(), dim=-1)
             cos = (feats * targets).sum(-1)
             (1 - cos).sum().backward()
             opt.step()
