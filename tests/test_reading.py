@@ -33,6 +33,7 @@ def both_named(texts, labels):
 
 
 def test_reading_rendered_images_recovers_colour_and_shape_and_noise_stays_at_chance(toy):
+    torch.set_num_threads(1)  # a one-layer text tower: a second thread only waits on a shared CPU
     images, samples = World(pair_rate=0).sample(48, seed=11)
     labels = [(s.objects[0].colour, s.objects[0].shape) for s in samples]
     texts = [t[0] for t in read(toy, images, progress=False).texts]
