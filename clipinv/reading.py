@@ -45,6 +45,9 @@ from .version import __version__
 METHODS = ("pez", "gumbel")
 DEFAULT_STEPS = 300
 PEZ_WEIGHT_DECAY = 0.1  # AdamW's, as in PEZ's code
+# a text tower narrower than this reads on one CPU thread: its matrices are too small to split, and
+# on a shared 2-core CPU two threads made the toy's readings 5-8x slower (bench/RESULTS.md)
+NARROW_TEXT = 256
 GUMBEL_TAU = (1.0, 0.1)  # the Gumbel-softmax temperature, annealed geometrically from the first to the second
 
 
@@ -272,9 +275,7 @@ def as_images(images) -> list[torch.Tensor]:
 
 
 def _digest(image: torch.Tensor) -> str:
-    h = hashlib.sha256(f"{tuple(image.shape)}".encode())
-    h.update(image.contiguous().numpy().tobytes())
-    return h.hexdigest()
+    return hashlib.sha256(f"{tuple(image.shape)}".encode() + image.contiguous().numpy().tobytes()).hexdigest()
 
 
 def _cached(store, key):
@@ -376,10 +377,16 @@ def read(
         todo = []
     with torch.no_grad():
         feats = {i: model.encode_image(pictures[i][None].to(device))[0] for i in {items[k][0] for k in todo}}
+    narrow = device.type == "cpu" and token_embedding(model.model).embedding_dim < NARROW_TEXT
+    threads = torch.get_num_threads()
     for start in range(0, len(todo), batch_size):
         chunk = todo[start : start + batch_size]
         targets = torch.stack([feats[items[k][0]] for k in chunk])
-        ids, cos = optimise_words(model, targets, [items[k][1] for k in chunk], tpl, method, steps, lr, progress)
+        torch.set_num_threads(1 if narrow else threads)
+        try:
+            ids, cos = optimise_words(model, targets, [items[k][1] for k in chunk], tpl, method, steps, lr, progress)
+        finally:
+            torch.set_num_threads(threads)
         for j, k in enumerate(chunk):
             results[k] = {"tokens": ids[j], "similarity": cos[j]}
             if store is not None:
