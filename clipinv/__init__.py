@@ -8,6 +8,7 @@ from .invert import invert
 from .judge import judge, similarity
 from .models import load_model
 from .objective import Prompt, blend
+from .reading import Reading, read
 from .recipe import Recipe
 from .replay import replay
 from .version import __version__
@@ -17,12 +18,14 @@ __all__ = [
     "Inversion",
     "ModelBundle",
     "Prompt",
+    "Reading",
     "Recipe",
     "__version__",
     "blend",
     "invert",
     "judge",
     "load_model",
+    "read",
     "replay",
     "similarity",
 ]

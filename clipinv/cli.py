@@ -1,4 +1,4 @@
-"""The `clipinv` command: invert, models, toy, section, book, explore."""
+"""The `clipinv` command: invert, models, toy, section, book, explore, read."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import book_cli, explorer_server
+from . import book_cli, explorer_server, reading_cli
 from .costs import beyond_a_day
 from .errors import ClipinvError
 from .invert import MAX_IMAGES, invert
@@ -270,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     toy_cli.register(sub)
     book_cli.register(sub)
     explorer_server.register(sub)
+    reading_cli.register(sub)
     return parser
 
 

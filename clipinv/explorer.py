@@ -1,5 +1,6 @@
 """The live explorer of section 0: a prompt, the regularisers, the steps and copies, a model, *Invert*,
-a progress bar, and the image redrawn while it optimises, then its final similarity.
+a progress bar, and the image redrawn while it optimises, then its final similarity; under it, what CLIP
+reads in that image (`ReadingPanel`: its words, read back by the model that drew it, `clipinv.read`).
 
     from clipinv import explorer
     explorer.app(model="toy", prompt="a red circle")   # an ipywidgets box, for Jupyter or Voilà
@@ -115,6 +116,8 @@ class Explorer:
         self._reset_sliders()
         self.model.observe(lambda _change: self._reset_sliders(), names="value")
         self.button.on_click(self.run)
+        self.reading = ReadingPanel(self)
+        self.box.children = (*self.box.children, self.reading.box)
 
     def _bundle(self, spec: str):
         if spec not in self._bundles:
@@ -204,9 +207,47 @@ class Explorer:
         self.progress.value = self.progress.max
         self.progress.bar_style = "success"
         self._show(result.images[0, 0])
+        self.reading.image_changed(bundle, result.images[0, 0])
         cached = " (from the cache: change a slider to watch a new run)" if result.record["cached"] else ""
         similarity = float(result.similarity[0, 0])
         self.status.value = f"similarity {similarity:.3f} to the prompt &ldquo;{html.escape(prompt)}&rdquo;{cached}"
+
+
+class ReadingPanel:
+    """What CLIP reads: the image on screen read back into words by the model that drew it
+    (`clipinv.read`, a few seeds), each reading with its cosine to the image."""
+
+    def __init__(self, explorer: Explorer, n_tokens: int = 4, seeds: int = 3):
+        import ipywidgets as w
+
+        self.explorer, self.n_tokens, self.seeds = explorer, n_tokens, seeds
+        self.image, self.bundle = None, None
+        self.button = w.Button(description="Read it back", disabled=True, tooltip="invert first: then read the image")
+        self.words = w.HTML(value="<i>invert a prompt, then read its image back into words</i>")
+        title = w.HTML(value="<b>What CLIP reads</b> in the image on screen (its own vocabulary, clipinv.read)")
+        self.box = w.VBox([title, self.button, self.words])
+        self.button.on_click(self.run)
+
+    def image_changed(self, bundle, image: torch.Tensor):
+        self.bundle, self.image = bundle, image.detach().cpu()
+        self.button.disabled = False
+        self.words.value = ""
+
+    def run(self, _button=None):
+        from .reading import read
+
+        self.button.disabled = True
+        self.words.value = "reading..."
+        try:
+            r = read(self.bundle, self.image, n_tokens=self.n_tokens, seeds=self.seeds, progress=False)
+        except ClipinvError as e:
+            self.words.value = f'<span style="color:#b00020">{html.escape(str(e))}</span>'
+            return
+        finally:
+            self.button.disabled = False
+        order = r.similarity[0].argsort(descending=True).tolist()
+        lines = [f"&ldquo;{html.escape(r.texts[0][j])}&rdquo; (cosine {float(r.similarity[0, j]):.3f})" for j in order]
+        self.words.value = "<br>".join(lines)
 
 
 def app(

@@ -24,9 +24,9 @@ PAPER_STAND_IN = {
     "recipe": {"n_augments": 1},
 }
 PAPER_SECTION_EXTRA = {
-    "00_method": {"stage_prompts": 1},
-    "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2},
-    "02_nsfw": {"vocab_words": 20},
+    "00_method": {"stage_prompts": 1, "read_steps": 3},
+    "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2, "read_steps": 3},
+    "02_nsfw": {"vocab_words": 20, "read_steps": 3},
     "05_data_scale": {"models": [], "n_prompts": 2},
     "06_ablations": {"n_prompts": 2, "which": ["no TV"]},
     "07_toy_audit": {"levels": [0.0, 0.5], "control_seeds": 1, "validation_images": 50},
