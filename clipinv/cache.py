@@ -73,9 +73,8 @@ class ResultCache:
                 f"set CLIPINV_CACHE to a writable folder or pass cache=False (--no-cache)"
             ) from None
 
-    def get(self, key: str, steps: int | None = None) -> dict | None:
-        """The entry, or None where there is none or it is damaged (module docstring); `steps`: the
-        history's expected length."""
+    def load(self, key: str) -> dict | None:
+        """The entry's tensors, or None where there is none, it does not parse or its checksum fails."""
         p = self.path(key)
         if not p.is_file():
             return None
@@ -83,13 +82,43 @@ class ResultCache:
             with safe_open(str(p), framework="pt") as f:
                 stored = (f.metadata() or {}).get("sha256")
                 t = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
-            image, similarity, history = t["image"], t["similarity"], t["history"]
         except Exception:  # a damaged file (disk trouble, manual edits): recompute rather than fail
             return None
+        return t if stored == checksum(t) else None
+
+    def save(self, key: str, tensors: dict) -> None:
+        """Write `tensors` (with their checksum) as the entry `key`, atomically; a failure is one line."""
+        p = self.path(key)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=p.parent)
+            os.close(fd)
+        except OSError as e:
+            raise ClipinvError(
+                f"cannot write the results cache at {self.root} ({e.strerror}): "
+                f"set CLIPINV_CACHE to a writable folder or pass cache=False (--no-cache)"
+            ) from None
+        try:
+            save_file(tensors, tmp, metadata={"sha256": checksum(tensors)})
+            os.replace(tmp, p)
+        except (OSError, SafetensorError) as e:  # a full disk
+            raise ClipinvError(
+                f"cannot write the results cache at {self.root} ({getattr(e, 'strerror', None) or e}): "
+                f"free space there or set CLIPINV_CACHE to another folder"
+            ) from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def get(self, key: str, steps: int | None = None) -> dict | None:
+        """The inversion entry, or None where there is none or it is damaged (module docstring); `steps`:
+        the history's expected length."""
+        t = self.load(key)
+        if t is None or set(t) != {"image", "similarity", "history"}:
+            return None
+        image, similarity, history = t["image"], t["similarity"], t["history"]
         sound = (
-            stored == checksum(t)
-            and set(t) == {"image", "similarity", "history"}
-            and all(v.dtype == torch.float32 and bool(torch.isfinite(v).all()) for v in t.values())
+            all(v.dtype == torch.float32 and bool(torch.isfinite(v).all()) for v in t.values())
             and image.dim() == 3
             and image.shape[0] == 3
             and image.numel() > 0
@@ -102,32 +131,14 @@ class ResultCache:
         return {"image": image, "similarity": similarity[0], "history": history} if sound else None
 
     def put(self, key: str, entry: dict) -> None:
-        p = self.path(key)
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=p.parent)
-            os.close(fd)
-        except OSError as e:
-            raise ClipinvError(
-                f"cannot write the results cache at {self.root} ({e.strerror}): "
-                f"set CLIPINV_CACHE to a writable folder or pass cache=False (--no-cache)"
-            ) from None
-        try:
-            tensors = {
+        self.save(
+            key,
+            {
                 "image": entry["image"].float().contiguous(),
                 "history": entry["history"].float().contiguous(),
                 "similarity": torch.as_tensor(entry["similarity"]).reshape(1).float(),
-            }
-            save_file(tensors, tmp, metadata={"sha256": checksum(tensors)})
-            os.replace(tmp, p)
-        except (OSError, SafetensorError) as e:  # a full disk
-            raise ClipinvError(
-                f"cannot write the results cache at {self.root} ({getattr(e, 'strerror', None) or e}): "
-                f"free space there or set CLIPINV_CACHE to another folder"
-            ) from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            },
+        )
 
     def __len__(self) -> int:
         # entries live in two-character folders (toy models trained for the book share the root)

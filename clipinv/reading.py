@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -278,32 +275,28 @@ def _digest(image: torch.Tensor) -> str:
     return hashlib.sha256(f"{tuple(image.shape)}".encode() + image.contiguous().numpy().tobytes()).hexdigest()
 
 
-def _cached(store, key):
-    p = store.path(key)
-    try:
-        t = load_file(str(p)) if p.is_file() else None
-    except Exception:  # a damaged entry counts as missing
+def _cached(store, key, allowed: torch.Tensor, n_tokens: int):
+    """A reading from the cache, or None where there is none or it is damaged (a wrong shape, a token the
+    search may not produce, a similarity that is no cosine): recomputed then, as for inversions."""
+    t = store.load(key)
+    if t is None or set(t) != {"tokens", "similarity"}:
         return None
-    return None if t is None else {"tokens": t["tokens"], "similarity": t["similarity"][0]}
+    tokens, similarity = t["tokens"], t["similarity"]
+    sound = (
+        tokens.dtype == torch.long
+        and tokens.shape == (n_tokens,)
+        and bool(torch.isin(tokens, allowed).all())
+        and similarity.dtype == torch.float32
+        and similarity.shape == (1,)
+        and bool(torch.isfinite(similarity).all())
+        and abs(float(similarity[0])) <= 1 + 1e-4
+    )
+    return {"tokens": tokens, "similarity": similarity[0]} if sound else None
 
 
 def _keep(store, key, entry):
-    p = store.path(key)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=p.parent)
-        os.close(fd)
-    except OSError as e:
-        raise ClipinvError(
-            f"cannot write the results cache at {store.root} ({e.strerror}): set CLIPINV_CACHE to a writable "
-            f"folder or pass cache=False (--no-cache)"
-        ) from None
-    try:
-        save_file({"tokens": entry["tokens"].contiguous(), "similarity": entry["similarity"].reshape(1).float()}, tmp)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    tokens = entry["tokens"].long().contiguous()
+    store.save(key, {"tokens": tokens, "similarity": torch.as_tensor(entry["similarity"]).reshape(1).float()})
 
 
 def read(
@@ -368,7 +361,11 @@ def read(
     keys = [ResultCache.key(ident, digests[i], [], s) for i, s in items]
     results = {}
     if store is not None:
-        results = {k: v for k, v in ((k, _cached(store, key)) for k, key in enumerate(keys)) if v is not None}
+        results = {
+            k: v
+            for k, v in ((k, _cached(store, key, tpl.allowed, n_tokens)) for k, key in enumerate(keys))
+            if v is not None
+        }
     cached = len(results)
     todo = [k for k in range(len(items)) if k not in results]
     if ledger.planning():  # a plan reads nothing: placeholder readings, never cached (`clipinv.ledger`)

@@ -85,6 +85,37 @@ def test_readings_are_cached_per_image_and_seed(toy, tmp_path):
 
 
 @pytest.mark.parametrize(
+    "damage",
+    ["token outside the vocabulary", "nan similarity", "wrong length", "flipped bytes"],
+)
+def test_a_damaged_reading_in_the_cache_is_read_again_not_served(toy, tmp_path, damage):
+    from safetensors.torch import load_file, save_file
+
+    from clipinv.cache import checksum
+
+    images, _ = World(pair_rate=0).sample(1, seed=3)
+    first = read(toy, images, steps=20, progress=False, cache=tmp_path / "c")
+    (entry,) = (tmp_path / "c").glob("??/*.safetensors")
+    t = load_file(str(entry))
+    if damage == "token outside the vocabulary":
+        t["tokens"][0] = 10_000
+    elif damage == "nan similarity":
+        t["similarity"][0] = float("nan")
+    elif damage == "wrong length":
+        t["tokens"] = t["tokens"][:2].clone()
+    if damage == "flipped bytes":
+        stored = checksum(t)
+        t["similarity"][0] = -float(t["similarity"][0])
+    else:
+        stored = checksum(t)  # a damage the checksum does not catch: the entry's contents must be checked too
+    save_file(t, str(entry), metadata={"sha256": stored})
+    again = read(toy, images, steps=20, progress=False, cache=tmp_path / "c")
+    assert again.record["cached"] == 0
+    assert torch.equal(again.tokens, first.tokens)
+    assert torch.isfinite(again.similarity).all()
+
+
+@pytest.mark.parametrize(
     "images, options, message",
     [
         ([], {}, "no images given"),
