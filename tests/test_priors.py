@@ -158,3 +158,56 @@ def test_a_bad_stroke_count_is_refused_in_one_line(bad, message):
 
     with pytest.raises(ClipinvError, match=message):
         Recipe().replace(**bad)
+
+
+def test_the_explorer_offers_every_prior_and_inverts_with_the_chosen_one():
+    import ipywidgets as w
+
+    from clipinv import explorer
+
+    ex = explorer.Explorer(model="toy", prompt="a red circle", steps=7)
+    priors = [c for c in ex.box.children if isinstance(c, w.Dropdown) and c.description == "prior"]
+    assert len(priors) == 1 and list(priors[0].options) == ["pixels", "fourier", "stack", "phase", "strokes"]
+    assert priors[0].value == "pixels"
+    priors[0].value = "stack"
+    assert ex.recipe(ex._bundle("toy")).parameterization == "stack"
+
+
+def measured(aligned_hits, marker, controls, skewed, control):
+    """A `clipinv.priors.measure` result with the given counts (k of n) and nothing else."""
+    from clipinv import stats
+
+    def rate(k, n):
+        return stats.rate([True] * k + [False] * (n - k))
+
+    return {
+        "alignment": {"rate": rate(aligned_hits, 5), "chance": 0.2},
+        "marker": rate(*marker),
+        "marker controls": rate(*controls),
+        "skew": {"skewed": rate(*skewed), "control": rate(*control)},
+        "similarity": stats.mean_ci([0.5, 0.6]),
+        "seconds": 1.0,
+    }
+
+
+def test_a_finding_holds_under_a_prior_only_where_its_interval_clears_the_comparison():
+    from clipinv import priors
+
+    found = {
+        "pixels": measured(5, (4, 4), (0, 4), (4, 4), (0, 4)),
+        "stack": measured(5, (4, 4), (0, 4), (3, 4), (1, 4)),  # 3/4 vs 1/4 overlap: not shown
+        "phase": measured(1, (0, 4), (0, 4), (4, 4), (0, 4)),  # 1/5 is chance
+    }
+    shown = priors.verdicts(found)
+    assert shown["alignment"] == {"pixels": True, "stack": True, "phase": False}
+    assert shown["planted marker"] == {"pixels": True, "stack": True, "phase": False}
+    assert shown["planted skew"] == {"pixels": True, "stack": False, "phase": True}
+    rows = priors.findings(found)
+    assert [r["under every prior"] for r in rows] == ["no", "no", "no"]
+    assert priors.headline(found).startswith("findings that hold under every prior: 0/3; under some only:")
+    found.pop("phase")
+    assert priors.headline(found) == (
+        "findings that hold under every prior: 2/3 (alignment, planted marker); under some only: planted skew (pixels)"
+    )
+    table = priors.side_by_side(found)
+    assert [r["prior"] for r in table] == ["pixels", "stack"] and table[1]["marker: trigger (§2)"].startswith("4/4")
