@@ -18,6 +18,7 @@ are the inversions sections 0, 2 and 3 made, so in a book build they come from t
 
 from __future__ import annotations
 
+import textwrap
 import time
 from dataclasses import dataclass
 
@@ -132,9 +133,11 @@ def measure(prior, recipe, models: PriorModels, seeds, alignment_seeds, control_
     }
 
 
-def grid_columns() -> list[str]:
-    """The column labels of `measure`'s images: each prompt, and the model it was inverted on where not toy."""
-    return ALIGNMENT_PROMPTS + [f"{p} ({PLANT_MODEL})" for p in TRIGGER_PROMPTS] + [f"a square ({SKEW_MODEL})"]
+def grid_columns(width: int = 16) -> list[str]:
+    """The column labels of `measure`'s images, wrapped at `width` characters: each prompt, and the
+    model it was inverted on where not toy."""
+    labels = ALIGNMENT_PROMPTS + [f"{p} ({PLANT_MODEL})" for p in TRIGGER_PROMPTS] + [f"a square ({SKEW_MODEL})"]
+    return ["\n".join(textwrap.wrap(label, width, break_on_hyphens=False)) for label in labels]
 
 
 def _above(a: dict, b: dict) -> bool:
