@@ -1,4 +1,4 @@
-"""The live explorer of section 0: a prompt, the regularisers, the steps and copies, the image prior, a model, *Invert*,
+"""The live explorer of section 0: a prompt, the regularisers, the steps and copies, a model, *Invert*,
 a progress bar, and the image redrawn while it optimises, then its final similarity.
 
     from clipinv import explorer
