@@ -12,7 +12,7 @@ for the notebook's kernel, and `clipinv.section.Section` reads it. papermill wri
 ``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
 without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
 
-The committed ``_toc.yml`` lists all eight sections. The build uses a table of contents generated
+The committed ``_toc.yml`` lists all nine sections. The build uses a table of contents generated
 next to the executed notebooks that lists the sections that exist, so the book builds while some
 sections are still being written. Notebooks use `clipinv.section.Section` to load their models
 and recipe.
@@ -40,6 +40,7 @@ SECTIONS = (
     "05_data_scale",
     "06_ablations",
     "07_toy_audit",
+    "08_image_prior",
 )
 COMMON = ("model", "judge", "seeds", "steps", "precision", "device")  # every profile's `defaults`
 

@@ -32,6 +32,7 @@ from .errors import ClipinvError
 from .invert import invert
 from .io import to_pil
 from .models import LOADERS, load_model
+from .param import PARAMETERIZATIONS
 from .plot import safe_images
 from .recipe import Recipe
 from .section import scaled_schedule
@@ -103,13 +104,14 @@ class Explorer:
         self.l1 = w.FloatSlider(min=0.0, max=0.001, step=0.00001, readout_format=".5f", description="L1")
         self.steps = w.IntSlider(min=1, max=100, description="steps")
         self.copies = w.IntSlider(min=1, max=32, description="copies")
+        self.prior = w.Dropdown(options=list(PARAMETERIZATIONS), description="prior")  # the image's parameterisation
         self.button = w.Button(description="Invert", button_style="primary")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="")
         self.image = w.Image(format="png")
         self._draw(torch.full((3, 32, 32), 0.5))  # a grey placeholder until the first run
         self.status = w.HTML(value="")
         self.box = w.VBox(
-            [self.model, self.prompt, self.tv, self.l1, self.steps, self.copies, self.button, self.progress]
+            [self.model, self.prompt, self.tv, self.l1, self.steps, self.copies, self.prior, self.button, self.progress]
             + [self.image, self.status]
         )
         self.start_steps = steps
@@ -143,6 +145,7 @@ class Explorer:
         self.copies.max = max(32, base.n_augments)
         self.tv.value, self.l1.value, self.copies.value = base.tv_weight, base.l1_weight, base.n_augments
         self.steps.value = self.start_steps or base.steps
+        self.prior.value = base.parameterization
 
     def recipe(self, bundle) -> Recipe:
         """The model's recipe with the sliders' values, its resolution schedule scaled to the steps."""
@@ -151,6 +154,7 @@ class Explorer:
             tv_weight=self.tv.value,
             l1_weight=self.l1.value,
             n_augments=self.copies.value,
+            parameterization=self.prior.value,
             **scaled_schedule(base, self.steps.value),
         )
 

@@ -4,7 +4,8 @@ The knobs come first (`Recipe`, defaults = the public code's), then the loop, to
 targets, images and their parameters (`clipinv.param`: the pixels themselves in the paper's recipe),
 per-image random draws, then per step: resolution schedule, the image from its parameters,
 augmented copies, embedding, loss terms, backward, per-image gradient clipping, Adam, then in pixel
-space clamp and smoothing (if on) and back to the parameters, history.
+space clamp and smoothing (if on) and back to the parameters (for pixels and fourier; the rendered
+priors draw an image in [0, 1] from their own parameters), history.
 
 Every prompt x every seed is one image of one batch. Each image has its own loss, its own
 gradient-norm clip and its own generators (seeded by its seed) for its initial noise, its
@@ -125,7 +126,8 @@ def optimise(
     # each image's own generator: initial noise now, augmentation draws in chunks of steps
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
-    par = param.make(recipe.parameterization, side0, recipe.fourier_decay, device)
+    world = bundles[0].card.get("world")  # a toy model's world: the phase prior measures its spectrum there
+    par = param.make(recipe.parameterization, side0, recipe.fourier_decay, device, recipe, world)
     # and, with pixel noise on, a second stream per image on the device for the noise
     noise_gens = (
         [torch.Generator(device=device).manual_seed(NOISE_STREAM + int(s)) for s in seeds] if recipe.noise_std else None
@@ -145,16 +147,15 @@ def optimise(
     checked = 0
     items = [(str(p), int(s)) for p, s in zip(prompts, seeds)]
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
-    z = par.to_params(x).requires_grad_(True)  # what Adam changes; the image is par.to_image(z)
+    z = par.start(x, seeds).requires_grad_(True)  # what Adam changes; the image is par.to_image(z)
     opt = torch.optim.Adam([z], lr=recipe.lr)
     for step in range(steps):
         if step in schedule and schedule[step] != par.side:
             side = schedule[step]
             for b, r in zip(bundles, resample):
                 r.jitter = recipe.jitter_px * side / side0
-            x = F.interpolate(par.to_image(z.detach()), size=(side, side), mode="bicubic", align_corners=False)
-            par = param.make(recipe.parameterization, side, recipe.fourier_decay, device)
-            z = par.to_params(x).requires_grad_(True)
+            par, z = par.resized(z.detach(), side)  # the image upsampled, or a rendered prior drawn larger
+            z = z.requires_grad_(True)
             if recipe.reset_optimizer_on_resize:
                 opt = torch.optim.Adam([z], lr=recipe.lr)
             else:  # pixels only (Recipe.validate): Adam's moments resized with the image
@@ -202,7 +203,7 @@ def optimise(
             x = par.to_image(z).clamp_(0, 1)  # the pixels' constraints hold in pixel space, whatever Adam changes
             if recipe.smooth_sigma and step + 1 == steps:
                 x = smooth(x)  # a smoothing step, not a loss term: the gradient never sees it
-            if x is not z:  # pixels, unsmoothed: the clamp already wrote into z
+            if par.invertible and x is not z:  # pixels, unsmoothed: the clamp already wrote into z
                 z.copy_(par.to_params(x))
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import psutil
 import torch
 
+from . import param
 from .transform import Normalize
 
 # a step's peak memory over the tensors saved for its backward pass (gradients of the activations,
@@ -70,7 +71,8 @@ def image_bytes(bundles, recipe, device: torch.device) -> int:
     gradient and Adam moments at the final resolution."""
     side = recipe.resolution_schedule[-1][1]
     pixels = 4 * 3 * side * side * 4  # image, gradient, Adam's two moments (fp32)
-    return recipe.n_augments * sum(copy_bytes(b, recipe.precision, device) for b in bundles) + pixels
+    copies = recipe.n_augments * sum(copy_bytes(b, recipe.precision, device) for b in bundles)
+    return copies + pixels + param.render_bytes(recipe)
 
 
 def batch_size(bundles, recipe, device: torch.device, free: int | None = None) -> int:

@@ -173,10 +173,13 @@ class Recipe:
     l1_weight: float = knob(0.0, "L1-norm weight", number(), off("no L1", l1_weight=0.0))
     parameterization: str = knob(
         "pixels",
-        "what Adam changes: pixels (the paper's) or fourier (the 1/f-scaled spectrum, lucent's fft)",
+        "the image prior, what Adam changes: pixels (the paper's), fourier (the 1/f-scaled spectrum, lucent's "
+        "fft), stack (DAS: images at 1, 2, 4, ... px summed), phase (MACO: the spectrum's phase, its magnitude "
+        "fixed) or strokes (CLIPDraw: Bézier strokes)",
         one_of(*param.PARAMETERIZATIONS),
     )
     fourier_decay: float = knob(1.0, "with parameterization fourier: the spectrum's scale falls as 1/f^decay", number())
+    n_strokes: int = knob(32, "with parameterization strokes: how many Bézier strokes draw the image", whole(1))
     residual_jitter: float = knob(
         0.0,
         "ghost networks: each residual branch of each copy scaled by U[1-j, 1+j], new every "

@@ -4,7 +4,7 @@ loader (open_clip's pretrained path) on random weights written where the downloa
 Prints each section's time, the kernel's peak memory and how many images it computed, beside what
 `--plan` said it would compute.
 
-    python tools/dress_rehearsal.py                       # all eight sections
+    python tools/dress_rehearsal.py                       # all nine sections
     python tools/dress_rehearsal.py --sections 00_method 03_gender
     python tools/dress_rehearsal.py --plan-only           # the paper profile's full-size plan, on these weights
 
@@ -38,6 +38,7 @@ CUT = {
     "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2},
     "06_ablations": {"n_prompts": 2},
     "07_toy_audit": {"levels": [0.0, 0.2], "control_seeds": 1, "validation_images": 50},
+    "08_image_prior": {"alignment_seeds": 1, "control_seeds": 1},
 }
 
 
