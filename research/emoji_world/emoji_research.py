@@ -5,6 +5,7 @@ Usage:
     python research/emoji_world/emoji_research.py invert --model probe_s0 --judges probe_s1 \
         --recipe 'plain={}' 'shrunk={"scale_range": [0.25, 1.0], "background_fill": 0.4}' [--heldout]
     python research/emoji_world/emoji_research.py table      # results.md from the two logs
+    python research/emoji_world/emoji_research.py figure grid.png probe_s0__plain__dev probe_s0__fourier__dev
 
 A research record, not part of the package. The world is the feasibility probe's
 (/work/shared/probes/emoji_probe.py): every single-code-point emoji Noto Color Emoji renders (Debian's
@@ -298,11 +299,21 @@ def invert(args):
         sheet(out / f"{tag}.png", per, refs, len(seeds))
         sheet(out / f"{tag}_blind.png", per, refs, len(seeds), blind=True)
         row["sheet"] = f"{tag}.png"
+        torch.save({"images": per, "refs": refs, "names": chosen}, out / f"{tag}.pt")
         row["reads"] = {chosen[i // len(seeds)] + f"/{i % len(seeds)}": [names[k] for k in reads[0][i, :3].tolist()]
                         for i in range(len(idx))}
         with open(out / "inversions.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps({k: v for k, v in row.items() if k != "reads"}), flush=True)
+
+
+def figure(args):
+    """One small PNG comparing recipes: the glyph, then seed 0 of each recipe's images, at 48 px."""
+    out = Path(args.out)
+    runs = [torch.load(out / f"{tag}.pt", weights_only=True) for tag in args.tags]
+    rows = [[r["images"][i, 0] for r in runs] for i in range(len(runs[0]["names"]))]
+    sheet(args.png, rows, runs[0]["refs"], len(runs), cell=SIDE)
+    print(args.png, "columns: glyph,", ", ".join(args.tags))
 
 
 # ---------------------------------------------------------------- table
@@ -346,9 +357,12 @@ def main():
     i.add_argument("--seeds", type=int, default=2)
     i.add_argument("--heldout", action="store_true")
     sub.add_parser("table")
+    f = sub.add_parser("figure")
+    f.add_argument("png")
+    f.add_argument("tags", nargs="+", help="MODEL__RECIPE__SET of runs made after the .pt files were kept")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    {"train": train, "invert": invert, "table": table}[args.cmd](args)
+    {"train": train, "invert": invert, "table": table, "figure": figure}[args.cmd](args)
 
 
 if __name__ == "__main__":
