@@ -299,7 +299,6 @@ def invert(args):
         sheet(out / f"{tag}.png", per, refs, len(seeds))
         sheet(out / f"{tag}_blind.png", per, refs, len(seeds), blind=True)
         row["sheet"] = f"{tag}.png"
-        torch.save({"images": per, "refs": refs, "names": chosen}, out / f"{tag}.pt")
         row["reads"] = {chosen[i // len(seeds)] + f"/{i % len(seeds)}": [names[k] for k in reads[0][i, :3].tolist()]
                         for i in range(len(idx))}
         with open(out / "inversions.jsonl", "a") as f:
@@ -307,12 +306,16 @@ def invert(args):
         print(json.dumps({k: v for k, v in row.items() if k != "reads"}), flush=True)
 
 
-def figure(args):
-    """One small PNG comparing recipes: the glyph, then seed 0 of each recipe's images, at 48 px."""
+def figure(args, cell=96):
+    """One small PNG comparing recipes from their sheets: the glyph, then each recipe's seed 0, at 48 px."""
     out = Path(args.out)
-    runs = [torch.load(out / f"{tag}.pt", weights_only=True) for tag in args.tags]
-    rows = [[r["images"][i, 0] for r in runs] for i in range(len(runs[0]["names"]))]
-    sheet(args.png, rows, runs[0]["refs"], len(runs), cell=SIDE)
+    sheets = [Image.open(out / f"{tag}.png") for tag in args.tags]
+    rows = sheets[0].height // cell
+    im = Image.new("RGB", ((len(sheets) + 1) * SIDE, rows * SIDE), (255, 255, 255))
+    for c, (s, x) in enumerate([(sheets[0], 0)] + [(s, cell) for s in sheets]):
+        column = s.crop((x, 0, x + cell, rows * cell)).resize((SIDE, rows * SIDE), Image.BOX)
+        im.paste(column, (c * SIDE, 0))
+    im.quantize(128).save(args.png, optimize=True)  # a palette keeps the noisy sheet small
     print(args.png, "columns: glyph,", ", ".join(args.tags))
 
 
@@ -359,7 +362,7 @@ def main():
     sub.add_parser("table")
     f = sub.add_parser("figure")
     f.add_argument("png")
-    f.add_argument("tags", nargs="+", help="MODEL__RECIPE__SET of runs made after the .pt files were kept")
+    f.add_argument("tags", nargs="+", help="MODEL__RECIPE__SET: the runs' sheets")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     {"train": train, "invert": invert, "table": table, "figure": figure}[args.cmd](args)
