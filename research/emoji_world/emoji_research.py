@@ -4,7 +4,8 @@ Usage:
     python research/emoji_world/emoji_research.py train --seed 0 --variant probe --steps 2000
     python research/emoji_world/emoji_research.py invert --model probe_s0 --judges probe_s1 \
         --recipe 'plain={}' 'shrunk={"scale_range": [0.25, 1.0], "background_fill": 0.4}' [--heldout]
-    python research/emoji_world/emoji_research.py table      # results.md from the two logs
+    python research/emoji_world/emoji_research.py rejudge probe_s0__plain__dev --judges probe_s1  # display control
+    python research/emoji_world/emoji_research.py table      # results.md from the logs
     python research/emoji_world/emoji_research.py figure grid.png probe_s0__plain__dev probe_s0__fourier__dev
 
 A research record, not part of the package. The world is the feasibility probe's
@@ -319,6 +320,32 @@ def figure(args, cell=96):
     print(args.png, "columns: glyph,", ", ".join(args.tags))
 
 
+def rejudge(args, cell=96):
+    """A display-only control: a run's images read back from its sheet, shrunk onto grey as
+    `final_scale` would, judged again (no optimisation): how much of a recipe's score is the display."""
+    from clipinv.transform import ShrinkOnto
+
+    out = Path(args.out)
+    g, names = glyphs(out)
+    tok = Tokenizer(names)
+    judges = [load(out, j, tok) for j in args.judges]
+    row = next(json.loads(line) for line in (out / "inversions.jsonl").read_text().splitlines()
+               if json.loads(line)["sheet"] == f"{args.tag}.png")
+    im = torch.frombuffer(bytearray(Image.open(out / row["sheet"]).convert("RGB").tobytes()), dtype=torch.uint8)
+    im = im.view(row["prompts"] * cell, (row["seeds"] + 1) * cell, 3).permute(2, 0, 1).float() / 255
+    im = im[:, cell // SIDE // 2 :: cell // SIDE, cell // SIDE // 2 :: cell // SIDE]  # the sheet's cells are upscaled
+    images = torch.stack([im[:, r * SIDE:(r + 1) * SIDE, (c + 1) * SIDE:(c + 2) * SIDE]
+                          for r in range(row["prompts"]) for c in range(row["seeds"])])
+    chosen = HELDOUT if row["set"] == "heldout" else DEV
+    idx = [names.index(n) for n in chosen if n in names for _ in range(row["seeds"])]
+    for scale in (1.0, args.scale):
+        shown = ShrinkOnto(scale, 0.4)(images)
+        reads = {j.spec.split(":")[1]: judged(j, shown, idx, names)[0] for j in judges}
+        print(json.dumps({"run": args.tag, "final_scale": scale, **reads}), flush=True)
+        with open(out / "rejudged.jsonl", "a") as f:
+            f.write(json.dumps({"run": args.tag, "final_scale": scale, **reads}) + "\n")
+
+
 # ---------------------------------------------------------------- table
 def table(args):
     out = Path(args.out)
@@ -359,13 +386,17 @@ def main():
     i.add_argument("--recipe", nargs="+", required=True, help="LABEL=JSON changes to the plain recipe")
     i.add_argument("--seeds", type=int, default=2)
     i.add_argument("--heldout", action="store_true")
+    r = sub.add_parser("rejudge", help="a run's images shrunk onto grey after the fact, judged again")
+    r.add_argument("tag", help="MODEL__RECIPE__SET")
+    r.add_argument("--judges", nargs="+", required=True)
+    r.add_argument("--scale", type=float, default=0.5)
     sub.add_parser("table")
     f = sub.add_parser("figure")
     f.add_argument("png")
     f.add_argument("tags", nargs="+", help="MODEL__RECIPE__SET: the runs' sheets")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    {"train": train, "invert": invert, "table": table, "figure": figure}[args.cmd](args)
+    {"train": train, "invert": invert, "rejudge": rejudge, "table": table, "figure": figure}[args.cmd](args)
 
 
 if __name__ == "__main__":
