@@ -338,7 +338,7 @@ def rejudge(args, cell=96):
                           for r in range(row["prompts"]) for c in range(row["seeds"])])
     chosen = HELDOUT if row["set"] == "heldout" else DEV
     idx = [names.index(n) for n in chosen if n in names for _ in range(row["seeds"])]
-    for scale in (1.0, args.scale):
+    for scale in dict.fromkeys((1.0, args.scale)):
         shown = ShrinkOnto(scale, 0.4)(images)
         reads = {j.spec.split(":")[1]: judged(j, shown, idx, names)[0] for j in judges}
         print(json.dumps({"run": args.tag, "final_scale": scale, **reads}), flush=True)
