@@ -55,10 +55,33 @@ SKIP = ("MODIFIER", "COMPONENT", "REGIONAL", "VARIATION", "TAG ")
 TEMPLATES = ["{}", "an emoji of {}", "a picture of {}", "{} emoji", "a drawing of {}"]
 
 # fixed before looking at any inversion: the probe's prompts (dev) and twelve others (held out)
-DEV = ["rocket", "red apple", "zebra face", "jack-o-lantern", "microscope", "rainbow", "honeybee", "taco",
-       "snowman", "candle", "penguin"]
-HELDOUT = ["banana", "ghost", "anchor", "umbrella", "sailboat", "crab", "tulip", "hamburger",
-           "electric light bulb", "bicycle", "cactus", "cat face"]
+DEV = [
+    "rocket",
+    "red apple",
+    "zebra face",
+    "jack-o-lantern",
+    "microscope",
+    "rainbow",
+    "honeybee",
+    "taco",
+    "snowman",
+    "candle",
+    "penguin",
+]
+HELDOUT = [
+    "banana",
+    "ghost",
+    "anchor",
+    "umbrella",
+    "sailboat",
+    "crab",
+    "tulip",
+    "hamburger",
+    "electric light bulb",
+    "bicycle",
+    "cactus",
+    "cat face",
+]
 
 # the training variants: the probe's augmentations, and one change each
 VARIANTS = {
@@ -69,8 +92,17 @@ VARIANTS = {
 }
 
 # the plain inversion recipe (the probe's, in the package's knobs) that the variants change one knob of
-BASE = dict(steps=300, lr=0.05, resolution_schedule=((0, 24), (100, 48)), n_augments=8, affine_p=1.0,
-            rotate_degrees=10.0, translate=0.15, scale_range=(0.5, 1.0), tv_weight=0.001)
+BASE = dict(
+    steps=300,
+    lr=0.05,
+    resolution_schedule=((0, 24), (100, 48)),
+    n_augments=8,
+    affine_p=1.0,
+    rotate_degrees=10.0,
+    translate=0.15,
+    scale_range=(0.5, 1.0),
+    tv_weight=0.001,
+)
 
 
 def art(name: str) -> str:
@@ -134,8 +166,13 @@ def render(g, idx, scale=(0.55, 1.0), plain_p=0.0, grey_p=0.0, gen=None):
     angle = (rand(b) - 0.5) * math.radians(30)
     sc = scale[0] + (scale[1] - scale[0]) * rand(b)
     tx, ty = (rand(b) - 0.5) * (1 - sc) * 2, (rand(b) - 0.5) * (1 - sc) * 2
-    theta = torch.stack([torch.stack([torch.cos(angle) / sc, -torch.sin(angle) / sc, -tx / sc], 1),
-                         torch.stack([torch.sin(angle) / sc, torch.cos(angle) / sc, -ty / sc], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([torch.cos(angle) / sc, -torch.sin(angle) / sc, -tx / sc], 1),
+            torch.stack([torch.sin(angle) / sc, torch.cos(angle) / sc, -ty / sc], 1),
+        ],
+        1,
+    )
     w = F.grid_sample(x, F.affine_grid(theta, (b, 4, SIDE, SIDE), align_corners=False), align_corners=False)
     bg = rand(b, 3, 1, 1) * torch.where(rand(b, 1, 1, 1) < 0.5, 1.0, 0.3)
     bg = torch.where(rand(b, 1, 1, 1) < plain_p, torch.full_like(bg, 0.4 + 0.2 * rand(1).item()), bg)
@@ -158,13 +195,22 @@ def load(out: Path, name: str, tok: Tokenizer) -> ModelBundle:
     model = make_model(tok.vocab, card["width"])
     model.load_state_dict(load_file(out / "models" / f"{name}.safetensors"))
     model = freeze(model)
-    return ModelBundle(model=model, tokenizer=tok, spec=f"emoji:{name}", image_size=SIDE, mean=(MEAN,) * 3,
-                       std=(STD,) * 3, context_length=CONTEXT, weights_hash=weights_hash(model), card=card)
+    return ModelBundle(
+        model=model,
+        tokenizer=tok,
+        spec=f"emoji:{name}",
+        image_size=SIDE,
+        mean=(MEAN,) * 3,
+        std=(STD,) * 3,
+        context_length=CONTEXT,
+        weights_hash=weights_hash(model),
+        card=card,
+    )
 
 
 @torch.no_grad()
 def name_features(bundle, names):
-    return torch.cat([bundle.encode_text([art(n) for n in names[i:i + 256]]) for i in range(0, len(names), 256)])
+    return torch.cat([bundle.encode_text([art(n) for n in names[i : i + 256]]) for i in range(0, len(names), 256)])
 
 
 @torch.no_grad()
@@ -210,7 +256,9 @@ def train(args):
         same = (lab[:, None] == lab[None]).float()
         target = same / same.sum(1, keepdim=True)
         logits = scale * fi @ ft.T
-        loss = (-(target * F.log_softmax(logits, 1)).sum(1).mean() - (target * F.log_softmax(logits.T, 1)).sum(1).mean()) / 2
+        loss = (
+            -(target * F.log_softmax(logits, 1)).sum(1).mean() - (target * F.log_softmax(logits.T, 1)).sum(1).mean()
+        ) / 2
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -222,16 +270,27 @@ def train(args):
     (out / "models").mkdir(parents=True, exist_ok=True)
     model.eval()
     save_file({k: v_.contiguous() for k, v_ in model.state_dict().items()}, out / "models" / f"{name}.safetensors")
-    card = {"variant": args.variant, **v, "seed": args.seed, "steps": step, "batch": batch,
-            "seconds": round(seconds), "params": params, "threads": torch.get_num_threads()}
+    card = {
+        "variant": args.variant,
+        **v,
+        "seed": args.seed,
+        "steps": step,
+        "batch": batch,
+        "seconds": round(seconds),
+        "params": params,
+        "threads": torch.get_num_threads(),
+    }
     (out / "models" / f"{name}.json").write_text(json.dumps(card))
     top1, top5 = retrieval(load(out, name, tok), g, names)
     card.update(model=name, top1=round(top1, 4), top5=round(top5, 4))
     (out / "models" / f"{name}.json").write_text(json.dumps(card))
     with open(out / "training.jsonl", "a") as f:
         f.write(json.dumps(card) + "\n")
-    print(f"{name}: {step} steps in {seconds:.0f}s; fresh-render retrieval among {len(names)}: "
-          f"top-1 {top1:.1%} top-5 {top5:.1%}", flush=True)
+    print(
+        f"{name}: {step} steps in {seconds:.0f}s; fresh-render retrieval among {len(names)}: "
+        f"top-1 {top1:.1%} top-5 {top5:.1%}",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- invert and judge
@@ -245,8 +304,11 @@ def judged(judge, images, idx, names, text=None):
     own = sum(page[p] == i for p, i in zip(pick.tolist(), idx)) / len(idx)
     top = (feats @ text.T).topk(5, dim=1).indices
     lab = torch.tensor(idx)[:, None]
-    return {"own": round(own, 4), "top1": round((top[:, :1] == lab).float().mean().item(), 4),
-            "top5": round((top == lab).any(1).float().mean().item(), 4)}, top
+    return {
+        "own": round(own, 4),
+        "top1": round((top[:, :1] == lab).float().mean().item(), 4),
+        "top5": round((top == lab).any(1).float().mean().item(), 4),
+    }, top
 
 
 def sheet(path, rows, refs, seeds, blind=False, cell=96):
@@ -274,34 +336,49 @@ def invert(args):
     seeds = list(range(args.seeds))
     prompts = [objective.as_prompt(art(n)) for n in chosen for _ in seeds]
     idx = [names.index(n) for n in chosen for _ in seeds]
-    refs = render(g, [names.index(n) for n in chosen], scale=(0.8, 0.8), plain_p=1.0,
-                  gen=torch.Generator().manual_seed(7))
+    refs = render(
+        g, [names.index(n) for n in chosen], scale=(0.8, 0.8), plain_p=1.0, gen=torch.Generator().manual_seed(7)
+    )
     for spec in args.recipe:
         label, changes = spec.split("=", 1)
         knobs = {**BASE, **json.loads(changes)}
-        knobs = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-                 for k, v in knobs.items()}
+        knobs = {
+            k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+            for k, v in knobs.items()
+        }
         recipe = Recipe(**knobs)
         t0 = time.time()
-        images, sims, _ = optimise(models, prompts, [s for _ in chosen for s in seeds], recipe,
-                                   torch.device("cpu"), progress=False)
+        images, sims, _ = optimise(
+            models, prompts, [s for _ in chosen for s in seeds], recipe, torch.device("cpu"), progress=False
+        )
         seconds = time.time() - t0
-        row = {"model": args.model, "recipe": label, "changes": json.loads(changes),
-               "set": "heldout" if args.heldout else "dev", "prompts": len(chosen), "seeds": len(seeds),
-               "seconds": round(seconds), "own_model": judged(models[0], images, idx, names)[0]}
+        row = {
+            "model": args.model,
+            "recipe": label,
+            "changes": json.loads(changes),
+            "set": "heldout" if args.heldout else "dev",
+            "prompts": len(chosen),
+            "seeds": len(seeds),
+            "seconds": round(seconds),
+            "own_model": judged(models[0], images, idx, names)[0],
+        }
         reads = []
         for j, text in zip(judges, texts):
             row[f"judge:{j.spec.split(':')[1]}"], top = judged(j, images, idx, names, text)
             reads.append(top)
-        row["mean_judge"] = {k: round(sum(row[f"judge:{j.spec.split(':')[1]}"][k] for j in judges) / len(judges), 4)
-                             for k in ("own", "top1", "top5")}
+        row["mean_judge"] = {
+            k: round(sum(row[f"judge:{j.spec.split(':')[1]}"][k] for j in judges) / len(judges), 4)
+            for k in ("own", "top1", "top5")
+        }
         tag = f"{args.model}__{label}__{row['set']}"
         per = images.view(len(chosen), len(seeds), *images.shape[1:])
         sheet(out / f"{tag}.png", per, refs, len(seeds))
         sheet(out / f"{tag}_blind.png", per, refs, len(seeds), blind=True)
         row["sheet"] = f"{tag}.png"
-        row["reads"] = {chosen[i // len(seeds)] + f"/{i % len(seeds)}": [names[k] for k in reads[0][i, :3].tolist()]
-                        for i in range(len(idx))}
+        row["reads"] = {
+            chosen[i // len(seeds)] + f"/{i % len(seeds)}": [names[k] for k in reads[0][i, :3].tolist()]
+            for i in range(len(idx))
+        }
         with open(out / "inversions.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps({k: v for k, v in row.items() if k != "reads"}), flush=True)
@@ -329,13 +406,21 @@ def rejudge(args, cell=96):
     g, names = glyphs(out)
     tok = Tokenizer(names)
     judges = [load(out, j, tok) for j in args.judges]
-    row = next(json.loads(line) for line in (out / "inversions.jsonl").read_text().splitlines()
-               if json.loads(line)["sheet"] == f"{args.tag}.png")
+    row = next(
+        json.loads(line)
+        for line in (out / "inversions.jsonl").read_text().splitlines()
+        if json.loads(line)["sheet"] == f"{args.tag}.png"
+    )
     im = torch.frombuffer(bytearray(Image.open(out / row["sheet"]).convert("RGB").tobytes()), dtype=torch.uint8)
     im = im.view(row["prompts"] * cell, (row["seeds"] + 1) * cell, 3).permute(2, 0, 1).float() / 255
     im = im[:, cell // SIDE // 2 :: cell // SIDE, cell // SIDE // 2 :: cell // SIDE]  # the sheet's cells are upscaled
-    images = torch.stack([im[:, r * SIDE:(r + 1) * SIDE, (c + 1) * SIDE:(c + 2) * SIDE]
-                          for r in range(row["prompts"]) for c in range(row["seeds"])])
+    images = torch.stack(
+        [
+            im[:, r * SIDE : (r + 1) * SIDE, (c + 1) * SIDE : (c + 2) * SIDE]
+            for r in range(row["prompts"])
+            for c in range(row["seeds"])
+        ]
+    )
     chosen = HELDOUT if row["set"] == "heldout" else DEV
     idx = [names.index(n) for n in chosen if n in names for _ in range(row["seeds"])]
     for scale in dict.fromkeys((1.0, args.scale)):
@@ -349,23 +434,38 @@ def rejudge(args, cell=96):
 # ---------------------------------------------------------------- table
 def table(args):
     out = Path(args.out)
-    lines = ["# emoji world: measured variants", "", "## training (fresh-render retrieval among all names)", "",
-             "| model | variant | seed | steps | seconds | threads | top-1 | top-5 |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# emoji world: measured variants",
+        "",
+        "## training (fresh-render retrieval among all names)",
+        "",
+        "| model | variant | seed | steps | seconds | threads | top-1 | top-5 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     if (out / "training.jsonl").exists():
         for line in (out / "training.jsonl").read_text().splitlines():
             r = json.loads(line)
-            lines.append(f"| {r['model']} | {r['variant']} | {r['seed']} | {r['steps']} | {r['seconds']} | "
-                         f"{r['threads']} | {r['top1']:.1%} | {r['top5']:.1%} |")
-    lines += ["", "## inversions (judges trained apart; own = own prompt among the page's)", "",
-              "| model | recipe | changes | set | images | s | judge own | judge top-1 | judge top-5 | "
-              "same model own / top-5 |", "|---|---|---|---|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {r['model']} | {r['variant']} | {r['seed']} | {r['steps']} | {r['seconds']} | "
+                f"{r['threads']} | {r['top1']:.1%} | {r['top5']:.1%} |"
+            )
+    lines += [
+        "",
+        "## inversions (judges trained apart; own = own prompt among the page's)",
+        "",
+        "| model | recipe | changes | set | images | s | judge own | judge top-1 | judge top-5 | "
+        "same model own / top-5 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     if (out / "inversions.jsonl").exists():
         for line in (out / "inversions.jsonl").read_text().splitlines():
             r = json.loads(line)
             m, o = r["mean_judge"], r["own_model"]
-            lines.append(f"| {r['model']} | {r['recipe']} | `{json.dumps(r['changes'])}` | {r['set']} | "
-                         f"{r['prompts'] * r['seeds']} | {r['seconds']} | {m['own']:.0%} | {m['top1']:.0%} | "
-                         f"{m['top5']:.0%} | {o['own']:.0%} / {o['top5']:.0%} |")
+            lines.append(
+                f"| {r['model']} | {r['recipe']} | `{json.dumps(r['changes'])}` | {r['set']} | "
+                f"{r['prompts'] * r['seeds']} | {r['seconds']} | {m['own']:.0%} | {m['top1']:.0%} | "
+                f"{m['top5']:.0%} | {o['own']:.0%} / {o['top5']:.0%} |"
+            )
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
