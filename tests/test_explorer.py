@@ -247,7 +247,13 @@ def kernels(server: subprocess.Popen) -> list:
     """The kernel processes the server runs."""
     import psutil
 
-    return [p for p in psutil.Process(server.pid).children(recursive=True) if "ipykernel_launcher" in p.cmdline()]
+    def is_kernel(p) -> bool:
+        try:
+            return "ipykernel_launcher" in p.cmdline()
+        except psutil.Error:  # gone, or a zombie: a kernel that has exited is not running
+            return False
+
+    return [p for p in psutil.Process(server.pid).children(recursive=True) if is_kernel(p)]
 
 
 def get(port: int, path: str, host: str | None = None):
