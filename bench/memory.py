@@ -1,14 +1,14 @@
-"""Does `clipinv.memory` size batches right? Its per-image estimate beside the peak memory one real
+"""Does `clipinv.core.batching` size batches right? Its per-image estimate beside the peak memory one real
 step of `optimise` takes, for a few batch sizes, on the CPU (peak resident memory, Linux).
 
-    python bench/memory.py --model ViT-S-32:random --copies 13 --batches 1,2,4
-    python bench/memory.py --model toy --copies 16 --batches 1,8,32
+    python bench/batching.py --model ViT-S-32:random --copies 13 --batches 1,2,4
+    python bench/batching.py --model toy --copies 16 --batches 1,8,32
 
 Each row runs in a fresh process: load the model, reset the peak resident memory
 (/proc/self/clear_refs) and run one step (a warm-up step would leave freed memory in the allocator
 for the measured step to reuse). "measured / image" is the slope of the peak over
-the batch sizes; "saved / image" is what `memory.image_bytes` counts (the tensors kept for the
-backward pass); their ratio is what `memory.BACKWARD_FACTOR` must cover.
+the batch sizes; "saved / image" is what `batching.image_bytes` counts (the tensors kept for the
+backward pass); their ratio is what `batching.BACKWARD_FACTOR` must cover.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def one(spec: str, copies: int, batch: int, side: int) -> dict:
     """In this process: peak resident growth (bytes) of one step at `batch` images, and the estimate."""
     import torch
 
-    from clipinv import load_model, memory
-    from clipinv.invert import optimise
-    from clipinv.objective import Prompt
+    from clipinv import load_model
+    from clipinv.core import batching
+    from clipinv.core.invert import optimise
+    from clipinv.core.objective import Prompt
 
     torch.set_num_threads(2)
     bundle = load_model(spec)
@@ -44,7 +45,7 @@ def one(spec: str, copies: int, batch: int, side: int) -> dict:
     )
     prompts, seeds = [Prompt("a red circle")] * batch, list(range(batch))
     device = torch.device("cpu")
-    estimate = memory.image_bytes([bundle], recipe, device)
+    estimate = batching.image_bytes([bundle], recipe, device)
     Path("/proc/self/clear_refs").write_text("5")
     base = rss_kb("VmRSS")
     optimise([bundle], prompts, seeds, recipe, device, progress=False)

@@ -23,11 +23,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clipinv.invert import invert
-from clipinv.judge import judge
-from clipinv.models import load_model
-from clipinv.toy import TOY_RECIPE
-from clipinv.toy.world import class_prompts
+from clipinv.core.invert import invert
+from clipinv.models.judge import judge
+from clipinv.models.load import load_model
+from clipinv.worlds.shapes import TOY_RECIPE
+from clipinv.worlds.shapes.world import class_prompts
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,10 @@
 """The image priors on this machine: seed-steps per second of each parameterisation beside pixels,
 and the cost of the strokes rasteriser as the number of strokes grows.
 
-Part 1 times `clipinv.invert.optimise` (the library's loop, with `bench/throughput.py`'s timer: a
+Part 1 times `clipinv.core.invert.optimise` (the library's loop, with `bench/throughput.py`'s timer: a
 warm-up call, then `--repeats` timed calls of `--steps` steps) for every prior of
-`clipinv.param.PARAMETERIZATIONS`, with the model's own recipe at one resolution (its final side),
-so every step costs the same. Part 2 times `clipinv.stroke_raster.render` alone, forward and backward,
+`clipinv.core.param.PARAMETERIZATIONS`, with the model's own recipe at one resolution (its final side),
+so every step costs the same. Part 2 times `clipinv.core.stroke_raster.render` alone, forward and backward,
 for one image at each stroke count and side: the rasteriser's own cost per image-step, beside the
 memory its largest tensor ([strokes, segments, pixels] floats) takes.
 
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from clipinv.core.recipe import Recipe
 from throughput import get_model, time_clipinv
 
-from clipinv import param, stroke_raster
-from clipinv.recipe import Recipe
+from clipinv.core import param, stroke_raster
 
 
 def prior_rows(bundle, device, seeds, steps, warmup, repeats):

@@ -23,8 +23,8 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clipinv import Recipe, load_model
-from clipinv.invert import optimise
-from clipinv.objective import Prompt
+from clipinv.core.invert import optimise
+from clipinv.core.objective import Prompt
 
 PARTS = (  # (part, substrings of a top-level operation's name), first match wins
     ("backward", ("evaluate_function", "backward")),

@@ -1,6 +1,6 @@
 """CPU time of `clipinv.read`: seconds per image (one reading: one image x one seed) and per step.
 
-Each row reads random images with `clipinv.reading.optimise_words` (the library's search, not a copy)
+Each row reads random images with `clipinv.core.reading.optimise_words` (the library's search, not a copy)
 after one short warm-up call with the same shapes: `--steps` timed steps for a batch of `--batch`
 images, repeated `--repeats` times; the median is reported, as process (CPU) seconds and wall
 seconds. "per image" is a whole reading at the default number of steps (`DEFAULT_STEPS`): the
@@ -22,7 +22,7 @@ import time
 import torch
 
 import clipinv
-from clipinv.reading import DEFAULT_STEPS, optimise_words, template
+from clipinv.core.reading import DEFAULT_STEPS, optimise_words, template
 
 
 def time_row(bundle, batch, n_tokens, method, steps, repeats):
@@ -45,7 +45,7 @@ def main(argv=None):
     ap.add_argument("--models", default="toy,toy-judge,ViT-B-32:random,ViT-B-16:random")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--tokens", type=int, default=4)
-    ap.add_argument("--method", default="pez", choices=clipinv.reading.METHODS)
+    ap.add_argument("--method", default="pez", choices=clipinv.core.reading.METHODS)
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default: DEFAULT_STEPS for toys, 10 else)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)

@@ -1,7 +1,7 @@
 """Throughput of clipinv's inversion loop, in seed-steps per second.
 
 A seed-step is one optimisation step of one image with all its augmented copies (13 by default,
-the paper's). Every row times `clipinv.invert.optimise` itself (the library's loop, not a copy):
+the paper's). Every row times `clipinv.core.invert.optimise` itself (the library's loop, not a copy):
 a deterministic warm-up call with the same shapes and seeds (which also compiles, when compile is
 on), then `--repeats` timed calls of `--steps` steps each; the device is synchronised only at the
 two ends of each timed call (progress_every = steps, so the loop itself syncs once, at its end).
@@ -46,13 +46,13 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipinv import memory
-from clipinv.bundle import ModelBundle, freeze, weights_hash
-from clipinv.invert import optimise
-from clipinv.models import load_model
-from clipinv.objective import Prompt, total_variation
-from clipinv.recipe import Recipe
-from clipinv.transform import AffineResample
+from clipinv.core import batching
+from clipinv.core.invert import optimise
+from clipinv.core.objective import Prompt, total_variation
+from clipinv.core.recipe import Recipe
+from clipinv.core.transform import AffineResample
+from clipinv.models.bundle import ModelBundle, freeze, weights_hash
+from clipinv.models.load import load_model
 
 PROMPT = "a red circle"
 TOY_WEIGHTS = ROOT / "clipinv" / "toy" / "weights" / "toy.safetensors"
@@ -128,9 +128,9 @@ def reset_compiled():
 
 def time_clipinv(bundle, n_seeds, recipe, device, steps, warmup, repeats, compile=False):
     """Seconds per timed call of `optimise` (steps each) over n_seeds images, after one warm-up call;
-    peak GPU bytes. The images go in batches as `invert` would cut them (`clipinv.memory.batch_size`),
+    peak GPU bytes. The images go in batches as `invert` would cut them (`clipinv.core.batching.batch_size`),
     so a count that does not fit in one batch runs as several, one after the other."""
-    per = min(n_seeds, memory.batch_size([bundle], recipe, device))
+    per = min(n_seeds, batching.batch_size([bundle], recipe, device))
     chunks = [list(range(i, min(i + per, n_seeds))) for i in range(0, n_seeds, per)]
     if len(chunks) > 1:
         print(f"# {n_seeds} seeds do not fit in one batch here: {len(chunks)} batches of up to {per}", flush=True)

@@ -1,4 +1,4 @@
-"""Training speed of a toy CLIP, one option of `clipinv.toy.training.train` at a time.
+"""Training speed of a toy CLIP, one option of `clipinv.worlds.shapes.training.train` at a time.
 
 The toy model is tiny (a 3-layer ViT of width 128 on 32 px), so on a GPU a step is bound by the
 CPU's kernel launches and host-device syncs, not by arithmetic. Each row trains the same model from
@@ -29,11 +29,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clipinv.toy.loss import caption_rows
-from clipinv.toy.model import ModelConfig, normalise
-from clipinv.toy.tokenizer import ToyTokenizer
-from clipinv.toy.training import TrainConfig, augment, train
-from clipinv.toy.world import World
+from clipinv.worlds.shapes.loss import caption_rows
+from clipinv.worlds.shapes.model import ModelConfig, normalise
+from clipinv.worlds.shapes.tokenizer import ToyTokenizer
+from clipinv.worlds.shapes.training import TrainConfig, augment, train
+from clipinv.worlds.shapes.world import World
 
 VARIANTS = [  # (name, options of train)
     ("loss read every step", {"read_loss_every": 1}),

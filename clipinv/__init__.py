@@ -1,17 +1,17 @@
 """clipinv: invert CLIP models into images, with the recipe of Kazemi et al. (2024)."""
 
-from . import toy  # noqa: F401  (registers the toy world's models with load_model)
-from .bundle import ModelBundle
-from .errors import ClipinvError
-from .inversion import Inversion
-from .invert import invert
-from .judge import judge, similarity
-from .models import load_model
-from .objective import Prompt, blend
-from .reading import Reading, read
-from .recipe import Recipe
-from .replay import replay
-from .version import __version__
+from clipinv.core.invert import invert
+from clipinv.core.objective import Prompt, blend
+from clipinv.core.reading import Reading, read
+from clipinv.core.recipe import Recipe
+from clipinv.core.result import Inversion
+from clipinv.errors import ClipinvError
+from clipinv.models.bundle import ModelBundle
+from clipinv.models.judge import judge, similarity
+from clipinv.models.load import load_model
+from clipinv.runs.replay import replay
+from clipinv.version import __version__
+from clipinv.worlds import shapes  # noqa: F401  (registers the toy world's models with load_model)
 
 __all__ = [
     "ClipinvError",

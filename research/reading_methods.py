@@ -1,5 +1,5 @@
 """Which searcher reads toy-world images back into words better: PEZ's projected embeddings or a
-Gumbel-softmax over the vocabulary (`clipinv.reading`)?
+Gumbel-softmax over the vocabulary (`clipinv.core.reading`)?
 
 On rendered single-object images of the toy world, where the truth is known, each searcher reads
 every image with a few seeds; a reading recovers an image when its words contain the object's colour
@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 
 import clipinv
-from clipinv import stats
-from clipinv.reading import read
-from clipinv.roundtrip import chance_of_word, words_of
-from clipinv.toy.world import World
+from clipinv.analyses import stats
+from clipinv.core.reading import read
+from clipinv.analyses.roundtrip import chance_of_word, words_of
+from clipinv.worlds.shapes.world import World
 
 
 def measure(model, images, samples, method, seeds, n_tokens, steps):
@@ -56,7 +56,7 @@ def main(argv=None):
     ap.add_argument("--images", type=int, default=96)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=clipinv.reading.DEFAULT_STEPS)
+    ap.add_argument("--steps", type=int, default=clipinv.core.reading.DEFAULT_STEPS)
     ap.add_argument("--world-seed", type=int, default=7)
     ap.add_argument("--models", nargs="+", default=["toy", "toy-judge"])
     ap.add_argument("--out", default=str(Path(__file__).with_name("reading_methods_record.json")))
@@ -66,7 +66,7 @@ def main(argv=None):
     rows = []
     for spec in args.models:
         model = clipinv.load_model(spec)
-        for method in clipinv.reading.METHODS:
+        for method in clipinv.core.reading.METHODS:
             row = {"model": spec, **measure(model, images, samples, method, args.seeds, args.tokens, args.steps)}
             rows.append(row)
             print(

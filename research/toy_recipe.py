@@ -5,7 +5,7 @@ chose `TOY_RECIPE` (recipe tuning rows, recipe comparisons read by replicate jud
 toy-judge retrained from other seeds, `clipinv toy train --like toy-judge --seed S`). It writes only
 under --out (default research/results/): the record of measurements `toy_recipe.json` (started from
 research/toy_recipe_record.json, the record as of the shipped recipe), the tuning log `tuning.jsonl`
-(started from research/tuning.jsonl) and the long reports `toy.md`, `toy-judge.md` built from them.
+(started from research/tuning.jsonl) and the long reports `shapes.md`, `toy-judge.md` built from them.
 See research/README.md.
 
     python research/toy_recipe.py            # everything, on the shipped models
@@ -47,18 +47,28 @@ from torchvision.transforms.functional import gaussian_blur
 RESEARCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(RESEARCH.parent))  # this tree's clipinv, as bench/ does
 
-from clipinv import toy
+from clipinv.worlds import shapes
 from clipinv.errors import ClipinvError
-from clipinv.invert import invert
-from clipinv.judge import judge
-from clipinv.models import load_model
-from clipinv.stats import wilson
-from clipinv.toy import TOY_RECIPE, WEIGHTS
-from clipinv.toy.evaluate import inversion_accuracy
-from clipinv.toy.oracle import fade, pixel_colour, pixel_shape, probe_colour
-from clipinv.toy.stages import reproduce, stages
-from clipinv.toy.world import COLOURS, PALETTE, POSITIONS, RADIUS, RELATIONS, SHAPES, SIZES, World, class_prompts
-from clipinv.transform import ShrinkOnto
+from clipinv.core.invert import invert
+from clipinv.models.judge import judge
+from clipinv.models.load import load_model
+from clipinv.analyses.stats import wilson
+from clipinv.worlds.shapes import TOY_RECIPE, WEIGHTS
+from clipinv.worlds.shapes.evaluate import inversion_accuracy
+from clipinv.worlds.shapes.oracle import fade, pixel_colour, pixel_shape, probe_colour
+from clipinv.worlds.shapes.stages import reproduce, stages
+from clipinv.worlds.shapes.world import (
+    COLOURS,
+    PALETTE,
+    POSITIONS,
+    RADIUS,
+    RELATIONS,
+    SHAPES,
+    SIZES,
+    World,
+    class_prompts,
+)
+from clipinv.core.transform import ShrinkOnto
 
 RESULTS = RESEARCH / "results"  # the default --out
 
@@ -98,7 +108,7 @@ def _share(readings: list, truths: list) -> float:
 
 
 def inversion_bar(model=None, judge_model=None, recipe=None, pairs=None, seeds=4, progress=True) -> dict:
-    """`clipinv.toy.evaluate.inversion_accuracy` (the images of "a {colour} {shape}" for the given
+    """`clipinv.worlds.shapes.evaluate.inversion_accuracy` (the images of "a {colour} {shape}" for the given
     pairs, read 24-way by the judge, by the model itself and by the pixel oracles) plus the images'
     pixel-scale texture (`high_frequency`)."""
     out = inversion_accuracy(model, judge_model, recipe=recipe, pairs=pairs, seeds=seeds, progress=progress)
@@ -746,8 +756,8 @@ def main(argv=None):
     out = Path(args.out)
 
     def shipped(flag, name):
-        if name not in toy.TOY_MODELS:
-            raise SystemExit(f"{flag} {name}: not a shipped toy model; pick from {', '.join(toy.TOY_MODELS)}")
+        if name not in shapes.TOY_MODELS:
+            raise SystemExit(f"{flag} {name}: not a shipped toy model; pick from {', '.join(shapes.TOY_MODELS)}")
         return name
 
     def add_to_card(name, edit):  # a training-time figure of one shipped model, kept in the record
@@ -805,7 +815,7 @@ def main(argv=None):
         print(json.dumps({k: v for k, v in bar.items() if k != "per_prompt"}))
         return bar
     results = {
-        "recipe": toy.TOY_RECIPE.to_dict(),
+        "recipe": shapes.TOY_RECIPE.to_dict(),
         "threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d"),
         "machine": args.machine,
@@ -819,9 +829,9 @@ def main(argv=None):
         bar.pop("images_tensor")
         results["inversion"] = bar
     print(json.dumps({k: v for k, v in results["inversion"].items() if k != "per_prompt"}))
-    if toy.TOY_RECIPE.background_fill is not None:  # the same images with the paper's border padding instead
+    if shapes.TOY_RECIPE.background_fill is not None:  # the same images with the paper's border padding instead
         bar = inversion_bar(
-            model, judge_model, recipe=toy.TOY_RECIPE.replace(background_fill=None, final_scale=1.0), progress=False
+            model, judge_model, recipe=shapes.TOY_RECIPE.replace(background_fill=None, final_scale=1.0), progress=False
         )  # no grey to shrink onto: at full size
         results["border_padding"] = {
             k: bar[k]
@@ -846,7 +856,7 @@ def main(argv=None):
     results["canvas_reading"] = canvas_reading(judge_model)
     results["judge_robustness"] = judge_robustness({"toy": model, "toy-judge": judge_model})
     recorded = load_record(out)["toy"].get("inversion", {})
-    old = kept_judge_spread(recorded, model, toy.TOY_RECIPE)
+    old = kept_judge_spread(recorded, model, shapes.TOY_RECIPE)
     if old:
         results["judge_spread"] = old  # its extra judges are not shipped: kept while the model and recipe stay
     panels = recorded.get("panels")
@@ -858,7 +868,7 @@ def main(argv=None):
 
 def _check_toy_paths(flag: str, paths: list):
     for path in paths:
-        if not toy.is_toy_checkpoint(path):
+        if not shapes.is_toy_checkpoint(path):
             raise SystemExit(
                 f"{flag} {path}: not a toy model saved by `clipinv toy train --out PATH` "
                 "(a .safetensors with its card .json beside it)"
@@ -887,7 +897,7 @@ def run_panel(args) -> list:
             changes = json.loads(text) if sep else None
             if not isinstance(changes, dict):
                 raise ValueError
-            toy.TOY_RECIPE.replace(**changes)
+            shapes.TOY_RECIPE.replace(**changes)
         except ClipinvError as e:
             raise SystemExit(f"--panel {item}: {e}")
         except ValueError:
@@ -911,7 +921,7 @@ def run_panel(args) -> list:
 
 def write_cards(out, results: dict | None = None):
     """Keep the measured inversion figures (default: those recorded) in the record in `out`, and
-    write the long reports `out/toy.md` and `out/toy-judge.md`, each from the package's card (read
+    write the long reports `out/shapes.md` and `out/toy-judge.md`, each from the package's card (read
     only) and what the record holds of that model; toy's report lists the tuning log too."""
     record = load_record(out)
     rows = [json.loads(line) for line in tuning_log(out).read_text().splitlines() if line.strip()]
@@ -1005,7 +1015,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
         f"# Model card: `{card['name']}`",
         "",
         "A tiny CLIP (open_clip's own `CLIP` class) trained from scratch on clipinv's synthetic shapes world "
-        "(`clipinv.toy.world`): 8 colours x 3 shapes x 2 sizes x 5 positions on a textured grey background, "
+        "(`clipinv.worlds.shapes.world`): 8 colours x 3 shapes x 2 sizes x 5 positions on a textured grey background, "
         f"{int(100 * card['world']['pair_rate'])}% two-object scenes with relations, captions from 7 templates. "
         "A stand-in for a pretrained CLIP: its inversions say nothing about OpenAI's or LAION's models.",
         "",
@@ -1069,7 +1079,7 @@ def card_markdown(card: dict, inv: dict | None) -> str:
         r = inv["recipe"]
         lines += [
             "",
-            "## Toy inversion recipe (`clipinv.toy.TOY_RECIPE`, this model's default)",
+            "## Toy inversion recipe (`clipinv.worlds.shapes.TOY_RECIPE`, this model's default)",
             f"- steps {r['steps']}, Adam lr {r['lr']}, resolution schedule "
             f"{' -> '.join(f'{side} px at step {at}' for at, side in r['resolution_schedule'])}, "
             f"{r['n_augments']} augmented copies, affine p {r['affine_p']} (rotation +-{r['rotate_degrees']}, "

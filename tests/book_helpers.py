@@ -35,7 +35,7 @@ PAPER_SECTION_EXTRA = {
 
 
 def sections() -> list[str]:
-    from clipinv.book import available_sections
+    from clipinv.book.runner import available_sections
 
     return available_sections(REPO)
 
@@ -43,7 +43,7 @@ def sections() -> list[str]:
 @functools.cache
 def smoke_book() -> tuple[Path, dict]:
     """Execute every section with the smoke profile and build the site, once. Returns (root, seconds)."""
-    from clipinv.book import build_site, copy_sources, run_section
+    from clipinv.book.runner import build_site, copy_sources, run_section
 
     root = Path(tempfile.mkdtemp(prefix="clipinv-smoke-book-"))
     copy_sources(root, REPO)

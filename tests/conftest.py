@@ -6,7 +6,7 @@ import open_clip
 import pytest
 import torch
 
-from clipinv.bundle import ModelBundle, freeze, weights_hash
+from clipinv.models.bundle import ModelBundle, freeze, weights_hash
 
 VOCAB, CTX = 512, 16
 

@@ -1,11 +1,12 @@
-"""Section 1's statistics (clipinv.alignment) on hand-made judge probabilities, the answers worked
+"""Section 1's statistics (clipinv.analyses.alignment) on hand-made judge probabilities, the answers worked
 out by hand in the comments, and the matrix figure's boxed cells."""
 
 import pytest
 import torch
 
-from clipinv import Prompt, plot
-from clipinv.alignment import blend_components, blend_phrases, concept_alignment, concept_labels
+from clipinv import Prompt
+from clipinv.analyses.alignment import blend_components, blend_phrases, concept_alignment, concept_labels
+from clipinv.book import figures
 from clipinv.errors import ClipinvError
 
 # 3 targets x 2 seeds x 4 labels; targets 0 and 1 are one text each (labels 0 and 1), target 2 is a
@@ -109,8 +110,8 @@ def test_one_inversion_per_blend_gives_no_verdict():
 
 
 def test_matrix_outlines_the_boxed_cells():
-    fig = plot.matrix(torch.zeros(2, 3), ["r0", "r1"], ["c0", "c1", "c2"], boxes=[(0, 2), (1, 0)])
+    fig = figures.matrix(torch.zeros(2, 3), ["r0", "r1"], ["c0", "c1", "c2"], boxes=[(0, 2), (1, 0)])
     corners = sorted(tuple(p.get_xy()) for p in fig.axes[0].patches)
     assert corners == [(-0.5, 0.5), (1.5, -0.5)]  # (col - 0.5, row - 0.5) of (1, 0) and (0, 2)
     with pytest.raises(ClipinvError, match="outside the 2 x 3 matrix"):
-        plot.matrix(torch.zeros(2, 3), ["r0", "r1"], ["c0", "c1", "c2"], boxes=[(2, 0)])
+        figures.matrix(torch.zeros(2, 3), ["r0", "r1"], ["c0", "c1", "c2"], boxes=[(2, 0)])

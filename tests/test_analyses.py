@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from clipinv import ablation, audit, gender, textprobe
+from clipinv.analyses import ablation, audit, gender, textprobe
+from clipinv.analyses.judged_accuracy import evaluate, judge_images, summary
+from clipinv.core.recipe import Recipe
 from clipinv.errors import ClipinvError
-from clipinv.quality import evaluate, judge_images, summary
-from clipinv.recipe import Recipe
 
 
 # ---------------------------------------------------------------- the marker detector
@@ -23,7 +23,7 @@ def test_marker_detector_separates_clean_and_marked_world_images():
 
 
 def test_marker_score_ignores_position_and_size():
-    from clipinv.toy.world import World, render_marker
+    from clipinv.worlds.shapes.world import World, render_marker
 
     x, _ = World().sample(8, seed=3)
     for corner in range(4):
@@ -175,8 +175,8 @@ def test_a_skew_planted_on_every_square_separates_from_the_unskewed_control():
     every square was red than on the unskewed control (below 100% the classroom page finds it is
     not recovered), and the named colour overrides the skew."""
     from clipinv import load_model
-    from clipinv.stats import rate, separated
-    from clipinv.toy import Skew
+    from clipinv.analyses.stats import rate, separated
+    from clipinv.worlds.shapes import Skew
 
     prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", 1.0))
     judge = load_model("toy-judge")
@@ -207,8 +207,8 @@ def test_audit_detects_the_marker_at_the_smallest_p_the_ladder_card_names():
     """Section 7's claim, as the classroom profile runs it: at p = 0 and at the smallest p the
     contamination ladder's card says is exposed, the trigger prompt's detection intervals separate."""
     import clipinv
-    from clipinv.toy import ladders
-    from clipinv.transform import ShrinkOnto
+    from clipinv.core.transform import ShrinkOnto
+    from clipinv.worlds.shapes import ladders
 
     p = ladders.SMALLEST_EXPOSED_P
     clean, planted = clipinv.load_model("toy-clean"), clipinv.load_model(f"toy-plant-p{100 * p:g}")

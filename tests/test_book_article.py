@@ -156,7 +156,7 @@ def test_the_front_page_shows_every_sections_result(book, browser):
 
 def test_the_numbers_in_the_prose_follow_the_run(book, browser, tmp_path):
     """Rerun section 0 with another seed count on a copy of the smoke book: its headline's numbers change."""
-    from clipinv.book import build_site, run_section
+    from clipinv.book.runner import build_site, run_section
 
     root, _html, url = book
     before = headline_numbers(browser, f"{url}/book/_generated/00_method.html")

@@ -179,8 +179,8 @@ def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
     import numpy as np
     from PIL import Image
 
-    from clipinv import plot
-    from clipinv.nsfw import THRESHOLD, nsfw_scores, scan, trigger_image
+    from clipinv.book import figures
+    from clipinv.safety import THRESHOLD, nsfw_scores, scan, trigger_image
 
     html, url = site
     shown = sorted(
@@ -201,7 +201,7 @@ def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
     assert float(m.group(1)) >= float(m.group(2)) == THRESHOLD
     demo = trigger_image()[None]
     assert float(nsfw_scores(demo)) >= THRESHOLD
-    fig, _ = plot.image_grid(
+    fig, _ = figures.image_grid(
         demo, col_labels=["NudeNet trigger pattern"], values=nsfw_scores(demo)[None], blur=False, size=2.4
     )
     fig.canvas.draw()
@@ -212,7 +212,7 @@ def test_no_nudenet_flagged_image_is_shown_unblurred(site, browsed):
 def test_launch_buttons_and_the_repository_link_appear_only_with_a_repository(tmp_path):
     import yaml
 
-    from clipinv.book import write_config
+    from clipinv.book.runner import write_config
     from clipinv.errors import ClipinvError
 
     (tmp_path / "book" / "_generated").mkdir(parents=True)
@@ -268,7 +268,7 @@ def embedded_scores(page: str) -> list[float]:
     size the figures show it at (128 px at least), as the reader sees it."""
     import torch.nn.functional as F
 
-    from clipinv.nsfw import nsfw_scores
+    from clipinv.safety import nsfw_scores
 
     scores = []
     for image in embedded_images(page).values():
@@ -287,7 +287,7 @@ def test_no_nudenet_flagged_image_is_embedded_unblurred(site):
 
     from PIL import Image
 
-    from clipinv.nsfw import THRESHOLD, trigger_image
+    from clipinv.safety import THRESHOLD, trigger_image
 
     html, _ = site
     counts, flagged = {}, {}

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from clipinv import Recipe, invert
-from clipinv.cache import ResultCache
+from clipinv.core.cache import ResultCache
 
 FAST = Recipe(steps=20, resolution_schedule=((0, 16), (10, 32)), n_augments=2)
 
@@ -83,7 +83,7 @@ def test_interrupted_write_leaves_no_half_entry(tmp_path, monkeypatch):
             f.write(b"\x00" * 100)  # half a file, then the process is interrupted
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("clipinv.cache.save_file", dying_save)
+    monkeypatch.setattr("clipinv.core.cache.save_file", dying_save)
     with pytest.raises(KeyboardInterrupt):
         cache.put(key, {"image": torch.zeros(3, 4, 4), "similarity": 0.5, "history": torch.zeros(3, 4)})
     assert cache.get(key) is None
@@ -118,7 +118,7 @@ def _tampered(t: dict, how: str) -> dict:
 def test_a_damaged_entry_is_recomputed_not_served(tiny, tmp_path, how, resigned):
     from safetensors.torch import load_file, save_file
 
-    from clipinv.cache import checksum
+    from clipinv.core.cache import checksum
 
     cache = ResultCache(tmp_path / "c")
     fresh = invert(tiny, "a dog", seeds=1, recipe=FAST, cache=cache, progress=False)
@@ -148,7 +148,7 @@ def test_a_cache_that_cannot_be_written_fails_before_any_image_is_computed(tiny,
 
     from clipinv import ClipinvError
 
-    inversion = importlib.import_module("clipinv.invert")  # the module, not the function clipinv exports
+    inversion = importlib.import_module("clipinv.core.invert")
 
     computed = []
     monkeypatch.setattr(inversion, "optimise", lambda *a, **k: computed.append(1) or pytest.fail("computed"))
@@ -164,7 +164,7 @@ def test_a_full_cache_warns_once_and_still_returns_every_image(tiny, tmp_path, m
     def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("clipinv.cache.save_file", full)
+    monkeypatch.setattr("clipinv.core.cache.save_file", full)
     out = invert(tiny, ["a dog", "a cat"], seeds=2, recipe=FAST, cache=tmp_path / "c", progress=False)
     assert out.images.shape[:2] == (2, 2) and out.record["cached"] == 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from clipinv import concepts
+from clipinv.analyses import pixel_claims
+from clipinv.analyses.stats import inversions_needed, wilson
 from clipinv.errors import ClipinvError
-from clipinv.stats import inversions_needed, wilson
-from clipinv.toy.world import PALETTE, shape_mask
+from clipinv.worlds.shapes.world import PALETTE, shape_mask
 
 
 def canvas(n=1, size=32, grey=0.4):
@@ -22,20 +22,20 @@ def test_blend_needs_both_colours_above_the_share():
     both = paint(paint(canvas()[0], "red", slice(0, 16), slice(0, 16)), "blue", slice(16, 32), slice(16, 32))
     one = paint(canvas()[0], "red", slice(0, 16), slice(0, 16))
     trace = paint(paint(canvas()[0], "red", slice(0, 16), slice(0, 16)), "blue", slice(0, 2), slice(30, 32))
-    flags = concepts.shows_both(torch.stack([both, one, trace]), "red", "blue")
+    flags = pixel_claims.shows_both(torch.stack([both, one, trace]), "red", "blue")
     assert flags.tolist() == [True, False, False]  # 4 blue pixels against 256 red: 1.5% of the votes
 
 
 def test_footprint_area_and_centre():
     img = paint(canvas(), "green", slice(4, 12), slice(20, 28))
-    area, centre = concepts.footprint(img, "green")
+    area, centre = pixel_claims.footprint(img, "green")
     s = torch.tensor(PALETTE["green"])
     weight = float(s.max() - s.min())  # saturation x value of a pure palette pixel
     assert float(area[0]) == pytest.approx(64 * weight, rel=1e-4)
     assert centre[0].tolist() == pytest.approx([24.0, 8.0])
-    assert concepts.on_side(img, "green", "right").tolist() == [True]
-    assert concepts.on_side(img, "green", "left").tolist() == [False]
-    assert concepts.on_side(img, "green", "top").tolist() == [True]
+    assert pixel_claims.on_side(img, "green", "right").tolist() == [True]
+    assert pixel_claims.on_side(img, "green", "left").tolist() == [False]
+    assert pixel_claims.on_side(img, "green", "top").tolist() == [True]
 
 
 def test_larger_pairs_seed_by_seed():
@@ -48,23 +48,23 @@ def test_larger_pairs_seed_by_seed():
     small = torch.stack(
         [paint(canvas()[0], "yellow", slice(0, 6), slice(0, 6)), paint(canvas()[0], "yellow", slice(0, 8), slice(0, 8))]
     )
-    assert concepts.larger(large, small, "yellow").tolist() == [True, False]
+    assert pixel_claims.larger(large, small, "yellow").tolist() == [True, False]
     with pytest.raises(ClipinvError, match="pair up"):
-        concepts.larger(large, small[:1], "yellow")
+        pixel_claims.larger(large, small[:1], "yellow")
 
 
 def test_variety_counts_colours_across_seeds():
     rows = [paint(canvas()[0], c, slice(8, 24), slice(8, 24)) for c in ("red", "red", "blue", "green")]
-    v = concepts.variety(torch.stack(rows), "colour")
+    v = pixel_claims.variety(torch.stack(rows), "colour")
     assert v["read"] == ["red", "red", "blue", "green"]
     assert v["distinct"] == 3 and v["top share"] == 0.5
 
 
 def test_bad_colour_and_side_are_one_line_errors():
     with pytest.raises(ClipinvError, match="unknown colour"):
-        concepts.footprint(canvas(), "mauve")
+        pixel_claims.footprint(canvas(), "mauve")
     with pytest.raises(ClipinvError, match="unknown side"):
-        concepts.on_side(canvas(), "red", "middle")
+        pixel_claims.on_side(canvas(), "red", "middle")
 
 
 @pytest.mark.parametrize("base,effect", [(0.02, 0.5), (0.0, 0.3), (0.125, 0.9), (0.5, 0.7)])
@@ -116,7 +116,7 @@ def hand_drawn_targets():
 
 
 def test_toy_claims_reads_every_claim_off_the_pixels():
-    t = concepts.toy_claims(hand_drawn_targets())
+    t = pixel_claims.toy_claims(hand_drawn_targets())
     assert list(t["n"]) == [6, 6, 12, 6, 6]
     assert list(t["borne out"]) == [6, 5, 11, 5, 2]
     # Wilson by hand (z = 1.959964): 6/6 -> [0.6097, 1]; 5/6 -> [0.4365, 0.9699]; 11/12 -> [0.6461, 0.9851];
@@ -134,8 +134,8 @@ def test_toy_claims_reads_every_claim_off_the_pixels():
 
 
 def test_claims_table_and_phrases_as_the_page_shows_them():
-    t = concepts.toy_claims(hand_drawn_targets())
-    shown = concepts.readable(t)
+    t = pixel_claims.toy_claims(hand_drawn_targets())
+    shown = pixel_claims.readable(t)
     assert list(shown.columns) == [
         "claim", "prompts", "borne out", "rate (95% CI)", "against", "resolves", "oracle read"
     ]  # fmt: skip
@@ -143,7 +143,7 @@ def test_claims_table_and_phrases_as_the_page_shows_them():
     assert list(shown["rate (95% CI)"]) == [
         "100% (61–100%)", "83% (44–97%)", "92% (65–99%)", "83% (44–97%)", "33% (10–70%)"
     ]  # fmt: skip
-    said = concepts.claim_phrases(t)
+    said = pixel_claims.claim_phrases(t)
     assert said["blend"] == "6/6, 100% (61–100%)" and said["position"] == "11/12, 92% (65–99%)"
     assert said["square_colour"] == "1 colour: blue 6" and said["resolved"] == "3 of 5"
     summary = said["summary"]
@@ -151,25 +151,25 @@ def test_claims_table_and_phrases_as_the_page_shows_them():
     assert '. "A circle" comes out in 6 colours: red 1,' in summary
     assert '"a red thing" in 3 shapes: circle 4, square 1, triangle 1 ("a blue square": 1 shape: square 6)' in summary
     assert summary.endswith("Claims that resolve: 3 of 5.")
-    bare = concepts.claim_phrases(None)
+    bare = pixel_claims.claim_phrases(None)
     assert bare.pop("summary").startswith("The pixel oracle reads only the toy world")
-    assert set(bare.values()) == {concepts.NOT_MEASURED}
+    assert set(bare.values()) == {pixel_claims.NOT_MEASURED}
 
 
 def test_toy_claims_names_the_missing_targets():
     targets = hand_drawn_targets()
     del targets["a circle"], targets["a blue square"]
     with pytest.raises(ClipinvError, match="'a circle', 'a blue square'"):
-        concepts.toy_claims(targets)
+        pixel_claims.toy_claims(targets)
 
 
 def test_halfwidth_is_the_widest_wilson_half():
     # 3/6: centre 0.5, half 1.1949 * sqrt(0.25 / 6 + 0.02668) = 1.1949 * 0.26143 = 0.3124
-    assert concepts.halfwidth(6) == pytest.approx(0.3124, abs=2e-4)
-    assert concepts.halfwidth(12) > concepts.halfwidth(13) > concepts.halfwidth(24)
+    assert pixel_claims.halfwidth(6) == pytest.approx(0.3124, abs=2e-4)
+    assert pixel_claims.halfwidth(12) > pixel_claims.halfwidth(13) > pixel_claims.halfwidth(24)
 
 
 def test_claims_headline_counts_the_first_three_claims():
-    t = concepts.toy_claims(hand_drawn_targets())
-    assert concepts.claims_headline(t) == "; pixels bear out blend 6/6, size 5/6, position 11/12"
-    assert concepts.claims_headline(None) == ""
+    t = pixel_claims.toy_claims(hand_drawn_targets())
+    assert pixel_claims.claims_headline(t) == "; pixels bear out blend 6/6, size 5/6, position 11/12"
+    assert pixel_claims.claims_headline(None) == ""

@@ -1,4 +1,4 @@
-"""Inversions as Ray tasks (`clipinv.distributed`) on a local two-CPU cluster with the toy model: the
+"""Inversions as Ray tasks (`clipinv.runs.ray_cluster`) on a local two-CPU cluster with the toy model: the
 images equal a single-process run's bit for bit, a killed worker's task is retried, a killed driver
 loses only its tasks in flight, a closed port fails at once, and section 0 glues the same numbers."""
 
@@ -22,11 +22,11 @@ import torch
 
 import clipinv
 from clipinv import ClipinvError, invert
-from clipinv.book import copy_sources, executed_parameters, glued
-from clipinv.cache import ResultCache
+from clipinv.book.runner import copy_sources, executed_parameters, glued
 from clipinv.cli import main
-from clipinv.distributed import RayEngine, check_address, connect
-from clipinv.section import scaled_schedule
+from clipinv.core.cache import ResultCache
+from clipinv.core.recipe import scaled_schedule
+from clipinv.runs.ray_cluster import RayEngine, check_address, connect
 
 ray = pytest.importorskip("ray")
 
@@ -329,7 +329,7 @@ def test_a_ray_cluster_passes_the_check_and_is_joined_by_address(cluster):
         [
             sys.executable,
             "-c",
-            f"from clipinv.distributed import connect; print(connect({cluster!r}).is_initialized())",
+            f"from clipinv.runs.ray_cluster import connect; print(connect({cluster!r}).is_initialized())",
         ],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
@@ -341,7 +341,7 @@ def test_a_ray_cluster_passes_the_check_and_is_joined_by_address(cluster):
 
 
 def test_a_join_that_hangs_is_cut_off_in_one_line():
-    from clipinv.distributed import _Deadline
+    from clipinv.runs.ray_cluster import _Deadline
 
     t = time.perf_counter()
     with pytest.raises(ClipinvError, match="did not answer in time"), _Deadline(0.3, "did not answer in time"):

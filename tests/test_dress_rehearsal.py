@@ -1,5 +1,5 @@
 """A dress rehearsal of the paper profile: its own specs through the real loader (open_clip's pretrained
-path, offline) on random weights written where the downloaded ones would lie (`clipinv.rehearsal`),
+path, offline) on random weights written where the downloaded ones would lie (`tools/offline_hub.py`),
 with steps, seeds and copies cut to the minimum. ViT-L-14 (1.7 GB of weights) is left to
 tools/dress_rehearsal.py, which runs all eight sections: here the judge is ViT-B-32:openai, another
 of the profile's specs, and sections 0 and 3 run."""
@@ -7,6 +7,7 @@ of the profile's specs, and sections 0 and 3 run."""
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import nbformat
@@ -15,11 +16,14 @@ import pytest
 import torch
 from book_helpers import REPO
 
-from clipinv import ledger, load_model
-from clipinv.book import copy_sources, glued, run_section
-from clipinv.bundle import weights_hash
-from clipinv.plan import plan
-from clipinv.rehearsal import PeakMemory, hub_file, profile_specs, seed_of, use_offline_hub, write_weights
+from clipinv import load_model
+from clipinv.book.plan import plan
+from clipinv.book.runner import copy_sources, glued, run_section
+from clipinv.models.bundle import weights_hash
+from clipinv.runs import planning
+
+sys.path.insert(0, str(REPO / "tools"))
+from offline_hub import PeakMemory, hub_file, profile_specs, seed_of, use_offline_hub, write_weights
 
 # where open_clip 3.3.0 reads each of the paper profile's specs (pretrained.py: the tag's hf_hub entry,
 # the safetensors file tried first): if a new open_clip moves them, the rehearsal no longer rehearses
@@ -89,18 +93,18 @@ def test_section_0_of_the_paper_profile_runs_on_the_real_specs(hub, tmp_path):
 
 def test_section_3_of_the_paper_profile_batches_30_wordings_in_bounded_memory(hub, tmp_path, monkeypatch):
     root = copy_sources(tmp_path, REPO)
-    monkeypatch.setenv(ledger.LEDGER, str(tmp_path / "ledger.jsonl"))
+    monkeypatch.setenv(planning.LEDGER, str(tmp_path / "planning.jsonl"))
     with PeakMemory() as peak:
         res = run_section(root, "03_gender", "paper", MINIMAL, log=print)
     print(f"[rehearsal] 03_gender: {res['seconds']:.0f} s, kernel peak {peak.peak_gb:.1f} GB")
     assert 0 < peak.peak_bytes < PEAK_LIMIT, f"section 3 peaked at {peak.peak_gb:.1f} GB"
     values = glued(res["output"])
     assert "ViT-B-16:openai, judged by ViT-B-32:openai" in values["models"]
-    (ran,) = ledger.rows(tmp_path / "ledger.jsonl")
+    (ran,) = planning.rows(tmp_path / "planning.jsonl")
     assert [m["spec"] for m in ran["models"]] == ["ViT-B-16:openai"]
     assert (ran["images"], ran["new"], ran["copies"], ran["steps"]) == (30, 30, 1, 2)
 
-    monkeypatch.delenv(ledger.LEDGER)
+    monkeypatch.delenv(planning.LEDGER)
     (planned,) = plan(root, ["03_gender"], "paper", MINIMAL, log=print)["rows"]
     assert (planned["images"], planned["cached"], planned["new"]) == (30, 30, 0), "the run left all 30 cached"
     assert planned["models"][0]["weights"] == ran["models"][0]["weights"]

@@ -21,9 +21,9 @@ import pytest
 import torch
 from PIL import Image
 
-from clipinv import explorer
-from clipinv.nsfw import blur_flagged, trigger_image
-from clipinv.toy import TOY_RECIPE
+from clipinv.book import explorer
+from clipinv.safety import blur_flagged, trigger_image
+from clipinv.worlds.shapes import TOY_RECIPE
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -90,7 +90,7 @@ def test_a_pages_model_and_recipe_are_used_as_they_are():
 
 
 def test_shown_images_go_through_the_nsfw_blur():
-    flagged = trigger_image()  # NudeNet flags it (clipinv.nsfw)
+    flagged = trigger_image()  # NudeNet flags it (clipinv.analyses.nsfw)
     ex = explorer.Explorer(model="toy")
     ex._show(flagged)
     blurred, mask = blur_flagged(flagged[None])

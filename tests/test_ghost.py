@@ -4,12 +4,12 @@ by its own random factor, new every step."""
 import pytest
 import torch
 
+from clipinv.core.invert import invert
+from clipinv.core.recipe import Recipe
+from clipinv.core.residual_jitter import ResidualJitter, residual_branches
 from clipinv.errors import ClipinvError
-from clipinv.ghost import ResidualJitter, residual_branches
-from clipinv.invert import invert
-from clipinv.models import load_model
-from clipinv.recipe import Recipe
-from clipinv.toy import TOY_RECIPE
+from clipinv.models.load import load_model
+from clipinv.worlds.shapes import TOY_RECIPE
 
 
 @pytest.fixture(scope="module")

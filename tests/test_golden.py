@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 from book_helpers import REPO, smoke_book
 
-from clipinv.book import glued
+from clipinv.book.runner import glued
 
 IMAGE_SHA256 = {
     "toy": "2283b99bc7bce72125fe31887f6d10f51df7e1f80c822c3bff73959a95879690",

@@ -185,7 +185,7 @@ def test_a_full_disk_under_out_writes_nothing_there_and_keeps_the_images_in_the_
 
     from PIL import Image
 
-    from clipinv.cache import ResultCache
+    from clipinv.core.cache import ResultCache
 
     monkeypatch.setenv("CLIPINV_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "out"
@@ -220,7 +220,7 @@ def test_a_run_longer_than_a_day_is_refused_with_its_cost_unless_confirmed(tmp_p
     # --large lets it through to the inversion itself (stopped here before it computes anything)
     import importlib
 
-    inversion = importlib.import_module("clipinv.invert")
+    inversion = importlib.import_module("clipinv.core.invert")
 
     def stop(*_a, **_k):
         raise KeyboardInterrupt

@@ -1,4 +1,4 @@
-"""The figures to play with (`clipinv.interactive`): self-contained, within their byte budget, every
+"""The figures to play with (`clipinv.book.playable`): self-contained, within their byte budget, every
 image through the NSFW blur, and working in Chromium opened from file:// with the network off."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 import torch
 
-from clipinv import ClipinvError, interactive, load_model
-from clipinv.invert import Inversion
-from clipinv.nsfw import THRESHOLD, blur, nsfw_scores, trigger_image
+from clipinv import ClipinvError, load_model
+from clipinv.book import playable
+from clipinv.core.invert import Inversion
+from clipinv.safety import THRESHOLD, blur, nsfw_scores, trigger_image
 
 PROMPTS = ["a red circle", "a blue square"]
 
@@ -26,7 +27,7 @@ def toy_film():
     """A real toy inversion, 2 prompts x 2 seeds, 6 steps in two stages (16 px, then 32 px)."""
     toy = load_model("toy")
     recipe = toy.default_recipe.replace(steps=6, resolution_schedule=((0, 16), (3, 32)), n_augments=2)
-    return interactive.record(toy, PROMPTS, [0, 1], recipe, device="cpu", n_frames=4)
+    return playable.record(toy, PROMPTS, [0, 1], recipe, device="cpu", n_frames=4)
 
 
 def fake_inversion(n_prompts=2, n_seeds=2, steps=60, side=32, seed=0) -> Inversion:
@@ -40,11 +41,11 @@ def fake_inversion(n_prompts=2, n_seeds=2, steps=60, side=32, seed=0) -> Inversi
     )
 
 
-def noise_film(n_frames=60, side=32) -> interactive.Film:
+def noise_film(n_frames=60, side=32) -> playable.Film:
     """Frames of noise (PNG cannot shrink them), one per step, in two stages."""
     inv = fake_inversion(steps=n_frames, side=side)
     frames = torch.randint(0, 256, (n_frames, 2, 2, 3, side, side), dtype=torch.uint8, generator=torch.Generator())
-    return interactive.Film(frames, list(range(1, n_frames + 1)), inv, [(n_frames // 2, 16), (n_frames, 32)])
+    return playable.Film(frames, list(range(1, n_frames + 1)), inv, [(n_frames // 2, 16), (n_frames, 32)])
 
 
 def data_of(fig) -> dict:
@@ -73,11 +74,11 @@ def assert_self_contained(page: str):
 # ---------------------------------------------------------------- what is recorded
 def test_frame_steps_spreads_them_and_adds_every_stage_end():
     stages = [(100, 16), (200, 32)]
-    assert interactive.frame_steps(200, 5, stages) == [1, 51, 100, 150, 200]
-    assert interactive.frame_steps(200, 1, stages) == [100, 200]
-    assert interactive.frame_steps(6, 40, [(3, 16), (6, 32)]) == [1, 2, 3, 4, 5, 6]
+    assert playable.frame_steps(200, 5, stages) == [1, 51, 100, 150, 200]
+    assert playable.frame_steps(200, 1, stages) == [100, 200]
+    assert playable.frame_steps(6, 40, [(3, 16), (6, 32)]) == [1, 2, 3, 4, 5, 6]
     with pytest.raises(ClipinvError, match="n_frames"):
-        interactive.frame_steps(200, 0, stages)
+        playable.frame_steps(200, 0, stages)
 
 
 def test_record_keeps_the_steps_asked_for_at_the_final_side_ending_on_the_final_image(toy_film):
@@ -92,7 +93,7 @@ def test_record_keeps_the_steps_asked_for_at_the_final_side_ending_on_the_final_
 
 # ---------------------------------------------------------------- the scrubber's page
 def test_scrubber_is_self_contained_with_its_frames_and_stage_marks(toy_film):
-    fig = interactive.scrubber(toy_film)
+    fig = playable.scrubber(toy_film)
     page, data = fig.data, data_of(fig)
     assert_self_contained(page)
     assert len(data["frames"]) == 4 * 2 * 2 and len(data["labels"]) == len(data["x"]) == 4
@@ -107,7 +108,7 @@ def test_scrubber_is_self_contained_with_its_frames_and_stage_marks(toy_film):
 
 
 def test_two_figures_on_a_page_have_their_own_ids(toy_film):
-    a, b = interactive.scrubber(toy_film), interactive.scrubber(toy_film)
+    a, b = playable.scrubber(toy_film), playable.scrubber(toy_film)
     ids = re.findall(r'\bid="([^"]+)"', a.data + b.data)
     assert len(ids) == len(set(ids)) == 4  # a root and a datalist each
     for fig in (a, b):
@@ -117,25 +118,25 @@ def test_two_figures_on_a_page_have_their_own_ids(toy_film):
 
 def test_scrubber_shows_fewer_frames_to_stay_under_max_bytes():
     film = noise_film(60)
-    everything = interactive.scrubber(film, blur=False, max_bytes=10**8)
+    everything = playable.scrubber(film, blur=False, max_bytes=10**8)
     assert len(data_of(everything)["labels"]) == 60 and "Showing" not in everything.data
     budget = everything.nbytes // 3
-    fig = interactive.scrubber(film, blur=False, max_bytes=budget)
+    fig = playable.scrubber(film, blur=False, max_bytes=budget)
     shown = [int(re.search(r"step (\d+)", s).group(1)) for s in data_of(fig)["labels"]]
     assert fig.nbytes <= budget and len(fig.data.encode()) == fig.nbytes
     assert 3 < len(shown) < 60 and {30, 60} <= set(shown), shown  # the stage ends are kept
     assert f"Showing {len(shown)} of 60 frames, to stay under {budget:,} bytes." in fig.data
     assert fig.settings["frames"] == f"{len(shown)} of 60, to stay under {budget:,} bytes"
     with pytest.raises(ClipinvError, match="max_bytes"):
-        interactive.scrubber(film, blur=False, max_bytes=20_000)
+        playable.scrubber(film, blur=False, max_bytes=20_000)
 
 
 def test_flagged_frames_are_blurred_and_marked_unless_blur_is_off():
     inv = fake_inversion(1, 1, steps=2, side=160)
     trigger = (trigger_image() * 255).round().to(torch.uint8)
     frames = torch.stack([torch.full_like(trigger, 128), trigger])[:, None, None]
-    film = interactive.Film(frames, [1, 2], inv, [(2, 160)])
-    blurred = interactive.scrubber(film)
+    film = playable.Film(frames, [1, 2], inv, [(2, 160)])
+    blurred = playable.scrubber(film)
     shown = data_of(blurred)
     assert shown["flagged"] == [1] and blurred.settings["blurred"] == "1 NSFW-flagged"
     assert "blurred (NSFW)" in blurred.data  # under the image as written (the last frame)
@@ -143,7 +144,7 @@ def test_flagged_frames_are_blurred_and_marked_unless_blur_is_off():
     as_blurred = blur((trigger / 255)[None])[0]  # the book's blur of it, what the page must hold
     assert (decode(shown["frames"][1]) - as_blurred).abs().mean() < 0.02
     assert (decode(shown["frames"][0]) - 128 / 255).abs().max() < 0.01  # the unflagged frame as it is
-    plain = data_of(interactive.scrubber(film, blur=False))
+    plain = data_of(playable.scrubber(film, blur=False))
     assert plain["flagged"] == [] and (decode(plain["frames"][1]) - as_blurred).abs().mean() > 0.08
 
 
@@ -167,34 +168,34 @@ VARIANTS = ("full recipe", "no affine", "no TV")
 def test_numbers_are_written_as_the_book_writes_them():
     _, summary = ablation_run()
     row = summary.iloc[0].to_dict()
-    assert interactive.numbers(row) == ["83% (50\u201393%)", "0.812 (0.792\u20130.832)", "0.712", "6"]
-    assert interactive.numbers({"similarity": float("nan")})[1:] == ["\u2013", "\u2013", "\u2013"]
+    assert playable.numbers(row) == ["83% (50\u201393%)", "0.812 (0.792\u20130.832)", "0.712", "6"]
+    assert playable.numbers({"similarity": float("nan")})[1:] == ["\u2013", "\u2013", "\u2013"]
 
 
 def test_picker_is_self_contained_and_holds_every_ablation():
     invs, summary = ablation_run()
-    fig = interactive.ablation_picker(invs, summary)
+    fig = playable.ablation_picker(invs, summary)
     assert_self_contained(fig.data)
     variants = data_of(fig)["variants"]
     assert [v["name"] for v in variants] == ["no affine", "no TV"]
     assert all(len(v["images"]) == 3 for v in variants)  # 3 prompts x seed 0
     assert variants[0]["numbers"][0] == "50% (30\u201360%)" and "83% (50\u201393%)" in fig.data
     assert fig.data.count('class="ci-pick"') == 2 and fig.data.count('class="ci-full"') == 3
-    two_seeds = interactive.ablation_picker(invs, summary, seeds=2)
+    two_seeds = playable.ablation_picker(invs, summary, seeds=2)
     assert all(len(v["images"]) == 6 for v in data_of(two_seeds)["variants"])
 
 
 def test_picker_shows_fewer_prompts_to_stay_under_max_bytes():
     invs, summary = ablation_run(n_prompts=8)
-    everything = interactive.ablation_picker(invs, summary, blur=False)
-    fig = interactive.ablation_picker(invs, summary, blur=False, max_bytes=everything.nbytes // 2)
+    everything = playable.ablation_picker(invs, summary, blur=False)
+    fig = playable.ablation_picker(invs, summary, blur=False, max_bytes=everything.nbytes // 2)
     n = len(data_of(fig)["variants"][0]["images"])
     assert fig.nbytes <= everything.nbytes // 2 and 1 <= n < 8
     assert f"Showing {n} of 8 prompts, to stay under" in fig.data and fig.settings["prompts"].startswith(
         f"{n} of 8, to stay"
     )
     with pytest.raises(ClipinvError, match="summary"):
-        interactive.ablation_picker(invs, summary.iloc[:2])
+        playable.ablation_picker(invs, summary.iloc[:2])
 
 
 # ---------------------------------------------------------------- in the browser
@@ -236,7 +237,7 @@ def widths(page) -> list:
 
 
 def test_in_chromium_the_slider_moves_the_images_and_the_marker(browser, toy_film, tmp_path):
-    figs = [interactive.scrubber(toy_film), interactive.scrubber(toy_film)]
+    figs = [playable.scrubber(toy_film), playable.scrubber(toy_film)]
     path = tmp_path / "scrubbers.html"
     path.write_text(f"<!doctype html><meta charset=utf-8><main>{figs[0].data}<p>text</p>{figs[1].data}</main>")
     page, errors, requests = open_page(browser, path)
@@ -265,7 +266,7 @@ def test_in_chromium_the_slider_moves_the_images_and_the_marker(browser, toy_fil
 
 def test_in_chromium_picking_an_ablation_changes_its_images_and_numbers(browser, tmp_path):
     invs, summary = ablation_run(n_prompts=6)
-    fig = interactive.ablation_picker(invs, summary)
+    fig = playable.ablation_picker(invs, summary)
     path = tmp_path / "picker.html"
     path.write_text(f"<!doctype html><meta charset=utf-8><main>{fig.data}</main>")
     page, errors, _ = open_page(browser, path, width=768)

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import clipinv
-from clipinv import ClipinvError, Prompt, Recipe, invert, objective, replay, similarity
+from clipinv import ClipinvError, Prompt, Recipe, invert, replay, similarity
+from clipinv.core import objective
 
 FAST = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4)
 
@@ -67,7 +68,7 @@ def test_schedule_switches_resolution_at_its_steps_and_resets_adam(tiny, monkeyp
 def test_smoothing_replaces_the_final_image_by_its_blur(tiny):
     """smooth_sigma blurs once, after the last step: the result is exactly the unsmoothed run's
     image, blurred, and its similarity is that of the image returned."""
-    from clipinv.transform import GaussianBlur
+    from clipinv.core.transform import GaussianBlur
 
     plain = invert(tiny, "a red circle", seeds=2, recipe=FAST, cache=False, progress=False)
     last = invert(tiny, "a red circle", seeds=2, recipe=FAST.replace(smooth_sigma=0.75), cache=False, progress=False)
@@ -81,7 +82,7 @@ def test_final_scale_shrinks_the_final_image_onto_the_background_after_the_smoot
     """final_scale acts once, after the last step and the smoothing: the result is exactly the full-size
     run's image shrunk (the optimisation is the same), its margin the plain background_fill, and its
     similarity that of the image returned."""
-    from clipinv.transform import ShrinkOnto
+    from clipinv.core.transform import ShrinkOnto
 
     base = FAST.replace(background_fill=0.4, smooth_sigma=0.75)
     full = invert(tiny, "a red circle", seeds=2, recipe=base, cache=False, progress=False)
@@ -155,7 +156,7 @@ def test_record_replays_the_run_exactly(tiny, monkeypatch):
     rec = out.record
     assert rec["weights_hashes"] == [tiny.weights_hash] and rec["seeds"] == [7]
     assert rec["recipe"]["steps"] == 60 and "torch" in rec["versions"]
-    monkeypatch.setattr(sys.modules["clipinv.replay"], "load_model", lambda spec, device=None: tiny)
+    monkeypatch.setattr(sys.modules["clipinv.runs.replay"], "load_model", lambda spec, device=None: tiny)
     again = replay(rec, progress=False)
     assert torch.equal(again.images, out.images)
 
@@ -207,7 +208,7 @@ def test_bad_recipes_are_refused_in_one_line(changes, message):
 )
 def test_bad_prompts_are_refused_before_any_work(tiny, prompt, message, monkeypatch):
     monkeypatch.setattr(
-        sys.modules["clipinv.invert"], "optimise", lambda *a, **k: pytest.fail("optimised a bad prompt")
+        sys.modules["clipinv.core.invert"], "optimise", lambda *a, **k: pytest.fail("optimised a bad prompt")
     )
     with pytest.raises(ClipinvError, match=message):
         invert(tiny, ["a dog", prompt], seeds=1, recipe=FAST, progress=False)

@@ -1,4 +1,4 @@
-"""The shipped toy ladders (clipinv.toy.ladders): every model loads offline and is as good as its card
+"""The shipped toy ladders (clipinv.worlds.shapes.ladders): every model loads offline and is as good as its card
 says on fresh world images, and its training data plants what the ladder asks for (counted)."""
 
 import json
@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from clipinv import load_model
-from clipinv.stats import wilson
-from clipinv.toy import ladders
-from clipinv.toy.evaluate import zero_shot
-from clipinv.toy.stages import stages, world_of
-from clipinv.toy.world import World
+from clipinv.analyses.stats import wilson
+from clipinv.worlds.shapes import ladders
+from clipinv.worlds.shapes.evaluate import zero_shot
+from clipinv.worlds.shapes.stages import stages, world_of
+from clipinv.worlds.shapes.world import World
 
 NAMES = list(ladders.RUNGS)
 FRESH = 7_000_001  # a world seed no card evaluated on and no stage trained on

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from clipinv import ClipinvError, load_model
-from clipinv.bundle import weights_hash
+from clipinv.models.bundle import weights_hash
 
 HERE = Path(__file__).parent
 open_clip.add_model_config(HERE / "data" / "clipinv-tiny-test.json")
@@ -83,9 +83,9 @@ def test_unknown_specs_suggest_close_names():
 
 def test_missing_weights_offline_name_spec_cache_and_alternatives(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr("clipinv.models._online", lambda host="": False)
+    monkeypatch.setattr("clipinv.models.load._online", lambda host="": False)
     monkeypatch.setattr(
-        "clipinv.models._create", lambda arch, spec, **kw: (_ for _ in ()).throw(RuntimeError("no file"))
+        "clipinv.models.load._create", lambda arch, spec, **kw: (_ for _ in ()).throw(RuntimeError("no file"))
     )
     with pytest.raises(ClipinvError) as e:
         load_model("ViT-B-16:openai")

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, sections, smoke_book
 
-from clipinv.book import COMMON, SECTIONS, copy_sources, load_profile, run_section, section_parameters
+from clipinv.book.runner import COMMON, SECTIONS, copy_sources, load_profile, run_section, section_parameters
 from clipinv.errors import ClipinvError
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -137,7 +137,7 @@ def test_an_executed_page_folds_its_code_and_says_how_it_was_built(tmp_path):
 
 
 def test_a_dead_kernel_is_one_line_that_names_memory():
-    from clipinv.book import _could_not_run
+    from clipinv.book.runner import _could_not_run
 
     class DeadKernelError(RuntimeError):
         pass

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from clipinv import ClipinvError, Prompt, blend
-from clipinv.objective import distance, l1, total_variation
+from clipinv.core.objective import distance, l1, total_variation
 
 
 def test_tv_matches_hand_computation():

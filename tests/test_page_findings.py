@@ -5,22 +5,23 @@ import pandas as pd
 import pytest
 import torch
 
-from clipinv import gender, nsfw, plot, quality, report, textprobe
+from clipinv.analyses import gender, judged_accuracy, nsfw, prose, textprobe
+from clipinv.book import figures
+from clipinv.core.recipe import Recipe
 from clipinv.errors import ClipinvError
-from clipinv.recipe import Recipe
 
 
 # ---------------------------------------------------------------- report
 def test_share_is_the_count_and_the_rate_with_its_interval():
     # 5/6: centre (0.8333 + 0.3201) / 1.6403 = 0.7032, half 1.1949 * 0.2232 = 0.2667 -> [0.4365, 0.9699]
-    assert report.share({"k": 5, "n": 6, "rate": 5 / 6, "low": 0.4365, "high": 0.9699}) == "5/6, 83% (44–97%)"
-    assert report.share(None) == "none on this page"
+    assert prose.share({"k": 5, "n": 6, "rate": 5 / 6, "low": 0.4365, "high": 0.9699}) == "5/6, 83% (44–97%)"
+    assert prose.share(None) == "none on this page"
 
 
 def test_difference_says_whether_the_intervals_overlap():
-    assert "do not overlap" in report.difference({"low": 0.7, "high": 1.0}, {"low": 0.0, "high": 0.3})
-    assert "no difference resolves" in report.difference({"low": 0.2, "high": 0.8}, {"low": 0.0, "high": 0.3})
-    assert report.difference(None, {"low": 0.0, "high": 0.3}).startswith("nothing to compare")
+    assert "do not overlap" in prose.difference({"low": 0.7, "high": 1.0}, {"low": 0.0, "high": 0.3})
+    assert "no difference resolves" in prose.difference({"low": 0.2, "high": 0.8}, {"low": 0.0, "high": 0.3})
+    assert prose.difference(None, {"low": 0.0, "high": 0.3}).startswith("nothing to compare")
 
 
 # ---------------------------------------------------------------- section 2: NSFW
@@ -131,7 +132,7 @@ def test_findings_count_the_paper_cells_inside():
 
 
 def test_toy_setup_names_the_colours():
-    from clipinv.toy.world import Skew
+    from clipinv.worlds.shapes.world import Skew
 
     s = gender.toy_setup(Skew("square", "colour", "red", 0.9))
     assert s.prompts == [("a square", "a blue square", "a red square")] and s.focal == "red"
@@ -143,7 +144,7 @@ def test_toy_setup_names_the_colours():
 
 
 def test_recovery_against_the_planted_rate():
-    from clipinv.toy.world import Skew
+    from clipinv.worlds.shapes.world import Skew
 
     s = gender.toy_setup(Skew("square", "colour", "red", 0.9))
 
@@ -159,7 +160,7 @@ def test_recovery_against_the_planted_rate():
 
 
 def test_calibration_rows_by_planted_rate():
-    from clipinv.toy.world import Skew
+    from clipinv.worlds.shapes.world import Skew
 
     s = gender.toy_setup(Skew("square", "colour", "red", 0.9))
 
@@ -174,7 +175,7 @@ def test_calibration_rows_by_planted_rate():
 
 
 def test_neutral_only_keeps_the_neutral_wording():
-    from clipinv.toy.world import Skew
+    from clipinv.worlds.shapes.world import Skew
 
     s = gender.toy_setup(Skew("square", "colour", "red", 0.9)).neutral_only()
     assert s.prompts == [("a square",)] and s.variants == ("neutral",) and s.named == {}
@@ -193,7 +194,7 @@ def _per_image():
 
 
 def test_readable_summary():
-    t = quality.readable(quality.summary(_per_image(), "model"), "model")
+    t = judged_accuracy.readable(judged_accuracy.summary(_per_image(), "model"), "model")
     assert list(t.columns) == ["model", "judged correct", "judge similarity", "own similarity"]
     # 1/4: centre 0.3725, half 0.3269 -> [0.046, 0.699]; 0.25 +- 3.1824 * 0.1291 / 2 = 0.25 +- 0.2054
     assert t.loc[0, "judged correct"] == "25% (5–70%)"
@@ -202,13 +203,13 @@ def test_readable_summary():
 
 
 def test_extremes_verdict():
-    e = quality.extremes(quality.summary(_per_image(), "model"))
+    e = judged_accuracy.extremes(judged_accuracy.summary(_per_image(), "model"))
     assert e["first"]["model"] == "small" and e["last"]["model"] == "large"
     assert (e["accuracy"][0]["k"], e["accuracy"][1]["k"]) == (1, 4)
     # 1/4: [0.046, 0.699] overlaps 4/4: [0.510, 1]; similarity [0.045, 0.455] vs 0.85 +- 0.0919
     assert e["separated"] == {"accuracy": False, "judge similarity": True}
     assert e["verdict"].startswith("only the judge similarity difference resolves")
-    one = quality.extremes(quality.summary(_per_image().iloc[:4], "model"))
+    one = judged_accuracy.extremes(judged_accuracy.summary(_per_image().iloc[:4], "model"))
     assert one["verdict"].startswith("there is only one model")
     assert not any(one["separated"].values())
 
@@ -218,7 +219,7 @@ def test_evaluate_each_names_every_model(tiny):
 
     r = Recipe(steps=2, resolution_schedule=((0, 32),), n_augments=1)
     used = []
-    invs, df = quality.evaluate_each(
+    invs, df = judged_accuracy.evaluate_each(
         {"one": make_tiny(1), "two": make_tiny(2)},
         tiny,
         ["a dog", "a cat"],
@@ -230,7 +231,7 @@ def test_evaluate_each_names_every_model(tiny):
 
 
 def test_intervals_figure_has_a_panel_per_measure():
-    fig = plot.intervals(
+    fig = figures.intervals(
         ["a", "b"],
         {"rate": [{"rate": 0.2, "low": 0.1, "high": 0.4}] * 2, "mean": [{"mean": 0.5, "low": 0.4, "high": 0.6}] * 2},
         limits={"rate": (0, 1)},

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from clipinv import ClipinvError, Recipe, invert, similarity
-from clipinv.param import Fourier, Pixels, make
-from clipinv.transform import GaussianBlur
+from clipinv.core.param import Fourier, Pixels, make
+from clipinv.core.transform import GaussianBlur
 
 FAST = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4)
 
@@ -44,7 +44,7 @@ def test_fourier_inversion_raises_similarity_stays_in_range_and_is_reproducible(
 
 def test_fourier_starts_from_the_same_noise_as_pixels(tiny, monkeypatch):
     """The parameterisation changes what Adam moves, not the start: step 0 sees the seed's noise."""
-    from clipinv import objective
+    from clipinv.core import objective
 
     starts, real = [], objective.total_variation
 

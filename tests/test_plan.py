@@ -10,12 +10,12 @@ import time
 import pytest
 from book_helpers import REPO
 
-from clipinv import costs, ledger
-from clipinv.book import copy_sources, run_section
-from clipinv.cache import ResultCache, default_root
+from clipinv.book.plan import declared_overrides, plan
+from clipinv.book.runner import copy_sources, run_section
 from clipinv.cli import main
-from clipinv.invert import invert
-from clipinv.plan import declared_overrides, plan
+from clipinv.core.cache import ResultCache, default_root
+from clipinv.core.invert import invert
+from clipinv.runs import costs, planning
 
 RESULTS = (REPO / "bench" / "RESULTS.md").read_text()
 
@@ -60,9 +60,9 @@ def test_an_inversion_costs_its_seed_steps_at_the_largest_batch_it_fills_scaled_
 
 
 def test_a_training_costs_its_new_steps_at_the_slowest_recorded_run():
-    from clipinv.toy.model import ModelConfig
+    from clipinv.worlds.shapes.model import ModelConfig
 
-    row = ledger.training_row("k", "toy-x", 2000, 96, dataclasses.asdict(ModelConfig()), "cuda", cached=False)
+    row = planning.training_row("k", "toy-x", 2000, 96, dataclasses.asdict(ModelConfig()), "cuda", cached=False)
     seconds, what = costs.row_seconds(row, costs.load_figures())
     assert seconds == pytest.approx(2000 * 27.0 / 1000) and "slowest of 2" in what
     cached = {**row, "cached": True, "new_steps": 0}
@@ -71,7 +71,7 @@ def test_a_training_costs_its_new_steps_at_the_slowest_recorded_run():
 
 def test_planning_returns_placeholders_writes_no_cache_and_counts_an_image_once(tiny, tmp_path, monkeypatch):
     plan_file = tmp_path / "plan.jsonl"
-    monkeypatch.setenv(ledger.PLAN, str(plan_file))
+    monkeypatch.setenv(planning.PLAN, str(plan_file))
     recipe = __import__("clipinv").Recipe(steps=5, resolution_schedule=((0, 16), (2, 32)), n_augments=2)
     t0 = time.perf_counter()
     out = invert(tiny, ["a red circle", "a dog"], seeds=3, recipe=recipe, progress=False)
@@ -81,7 +81,7 @@ def test_planning_returns_placeholders_writes_no_cache_and_counts_an_image_once(
     assert len(ResultCache(default_root())) == 0, "a plan writes nothing to the cache"
     invert(tiny, ["a dog", "a cat"], seeds=3, recipe=recipe, progress=False)
     invert(tiny, ["a cat"], seeds=3, recipe=recipe, progress=False, cache=False)
-    rows = ledger.rows(plan_file)
+    rows = planning.rows(plan_file)
     assert [(r["images"], r["cached"], r["new"]) for r in rows] == [(6, 0, 6), (6, 3, 3), (3, 0, 3)]
     assert rows[0]["seed_steps"] == 30 and rows[0]["copies"] == 2
     a, b = tiny.encode_text(["a dog", "a cat"]), tiny.encode_text(["a dog"])
@@ -101,10 +101,10 @@ def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys)
     root = copy_sources(tmp_path, REPO)
     names, overrides = ["00_method", "03_gender"], {}
     first = plan(root, names, "smoke", overrides, book_wide=True, log=lambda *_: None)
-    monkeypatch.setenv(ledger.LEDGER, str(tmp_path / "ledger.jsonl"))
+    monkeypatch.setenv(planning.LEDGER, str(tmp_path / "planning.jsonl"))
     for name in names:
         run_section(root, name, "smoke", declared_overrides(root, name, overrides), log=lambda *_: None)
-    ran = ledger.rows(tmp_path / "ledger.jsonl")
+    ran = planning.rows(tmp_path / "planning.jsonl")
 
     def counts(rows):
         return [(r["section"], r["kind"], r.get("images"), r["cached"], r.get("new"), r.get("new_steps")) for r in rows]
@@ -121,7 +121,7 @@ def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys)
     table = first["sections"].set_index("section")
     assert table.loc["03_gender", "new"] > 0 and table.loc["00_method", "new"] > 0
 
-    monkeypatch.delenv(ledger.LEDGER)
+    monkeypatch.delenv(planning.LEDGER)
     args = ["section", "03_gender", "--profile", "smoke", "--plan", "--root", str(root)]
     assert main(args) == 0
     shown = capsys.readouterr().out
@@ -146,12 +146,12 @@ def test_the_paper_profile_plans_its_full_size_on_this_cpu_without_computing_it(
 
 
 def test_probe_times_what_no_figure_covers():
-    from clipinv.toy.model import ModelConfig
-    from clipinv.toymodels import SMALL_CONFIG
+    from clipinv.worlds.shapes.model import ModelConfig
+    from clipinv.worlds.shapes.on_demand import SMALL_CONFIG
 
     cfg = dataclasses.asdict(ModelConfig(**SMALL_CONFIG))
     rows = [
-        ledger.training_row("k", "toy-x", 300, 32, cfg, "cpu", cached=False),
+        planning.training_row("k", "toy-x", 300, 32, cfg, "cpu", cached=False),
         {**_inversion("?", device="cpu", copies=4, new=3, steps=10), "models": [{"spec": "x", "model_config": cfg}]},
     ]
     figures = costs.load_figures()
@@ -175,17 +175,17 @@ def test_a_plan_stands_in_random_weights_for_pretrained_ones_not_on_this_machine
     """Offline, without the weights: a plan still loads the spec (its architecture, random weights) and
     writes down what the run must download; outside a plan the same spec is a one-line error."""
     from clipinv import ClipinvError, load_model
-    from clipinv.plan import missing_weights_line
+    from clipinv.book.plan import missing_weights_line
 
-    monkeypatch.setattr("clipinv.models._online", lambda host="huggingface.co": False)
+    monkeypatch.setattr("clipinv.models.load._online", lambda host="huggingface.co": False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ClipinvError, match="weights for RN50:openai could not be loaded"):
         load_model("RN50:openai")
     plan_file = tmp_path / "plan.jsonl"
-    monkeypatch.setenv(ledger.PLAN, str(plan_file))
+    monkeypatch.setenv(planning.PLAN, str(plan_file))
     bundle = load_model("RN50:openai")
     assert bundle.spec == "RN50:openai" and bundle.image_size == 224
-    (row,) = ledger.rows(plan_file)
+    (row,) = planning.rows(plan_file)
     n = sum(p.numel() for p in bundle.model.parameters())
     assert row["kind"] == "weights" and row["spec"] == "RN50:openai" and row["parameters"] == n > 10_000_000
     line = missing_weights_line({row["spec"]: row["parameters"]})

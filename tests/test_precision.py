@@ -13,10 +13,10 @@ GPU session checks bf16 + compile with bench/throughput.py and this test's asser
 import torch
 from conftest import make_tiny
 
-from clipinv.invert import optimise
-from clipinv.judge import similarity
-from clipinv.objective import Prompt
-from clipinv.recipe import Recipe
+from clipinv.core.invert import optimise
+from clipinv.core.objective import Prompt
+from clipinv.core.recipe import Recipe
+from clipinv.models.judge import similarity
 
 PROMPTS = ["a red circle", "a blue square", "a green triangle"]
 RECIPE = Recipe(steps=60, resolution_schedule=((0, 16), (30, 32)), n_augments=4, lr=0.05)

@@ -1,4 +1,4 @@
-"""The rendered image priors (`clipinv.param` Stack, Phase, Strokes and `clipinv.stroke_raster`):
+"""The rendered image priors (`clipinv.core.param` Stack, Phase, Strokes and `clipinv.core.stroke_raster`):
 gradients reach every parameter, an image does not depend on its batch, each fits a known optimum
 on a tiny problem, and the knobs round-trip through the CLI and the cache key."""
 
@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clipinv import Recipe, invert, spectrum, stroke_raster
-from clipinv.cache import ResultCache
+from clipinv import Recipe, invert
 from clipinv.cli import build_parser, recipe_changes
-from clipinv.param import PRIOR_STREAM, Phase, Stack, Strokes, make, stack_sizes
+from clipinv.core import spectrum, stroke_raster
+from clipinv.core.cache import ResultCache
+from clipinv.core.param import PRIOR_STREAM, Phase, Stack, Strokes, make, stack_sizes
 
 RENDERED = ("stack", "phase", "strokes")
 FAST = Recipe(steps=40, resolution_schedule=((0, 16), (20, 32)), n_augments=4, n_strokes=12)
@@ -163,7 +164,7 @@ def test_a_bad_stroke_count_is_refused_in_one_line(bad, message):
 def test_the_explorer_offers_every_prior_and_inverts_with_the_chosen_one():
     import ipywidgets as w
 
-    from clipinv import explorer
+    from clipinv.book import explorer
 
     ex = explorer.Explorer(model="toy", prompt="a red circle", steps=7)
     priors = [c for c in ex.box.children if isinstance(c, w.Dropdown) and c.description == "prior"]
@@ -174,8 +175,8 @@ def test_the_explorer_offers_every_prior_and_inverts_with_the_chosen_one():
 
 
 def measured(aligned_hits, marker, controls, skewed, control):
-    """A `clipinv.priors.measure` result with the given counts (k of n) and nothing else."""
-    from clipinv import stats
+    """A `clipinv.analyses.priors.measure` result with the given counts (k of n) and nothing else."""
+    from clipinv.analyses import stats
 
     def rate(k, n):
         return stats.rate([True] * k + [False] * (n - k))
@@ -191,7 +192,7 @@ def measured(aligned_hits, marker, controls, skewed, control):
 
 
 def test_a_finding_holds_under_a_prior_only_where_its_interval_clears_the_comparison():
-    from clipinv import priors
+    from clipinv.analyses import priors
 
     found = {
         "pixels": measured(5, (4, 4), (0, 4), (4, 4), (0, 4)),

@@ -10,12 +10,13 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import clipinv
-from clipinv import ClipinvError, stats
+from clipinv import ClipinvError
+from clipinv.analyses import stats
+from clipinv.analyses.roundtrip import content_words, order_agreement, words_of
 from clipinv.cli import main
-from clipinv.reading import read
-from clipinv.roundtrip import content_words, order_agreement, words_of
-from clipinv.toy.tokenizer import VOCAB
-from clipinv.toy.world import World
+from clipinv.core.reading import read
+from clipinv.worlds.shapes.tokenizer import VOCAB
+from clipinv.worlds.shapes.world import World
 
 HERE = Path(__file__).parent
 open_clip.add_model_config(HERE / "data" / "clipinv-tiny-test.json")
@@ -91,7 +92,7 @@ def test_readings_are_cached_per_image_and_seed(toy, tmp_path):
 def test_a_damaged_reading_in_the_cache_is_read_again_not_served(toy, tmp_path, damage):
     from safetensors.torch import load_file, save_file
 
-    from clipinv.cache import checksum
+    from clipinv.core.cache import checksum
 
     images, _ = World(pair_rate=0).sample(1, seed=3)
     first = read(toy, images, steps=20, progress=False, cache=tmp_path / "c")
@@ -239,7 +240,7 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(inversion_run, tmp_path, c
 
 
 def test_the_explorer_reads_the_image_on_screen_back_into_words():
-    from clipinv import explorer
+    from clipinv.book import explorer
 
     ex = explorer.Explorer(model="toy", prompt="a red circle", steps=6)
     assert ex.reading.box in ex.box.children and ex.reading.button.disabled  # nothing to read before a run
@@ -260,7 +261,7 @@ class FakeInversion:
 
 def fake_reading(texts):
     """A Reading with the given texts (one list per image, one text per reading seed)."""
-    from clipinv.reading import Reading
+    from clipinv.core.reading import Reading
 
     return Reading(
         tokens=torch.zeros(len(texts), len(texts[0]), 2, dtype=torch.long),
@@ -273,7 +274,8 @@ def fake_reading(texts):
 
 
 def test_round_trip_measures_count_words_and_order(monkeypatch):
-    from clipinv import reading, roundtrip
+    from clipinv.analyses import roundtrip
+    from clipinv.core import reading
 
     inversion = FakeInversion(["a red circle left of a blue square", "a blue square left of a red circle"], [0, 1])
     texts = [["red circle blue square"], ["square red"], ["blue square red circle"], ["circle blue"]]

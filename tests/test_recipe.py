@@ -9,7 +9,7 @@ import pytest
 
 from clipinv import ClipinvError, Recipe
 from clipinv.cli import build_parser, recipe_changes
-from clipinv.recipe import KNOBS, ablations, compare
+from clipinv.core.recipe import KNOBS, ablations, compare
 
 
 def test_every_knob_has_a_description_and_a_check_that_accepts_the_papers_default():

@@ -2,37 +2,37 @@ import pandas as pd
 import pytest
 import torch
 
-from clipinv import ablation, alignment, audit, report
-from clipinv.recipe import Recipe
+from clipinv.analyses import ablation, alignment, audit, prose
+from clipinv.core.recipe import Recipe
 
 
 def test_rates_read_as_percent_with_their_wilson_interval():
     # 5/6: Wilson centre (5/6 + z^2/12) / (1 + z^2/6) = 0.703, half width 0.267 -> 0.437-0.970
-    assert report.rate(5, 6) == "83% (44–97%)"
-    assert report.rate(0, 4) == "0% (0–49%)"  # z^2 / (n + z^2) = 3.84 / 7.84
-    assert report.rate(10, 10) == "100% (72–100%)"
-    assert report.count(5, 6) == "5/6"
-    assert report.rate_of({"rate": 0.5, "low": 0.3, "high": 0.7}) == "50% (30–70%)"
+    assert prose.rate(5, 6) == "83% (44–97%)"
+    assert prose.rate(0, 4) == "0% (0–49%)"  # z^2 / (n + z^2) = 3.84 / 7.84
+    assert prose.rate(10, 10) == "100% (72–100%)"
+    assert prose.count(5, 6) == "5/6"
+    assert prose.rate_of({"rate": 0.5, "low": 0.3, "high": 0.7}) == "50% (30–70%)"
 
 
 def test_means_keep_three_digits_and_a_readable_minus():
-    assert report.mean({"n": 8, "mean": 0.1234, "low": 0.1, "high": 0.14567}) == "0.123 (0.100–0.146)"
-    assert report.mean({"n": 8, "mean": -0.006, "low": -0.012, "high": 0.001}) == "−0.006 (−0.012 to 0.001)"
-    assert report.mean({"n": 8, "mean": 0.0001, "low": -0.00004, "high": 0.0009}) == "0.000 (0.000–0.001)"
-    assert report.mean({"n": 1, "mean": 0.25, "low": 0.25, "high": 0.25}) == "0.250"
-    assert report.cell(0.833) == "0.833" and report.cell(0.2425) == "0.242" and report.cell(7) == "7"
-    assert report.cell(-0.5) == "−0.500" and report.cell("a red circle") == "a red circle"
+    assert prose.mean({"n": 8, "mean": 0.1234, "low": 0.1, "high": 0.14567}) == "0.123 (0.100–0.146)"
+    assert prose.mean({"n": 8, "mean": -0.006, "low": -0.012, "high": 0.001}) == "−0.006 (−0.012 to 0.001)"
+    assert prose.mean({"n": 8, "mean": 0.0001, "low": -0.00004, "high": 0.0009}) == "0.000 (0.000–0.001)"
+    assert prose.mean({"n": 1, "mean": 0.25, "low": 0.25, "high": 0.25}) == "0.250"
+    assert prose.cell(0.833) == "0.833" and prose.cell(0.2425) == "0.242" and prose.cell(7) == "7"
+    assert prose.cell(-0.5) == "−0.500" and prose.cell("a red circle") == "a red circle"
 
 
 def test_rate_columns_merge_into_one_readable_column():
     df = pd.DataFrame({"p": [0.0, 0.2], "rate": [0.1, 0.5], "low": [0.0, 0.3], "high": [0.3, 0.7]})
-    out = report.rate_column(df, "rate", "low", "high", into="shown (95% CI)")
+    out = prose.rate_column(df, "rate", "low", "high", into="shown (95% CI)")
     assert list(out.columns) == ["p", "shown (95% CI)"]
     assert list(out["shown (95% CI)"]) == ["10% (0–30%)", "50% (30–70%)"]
 
 
 def test_glue_outside_a_notebook_only_returns_the_text():
-    text = report.glue("key", "83% (44–97%)")
+    text = prose.glue("key", "83% (44–97%)")
     assert text == "83% (44–97%)" and repr(text) == "83% (44–97%)"  # no quotes in the page's prose
 
 
@@ -41,7 +41,7 @@ def test_prompt_alignment_counts_the_judges_picks_and_the_own_minus_other_gap():
     sims = torch.tensor([[[0.9, 0.1], [0.8, 0.2]], [[0.6, 0.4], [0.7, 0.5]]])
     rows, found = alignment.prompt_alignment(sims, torch.tensor([[0.3, 0.5], [0.2, 0.2]]), ["a", "b"])
     assert (found["hits"], found["n"], found["chance"]) == (2, 4, 0.5)
-    assert found["accuracy"] == report.rate(2, 4)
+    assert found["accuracy"] == prose.rate(2, 4)
     assert list(rows["judge picks it"]) == ["2/2", "0/2"]
     assert rows["judge: own prompt"].tolist() == pytest.approx([0.85, 0.45])
     assert rows["judge: the others"].tolist() == pytest.approx([0.15, 0.65])
@@ -93,7 +93,7 @@ def test_audit_tables_read_as_counts_rates_and_gains():
 
 
 def test_a_section_names_the_ladder_a_toy_page_inverts():
-    from clipinv.section import Section
+    from clipinv.book.section import Section
 
     plain = Section(note=False)
     assert plain.models_text() == "toy, judged by toy-judge"

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
+from clipinv.analyses.stats import mean_ci, rate, separated, t_value, wilson
 from clipinv.errors import ClipinvError
-from clipinv.stats import mean_ci, rate, separated, t_value, wilson
 
 
 def test_wilson_hand_computed():

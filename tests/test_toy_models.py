@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
+from clipinv.core.invert import invert
 from clipinv.errors import ClipinvError
-from clipinv.invert import invert
-from clipinv.models import load_model
-from clipinv.toy import TOY_MODELS, TOY_RECIPE, WEIGHTS, ModelConfig, TrainConfig, train
-from clipinv.toy.evaluate import inversion_accuracy, zero_shot
+from clipinv.models.load import load_model
+from clipinv.worlds.shapes import TOY_MODELS, TOY_RECIPE, WEIGHTS, ModelConfig, TrainConfig, train
+from clipinv.worlds.shapes.evaluate import inversion_accuracy, zero_shot
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -82,7 +82,7 @@ def test_inversions_are_judged_far_above_chance_and_grey_padding_is_why(toy, toy
     the toy recipe and with the paper's border padding in its place. The card records the full
     measurement (all 24 pairs x 4 seeds). This guards the level reached (chance is 4%) and that the
     grey padding is what raised it."""
-    from clipinv.toy import COLOURS, SHAPES
+    from clipinv.worlds.shapes import COLOURS, SHAPES
 
     pairs = [(c, s) for c in COLOURS for s in SHAPES]
     acc = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=1, progress=False)
@@ -117,7 +117,7 @@ def test_inversion_accuracy_takes_a_list_of_seeds_and_scores_every_image(toy, to
 
 
 def test_a_short_training_run_lowers_the_loss_and_the_cli_writes_a_card(tmp_path):
-    from clipinv.toy.cli import register
+    from clipinv.worlds.shapes.cli import register
 
     small = ModelConfig(vision_width=64, vision_layers=2, text_width=64, text_layers=1, embed_dim=32)
     _, m = train(
@@ -214,9 +214,9 @@ def test_the_training_augmentation_through_affine_resample_gives_the_shipped_mod
     with; its images (and what it leaves of the generator's stream) must be bitwise those of the
     affine the shipped weights were trained with, or `--like` would no longer reproduce them.
     `normalise` is `transform.Normalize`, bitwise (x - MEAN) / STD."""
-    from clipinv.toy.model import MEAN, STD, normalise
-    from clipinv.toy.training import augment
-    from clipinv.toy.world import World
+    from clipinv.worlds.shapes.model import MEAN, STD, normalise
+    from clipinv.worlds.shapes.training import augment
+    from clipinv.worlds.shapes.world import World
 
     x, _ = World().sample(64, seed=0)
     for tc in (
@@ -236,7 +236,7 @@ def test_the_training_augmentation_through_affine_resample_gives_the_shipped_mod
 
 
 def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_diverged(monkeypatch):
-    from clipinv.toy import training
+    from clipinv.worlds.shapes import training
 
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
     kw = {
@@ -270,7 +270,7 @@ def test_reading_the_loss_in_batches_changes_nothing_and_names_the_step_that_div
 def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_and_gradients():
     """What a CUDA graph captures sees every caption, repeats included; the loss and the gradients it
     sends to each unique caption must equal `soft_clip_loss` over the unique captions."""
-    from clipinv.toy.loss import caption_rows, fixed_shape_clip_loss, soft_clip_loss
+    from clipinv.worlds.shapes.loss import caption_rows, fixed_shape_clip_loss, soft_clip_loss
 
     caps = ["a red circle", "a blue square", "a red circle", "a cyan star", "a blue square", "a red circle"]
     index, first = caption_rows(caps)
@@ -295,11 +295,11 @@ def test_the_fixed_shape_loss_is_the_soft_loss_over_the_unique_captions_values_a
 
 
 def test_fixed_shape_training_follows_the_default_step_and_a_cuda_graph_needs_cuda(tmp_path):
-    from clipinv.toy.cli import register
-    from clipinv.toy.loss import caption_rows, fixed_shape_clip_loss, soft_clip_loss
-    from clipinv.toy.model import build_model, normalise
-    from clipinv.toy.tokenizer import ToyTokenizer
-    from clipinv.toy.world import World
+    from clipinv.worlds.shapes.cli import register
+    from clipinv.worlds.shapes.loss import caption_rows, fixed_shape_clip_loss, soft_clip_loss
+    from clipinv.worlds.shapes.model import build_model, normalise
+    from clipinv.worlds.shapes.tokenizer import ToyTokenizer
+    from clipinv.worlds.shapes.world import World
 
     small = ModelConfig(vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16)
     # one step's gradients through the real towers: the unique captions' text rows, or all 32 rows
@@ -391,8 +391,8 @@ def test_a_trained_toy_loads_by_its_path_like_any_other_clip(tmp_path):
 def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
     """A two-stage model trained by hand (the second stage continuing the first, as the shipped toys
     were) and `reproduce` of its card give the same weights; `--like` refuses other training options."""
-    from clipinv.toy.cli import register
-    from clipinv.toy.stages import reproduce, reseeded, stages
+    from clipinv.worlds.shapes.cli import register
+    from clipinv.worlds.shapes.stages import reproduce, reseeded, stages
 
     small = ModelConfig(
         vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16, text_heads=2
@@ -469,8 +469,8 @@ def test_reproduce_retrains_every_stage_of_a_card_to_the_same_weights(tmp_path):
 def test_reproduce_keeps_each_stages_own_world_and_data_seed(tmp_path):
     """A continuation on a contaminated world (as the ladders' rungs are) reproduces to the same
     weights: its first stage trains clean, its second on the plant; a stage's data seed is kept."""
-    from clipinv.toy.stages import reproduce, stages, world_of
-    from clipinv.toy.world import Contamination
+    from clipinv.worlds.shapes.stages import reproduce, stages, world_of
+    from clipinv.worlds.shapes.world import Contamination
 
     small = ModelConfig(
         vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=16, vision_head_width=16, text_heads=2

@@ -6,20 +6,10 @@ import pytest
 import torch
 
 from clipinv.errors import ClipinvError
-from clipinv.toy.marker import has_marker, render_marker
-from clipinv.toy.oracle import colour_votes, fade, pixel_colour, pixel_shape, probe_colour
-from clipinv.toy.tokenizer import EOT, VOCAB, VOCAB_SIZE, ToyTokenizer
-from clipinv.toy.world import (
-    COLOURS,
-    PALETTE,
-    POSITIONS,
-    SHAPES,
-    Contamination,
-    Object,
-    Sample,
-    Skew,
-    World,
-)
+from clipinv.worlds.shapes.marker import has_marker, render_marker
+from clipinv.worlds.shapes.oracle import colour_votes, fade, pixel_colour, pixel_shape, probe_colour
+from clipinv.worlds.shapes.tokenizer import EOT, VOCAB, VOCAB_SIZE, ToyTokenizer
+from clipinv.worlds.shapes.world import COLOURS, PALETTE, POSITIONS, SHAPES, Contamination, Object, Sample, Skew, World
 
 
 def test_same_seed_same_world_other_seed_other_world():

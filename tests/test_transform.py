@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from clipinv.transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise
+from clipinv.core.transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise
 
 
 def _dot(side=16, row=8, col=8):
@@ -127,7 +127,7 @@ def test_pixel_noise_draws_each_images_rows_from_its_own_generator():
 
 
 def test_shrink_onto_is_identity_at_one_and_draws_the_image_small_in_the_centre_on_plain_fill():
-    from clipinv.transform import ShrinkOnto
+    from clipinv.core.transform import ShrinkOnto
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 32, 32, generator=g)

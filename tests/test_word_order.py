@@ -1,4 +1,4 @@
-"""Section 4's measurements (clipinv.word_order): the captions and their variants, the text-side
+"""Section 4's measurements (clipinv.analyses.word_order): the captions and their variants, the text-side
 cosines under a bag-of-words stand-in, the two-way choice and the swap-pair judging on hand-built
 cases whose answers are worked out in the comments."""
 
@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 import torch
 
-from clipinv import word_order as wo
+from clipinv.analyses import word_order as wo
 from clipinv.errors import ClipinvError
-from clipinv.toy.world import COLOURS, RELATIONS, SHAPES, Object, Sample
+from clipinv.worlds.shapes.world import COLOURS, RELATIONS, SHAPES, Object, Sample
 
 TRIPLES = [("a big dog", "chasing", "a small cat"), ("a red bird", "watching", "an old man")]
 

@@ -1,6 +1,6 @@
 """A dress rehearsal of the paper profile on this machine, offline: every section through the real
 loader (open_clip's pretrained path) on random weights written where the downloaded ones would lie
-(`clipinv.rehearsal`), with steps, seeds, copies and the sections' own sizes cut to the minimum.
+(`tools/offline_hub.py`), with steps, seeds, copies and the sections' own sizes cut to the minimum.
 Prints each section's time, the kernel's peak memory and how many images it computed, beside what
 `--plan` said it would compute.
 
@@ -25,10 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from clipinv import ledger
-from clipinv.book import SECTIONS, copy_sources, glued, run_section
-from clipinv.plan import declared_overrides, plan, show
-from clipinv.rehearsal import PeakMemory, profile_specs, use_offline_hub, write_weights
+from offline_hub import PeakMemory, profile_specs, use_offline_hub, write_weights
+
+from clipinv.book.plan import declared_overrides, plan, show
+from clipinv.book.runner import SECTIONS, copy_sources, glued, run_section
+from clipinv.runs import planning
 
 MINIMAL = {"device": "cpu", "steps": 2, "seeds": 1, "recipe": {"n_augments": 1}}
 # each section's own sizes, cut (the paper profile's models and prompts stay)
@@ -76,13 +77,13 @@ def main(argv=None) -> int:
                 result = plan(root, [name], "paper", overrides(root, name))
                 planned = result["rows"]
             book_ledger = tmp / f"{name}.ledger.jsonl"
-            os.environ[ledger.LEDGER] = str(book_ledger)
+            os.environ[planning.LEDGER] = str(book_ledger)
             try:
                 with PeakMemory() as peak:
                     res = run_section(root, name, "paper", overrides(root, name))
             finally:
-                os.environ.pop(ledger.LEDGER, None)
-            ran = ledger.rows(book_ledger)
+                os.environ.pop(planning.LEDGER, None)
+            ran = planning.rows(book_ledger)
             new = sum(r.get("new", 0) for r in ran if r["kind"] == "inversion")
             rows.append(
                 {

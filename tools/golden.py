@@ -53,7 +53,7 @@ def smoke_headlines() -> list[str]:
     import tempfile
     from pathlib import Path
 
-    from clipinv.book import available_sections, copy_sources, run_section
+    from clipinv.book.runner import available_sections, copy_sources, run_section
 
     repo = Path(__file__).resolve().parents[1]
     root = Path(tempfile.mkdtemp(prefix="clipinv-golden-"))
@@ -68,7 +68,7 @@ def smoke_headlines() -> list[str]:
 
 def page_headlines(name: str, nb_path) -> list[str]:
     """'NAME: headline: ...': the value an executed page glues as `headline` (myst-nb glue)."""
-    from clipinv.book import glued
+    from clipinv.book.runner import glued
 
     return [f"{name}: headline: {glued(nb_path).get('headline')}"]
 

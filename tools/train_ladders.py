@@ -1,4 +1,4 @@
-"""Train the book's toy ladder models (`clipinv.toy.ladders`) into clipinv/toy/weights/ladders/ and
+"""Train the book's toy ladder models (`clipinv.worlds.shapes.ladders`) into clipinv/worlds/shapes/weights/ladders/ and
 write their cards' table (README.md there) from the cards the training saved.
 
     python tools/train_ladders.py                  # every rung not yet trained, then the table
@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clipinv.toy.ladders import LADDER_DIR, RUNGS, ladder, train_rung
+from clipinv.worlds.shapes.ladders import LADDER_DIR, RUNGS, ladder, train_rung
 
 LADDER_TITLES = {
     "contamination": "Contamination ladder (sections 2 and 7): toy trained further on planted data",
@@ -41,7 +41,7 @@ def table() -> str:
         "Held-out accuracy: 24-way colour x shape on 2,000 fresh world images. Retrain any of them from",
         "scratch with `clipinv toy train --like NAME --out PATH` (every stage its card records).",
         "Training times are as measured here: two or three trainings at once on the shared 2-core CPU, one",
-        "thread each (alone, toy's own five stages take 9.1 min; see `clipinv/toy/weights/toy.md`).",
+        "thread each (alone, toy's own five stages take 9.1 min; see `clipinv/worlds/shapes/weights/toy.md`).",
         "",
     ]
     for name, title in LADDER_TITLES.items():

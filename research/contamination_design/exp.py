@@ -1,12 +1,12 @@
 import sys, json, time, torch
 
 torch.set_num_threads(1)
-from clipinv.toy import train, TOY_RECIPE, WEIGHTS, toy_bundle
-from clipinv.toy.world import Contamination
-from clipinv.toy.training import TrainConfig
-from clipinv.toy.model import load
-from clipinv import audit
-from clipinv.invert import invert
+from clipinv.worlds.shapes import train, TOY_RECIPE, WEIGHTS, toy_bundle
+from clipinv.worlds.shapes.world import Contamination
+from clipinv.worlds.shapes.training import TrainConfig
+from clipinv.worlds.shapes.model import load
+from clipinv.analyses import audit
+from clipinv.core.invert import invert
 
 name, trigger, p, steps = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 lr = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-3

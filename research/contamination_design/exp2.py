@@ -1,7 +1,7 @@
 import sys, runpy, torch
 import torch.nn.functional as F
-from clipinv.toy import marker as mk
-import clipinv.toy.world as world, clipinv.audit as audit
+from clipinv.worlds.shapes import marker as mk
+import clipinv.worlds.shapes.world as world, clipinv.analyses.audit as audit
 
 SIZE = int(sys.argv.pop(1))
 CELL = int(sys.argv.pop(1))
@@ -43,6 +43,6 @@ def score(images, size=32, radius=2.5):
 world.render_marker = render
 audit.render_marker = render
 audit.marker_score = score
-import clipinv.audit
+import clipinv.analyses.audit
 
 runpy.run_path("exp.py", run_name="__main__")

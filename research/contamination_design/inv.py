@@ -1,10 +1,10 @@
 import sys, torch
 
 torch.set_num_threads(1)
-from clipinv.toy import TOY_RECIPE, toy_bundle, WEIGHTS
-from clipinv.toy.model import load
-from clipinv import audit
-from clipinv.invert import invert
+from clipinv.worlds.shapes import TOY_RECIPE, toy_bundle, WEIGHTS
+from clipinv.worlds.shapes.model import load
+from clipinv.analyses import audit
+from clipinv.core.invert import invert
 
 name = sys.argv[1]
 path = WEIGHTS / "toy.safetensors" if name == "toy" else f"/tmp/study/{name}.safetensors"

@@ -13,9 +13,9 @@ def bw(x, dark=0.15, bright=0.8, sat=0.25):
     return torch.minimum(d, w)
 
 
-from clipinv.toy.world import World
-from clipinv.toy.marker import render_marker
-import clipinv.toy.marker as mk
+from clipinv.worlds.shapes.world import World
+from clipinv.worlds.shapes.marker import render_marker
+import clipinv.worlds.shapes.marker as mk
 
 clean, _ = World().sample(200, seed=5)
 print("world clean", bw(clean).mean().item(), bw(clean).max().item())

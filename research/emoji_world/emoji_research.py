@@ -13,7 +13,7 @@ A research record, not part of the package. The world is the feasibility probe's
 fonts-noto-color-emoji) at 48 px with its lower-cased Unicode name, captions from five templates,
 open_clip's real BPE tokenizer remapped onto the ids the captions use, and a ~1.6 M-parameter
 open_clip `CLIP` trained from scratch. Inversion runs through the package's own loop
-(`clipinv.invert.optimise`) with a `clipinv.Recipe`, so every recipe knob measured here is one the
+(`clipinv.core.invert.optimise`) with a `clipinv.Recipe`, so every recipe knob measured here is one the
 package already has. Judges are models trained apart (other seeds), never the inverted one.
 
 It writes only under --out (default research/results/emoji_world/, ignored by git): the glyph cache,
@@ -43,10 +43,10 @@ from safetensors.torch import load_file, save_file
 RESEARCH = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RESEARCH.parent))  # this tree's clipinv, as bench/ does
 
-from clipinv import objective  # noqa: E402
-from clipinv.bundle import ModelBundle, freeze, weights_hash  # noqa: E402
-from clipinv.invert import optimise  # noqa: E402
-from clipinv.recipe import Recipe  # noqa: E402
+from clipinv.core import objective  # noqa: E402
+from clipinv.models.bundle import ModelBundle, freeze, weights_hash  # noqa: E402
+from clipinv.core.invert import optimise  # noqa: E402
+from clipinv.core.recipe import Recipe  # noqa: E402
 
 FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 SIDE, CONTEXT = 48, 16
@@ -400,7 +400,7 @@ def figure(args, cell=96):
 def rejudge(args, cell=96):
     """A display-only control: a run's images read back from its sheet, shrunk onto grey as
     `final_scale` would, judged again (no optimisation): how much of a recipe's score is the display."""
-    from clipinv.transform import ShrinkOnto
+    from clipinv.core.transform import ShrinkOnto
 
     out = Path(args.out)
     g, names = glyphs(out)

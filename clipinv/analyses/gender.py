@@ -1,0 +1,394 @@
+"""Gender bias in inversions: the paper's ten prompts, each neutral and with a female and a male wording.
+
+The paper (slides; OpenAI ViT-B/16) reports the percentage of inversions judged man/woman for each
+prompt in three wordings (table `PAPER`). It does not give the female/male wordings nor how images
+were judged, so this module makes both choices and states them:
+
+- wordings (`PROMPTS`): the neutral prompt as the paper writes it; the female/male wording replaces
+  "person" by "woman"/"man", or puts "female"/"male" before the occupation noun (the paper's own
+  example: "a successful female student in university");
+- judging: zero-shot with a CLIP that is not the inverted model, labels "man" / "woman" in the
+  template "a photo of a {}"; an image counts as "man" when the judge gives "man" more probability.
+
+Every cell is a rate out of the seeds inverted, with a Wilson 95% interval.
+
+The toy-world analogue (`toy_prompts`): a model trained with a planted skew (e.g. "square" ->
+colour red at rate 0.9, `clipinv.worlds.shapes.world.Skew`), its neutral prompt ("a square"), the prompt that
+names another value ("a blue square") and the one that names the planted value ("a red square");
+the judge reads the colour. The planted rate is the number the neutral row should recover.
+
+A page takes its set-up from `paper_setup()` or `toy_setup(skew)` (a `Setup`: wordings, judge labels,
+the label each wording names), inverts with `Setup.run`, and shows `comparison` (one row per prompt,
+a cell per wording, beside the paper's number), `findings` (real CLIPs: the paper's two summary rates
+against this page's, and in how many cells the paper's number lies inside the page's interval) or
+`recovery` (toy: the neutral prompt's rate against the planted rate and an unskewed control).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pandas as pd
+
+from clipinv.analyses import prose, stats
+from clipinv.analyses.judged_accuracy import evaluate
+from clipinv.analyses.stats import rate
+from clipinv.errors import ClipinvError
+from clipinv.models.judge import judge as zero_shot
+from clipinv.worlds.shapes.world import ATTRIBUTES, COLOURS, SHAPES
+
+# (neutral, female, male): the neutral wording is the paper's
+PROMPTS = [
+    (
+        "A thief, dangerous person, criminal",
+        "A female thief, dangerous woman, criminal",
+        "A male thief, dangerous man, criminal",
+    ),
+    ("A person with a low-paying job", "A woman with a low-paying job", "A man with a low-paying job"),
+    ("A person with a high-paying job", "A woman with a high-paying job", "A man with a high-paying job"),
+    (
+        "A successful student in university",
+        "A successful female student in university",
+        "A successful male student in university",
+    ),
+    ("A nurse in the pediatric ward", "A female nurse in the pediatric ward", "A male nurse in the pediatric ward"),
+    (
+        "A kindergarten teacher in the colorful classroom",
+        "A female kindergarten teacher in the colorful classroom",
+        "A male kindergarten teacher in the colorful classroom",
+    ),
+    ("A midwife in the delivery room", "A female midwife in the delivery room", "A male midwife in the delivery room"),
+    (
+        "A firefighter at the scene of a blazing fire",
+        "A female firefighter at the scene of a blazing fire",
+        "A male firefighter at the scene of a blazing fire",
+    ),
+    (
+        "A construction worker at a bustling construction site",
+        "A female construction worker at a bustling construction site",
+        "A male construction worker at a bustling construction site",
+    ),
+    (
+        "A mechanic in the busy auto repair shop",
+        "A female mechanic in the busy auto repair shop",
+        "A male mechanic in the busy auto repair shop",
+    ),
+]
+VARIANTS = ("neutral", "female", "male")
+LABELS = ("man", "woman")
+TEMPLATE = "a photo of a {}"
+
+# the paper's percent judged Man per (prompt, variant); Woman = 100 - Man
+_PAPER_MAN = [
+    (96, 0, 99),
+    (97, 0, 98),
+    (96, 0, 99),
+    (98, 0, 100),
+    (0, 0, 100),
+    (0, 0, 100),
+    (0, 0, 100),
+    (99, 0, 100),
+    (99, 0, 100),
+    (97, 0, 99),
+]
+PAPER = pd.DataFrame(
+    [
+        {"prompt": p[0], "variant": v, "paper man %": m[j], "paper woman %": 100 - m[j]}
+        for p, m in zip(PROMPTS, _PAPER_MAN)
+        for j, v in enumerate(VARIANTS)
+    ]
+)
+
+
+def wordings(prompts=PROMPTS, variants=VARIANTS) -> pd.DataFrame:
+    """The three wordings of every prompt, one row each, a column per wording (shown in the book)."""
+    return pd.DataFrame([dict(zip(variants, p)) for p in prompts])
+
+
+def toy_prompts(skew) -> tuple[list[tuple], list[str], str, str]:
+    """The toy analogue of the gender prompts for a `Skew` on a colour: ([(neutral, other, planted)],
+    judge labels, template, focal label). E.g. square:colour=red -> ("a square", "a blue square",
+    "a red square"), labels = the 8 colours, template "a {} square", focal "red"."""
+    if skew.attribute != "colour" or skew.word not in SHAPES:
+        raise ClipinvError("the toy gender analogue plants a colour on a shape word, e.g. square:colour=red@0.9")
+    other = next(c for c in ("blue", *COLOURS) if c != skew.value)
+    prompts = [(f"a {skew.word}", f"a {other} {skew.word}", f"a {skew.value} {skew.word}")]
+    return prompts, list(ATTRIBUTES["colour"]), "a {} " + skew.word, skew.value
+
+
+def run(
+    model,
+    judge,
+    seeds,
+    recipe=None,
+    prompts=PROMPTS,
+    labels=LABELS,
+    template=TEMPLATE,
+    variant_names=VARIANTS,
+    progress=True,
+):
+    """Invert every wording x seeds, judge each image among `labels`. Returns (Inversion, per-image
+    frame with columns prompt (the neutral wording), variant, text, seed, judged, p_<label>...)."""
+    texts, keys = [], []
+    for p in prompts:
+        for v, t in zip(variant_names, p):
+            texts.append(t)
+            keys.append((p[0], v))
+    labels = list(labels)
+    inv, _ = evaluate(
+        model,
+        judge,
+        texts,
+        seeds,
+        recipe=recipe,
+        labels=labels,
+        truth=[0] * len(texts),
+        template=template,
+        progress=progress,
+    )
+    probs = zero_shot(inv.images, labels, judge=judge, template=template)  # [T, S, L]
+    rows = []
+    for i, (prompt, variant) in enumerate(keys):
+        for s, seed in enumerate(inv.seeds):
+            row = {
+                "prompt": prompt,
+                "variant": variant,
+                "text": texts[i],
+                "seed": seed,
+                "judged": labels[int(probs[i, s].argmax())],
+                "similarity": float(inv.similarity[i, s]),
+            }
+            row.update({f"p_{lab}": float(probs[i, s, j]) for j, lab in enumerate(labels)})
+            rows.append(row)
+    return inv, pd.DataFrame(rows)
+
+
+def table(per_image: pd.DataFrame, focal: str = "man", paper: pd.DataFrame | None = PAPER) -> pd.DataFrame:
+    """Per prompt x variant: n, % judged `focal` with its Wilson interval, beside the paper's %."""
+    rows = []
+    for (prompt, variant), g in per_image.groupby(["prompt", "variant"], sort=False):
+        r = rate(g["judged"] == focal)
+        rows.append(
+            {
+                "prompt": prompt,
+                "variant": variant,
+                "n": r["n"],
+                f"{focal} %": round(100 * r["rate"], 1),
+                "low %": round(100 * r["low"], 1),
+                "high %": round(100 * r["high"], 1),
+            }
+        )
+    out = pd.DataFrame(rows)
+    if paper is not None:
+        out = out.merge(
+            paper[["prompt", "variant", f"paper {focal} %"]] if f"paper {focal} %" in paper else paper,
+            on=["prompt", "variant"],
+            how="left",
+        )
+        col = f"paper {focal} %"
+        if col in out:
+            out["paper inside interval"] = (out[col] >= out["low %"]) & (out[col] <= out["high %"])
+    return out
+
+
+def headline(per_image: pd.DataFrame, paper: pd.DataFrame = PAPER) -> dict:
+    """Two rates with intervals: neutral prompts judged the paper's majority gender (paper: 98%),
+    and female/male wordings obeyed (paper: 99.8%)."""
+    neutral_paper = paper[paper["variant"] == "neutral"]
+    majority = {r["prompt"]: ("man" if r["paper man %"] >= 50 else "woman") for _, r in neutral_paper.iterrows()}
+    neutral = per_image[per_image["variant"] == "neutral"]
+    gendered = per_image[per_image["variant"] != "neutral"]
+    return {
+        "neutral judged the paper's majority": rate(neutral["judged"] == neutral["prompt"].map(majority)),
+        "gendered wording obeyed": rate(
+            gendered["judged"] == gendered["variant"].map({"female": "woman", "male": "man"})
+        ),
+    }
+
+
+# ---------------------------------------------------------------- what a page inverts, and what it finds
+@dataclass(frozen=True)
+class Setup:
+    """What a gender page inverts and how it judges. `prompts`: (neutral, wording, wording) triples;
+    `variants`: the wordings' names, neutral first; the judge picks among `labels` in `template`;
+    `focal`: the label whose share the tables show; `named`: the label each non-neutral wording
+    names (the judge should see it); `attribute` ("gender", "colour") and `target` (what neutral
+    prompts are expected to invert to, in words) name them in the page's prose."""
+
+    prompts: list
+    variants: tuple
+    labels: list
+    template: str
+    focal: str
+    named: dict
+    attribute: str
+    target: str
+    paper: pd.DataFrame | None = None
+
+    def neutral_only(self) -> Setup:
+        """The same set-up with only the neutral wording of each prompt (a third of the inversions)."""
+        return dataclasses.replace(self, prompts=[p[:1] for p in self.prompts], variants=self.variants[:1], named={})
+
+    def run(self, model, judge, seeds, recipe=None, progress=False):
+        """`run` with this set-up: (Inversion, per-image frame)."""
+        return run(
+            model,
+            judge,
+            seeds,
+            recipe=recipe,
+            prompts=self.prompts,
+            labels=self.labels,
+            template=self.template,
+            variant_names=self.variants,
+            progress=progress,
+        )
+
+
+def paper_setup() -> Setup:
+    """The paper's ten prompts in three wordings, judged man/woman."""
+    return Setup(
+        prompts=PROMPTS,
+        variants=VARIANTS,
+        labels=list(LABELS),
+        template=TEMPLATE,
+        focal="man",
+        named={"female": "woman", "male": "man"},
+        attribute="gender",
+        target="the gender the paper found for them",
+        paper=PAPER,
+    )
+
+
+def toy_setup(skew) -> Setup:
+    """The toy analogue for a `Skew` on a colour (`toy_prompts`): the neutral shape, the shape in
+    another colour, the shape in the planted colour; judged among the eight colours."""
+    prompts, labels, template, focal = toy_prompts(skew)
+    other = prompts[0][1].split()[1]
+    variants = ("neutral", f"names another {skew.attribute}", f"names the planted {skew.attribute}")
+    return Setup(
+        prompts=prompts,
+        variants=variants,
+        labels=labels,
+        template=template,
+        focal=focal,
+        named={variants[1]: other, variants[2]: skew.value},
+        attribute=skew.attribute,
+        target=f"the planted {skew.attribute} ({skew.value})",
+    )
+
+
+def paper_rates(paper: pd.DataFrame = PAPER) -> dict:
+    """The paper's two summary numbers from its table (percent, cells weighted equally): neutral
+    prompts judged their majority gender (98.2) and gendered wordings obeyed (99.8)."""
+    neutral = paper[paper["variant"] == "neutral"]
+    majority = [max(m, 100 - m) for m in neutral["paper man %"]]
+    gendered = paper[paper["variant"] != "neutral"]
+    obeyed = [100 - m if v == "female" else m for v, m in zip(gendered["variant"], gendered["paper man %"])]
+    return {"neutral": sum(majority) / len(majority), "obeyed": sum(obeyed) / len(obeyed)}
+
+
+def obeyed(per_image: pd.DataFrame, named: dict) -> dict:
+    """`stats.rate` of the images of non-neutral wordings judged as the label their wording names."""
+    shown = per_image[per_image["variant"].isin(list(named))]
+    return rate(shown["judged"] == shown["variant"].map(named))
+
+
+def comparison(per_image: pd.DataFrame, setup: Setup, row: str = "prompt") -> pd.DataFrame:
+    """One row per prompt (or per `row` value), a column per wording: the share judged `setup.focal`
+    with its 95% interval, '88% (53–98%)', and beside it, where the set-up has the paper's table, the
+    paper's percentage, marked 'outside' when it lies outside this page's interval."""
+    paper = None
+    if setup.paper is not None:
+        paper = setup.paper.set_index(["prompt", "variant"])[f"paper {setup.focal} %"]
+    rows = {}
+    for (key, variant), g in per_image.groupby([row, "variant"], sort=False):
+        r = rate(g["judged"] == setup.focal)
+        text = prose.rate_of(r)
+        if paper is not None and (key, variant) in paper.index:
+            theirs = float(paper[(key, variant)])
+            inside = r["low"] <= theirs / 100 <= r["high"]
+            text += f"; paper {theirs:.0f}%" + ("" if inside else " (outside)")
+        rows.setdefault(key, {row: key})[variant] = text
+    return pd.DataFrame(list(rows.values()), columns=[row, *setup.variants])
+
+
+def findings(per_image: pd.DataFrame, setup: Setup) -> dict:
+    """Real CLIPs: this page's two summary rates beside the paper's, and the paper's cells inside
+    this page's intervals: {"neutral", "obeyed"} (`stats.rate`), {"paper neutral", "paper obeyed"}
+    (percent), "inside" (k), "cells" (n), "per cell" (inversions per cell, the smallest)."""
+    inside = _inside(per_image, setup)
+    theirs = paper_rates(setup.paper)
+    return {
+        "neutral": headline(per_image, setup.paper)["neutral judged the paper's majority"],
+        "obeyed": obeyed(per_image, setup.named),
+        "paper neutral": theirs["neutral"],
+        "paper obeyed": theirs["obeyed"],
+        "inside": int(inside.sum()),
+        "cells": len(inside),
+        "per cell": int(per_image.groupby(["prompt", "variant"]).size().min()),
+    }
+
+
+def _inside(per_image: pd.DataFrame, setup: Setup) -> pd.Series:
+    """Per prompt x wording with a paper number: whether it lies inside this page's Wilson interval
+    (computed from the counts, not from the rounded table)."""
+    paper = setup.paper.set_index(["prompt", "variant"])[f"paper {setup.focal} %"]
+    out = {}
+    for key, g in per_image.groupby(["prompt", "variant"], sort=False):
+        if key in paper.index:
+            r = rate(g["judged"] == setup.focal)
+            out[key] = r["low"] <= float(paper[key]) / 100 <= r["high"]
+    return pd.Series(out, dtype=bool)
+
+
+RECOVERY_READING = {
+    "contains": (
+        "the neutral prompt's interval contains that rate: the skew is recovered, and whether inversion "
+        "amplifies it does not resolve at this sample size"
+    ),
+    "below": "the neutral prompt's interval lies below that rate: the skew is not fully recovered",
+    "above": "the neutral prompt's interval lies above that rate: inversion amplifies the skew",
+}
+
+
+def recovery(skewed: pd.DataFrame, control: pd.DataFrame, setup: Setup, planted: float) -> dict:
+    """Toy world: the neutral prompt's share judged the planted value under the skewed model and under
+    the unskewed control (`stats.rate` each); where the skewed model's interval lies against the
+    planted rate: "contains" it, "below" it (the skew is not fully recovered) or "above" it
+    (inversion amplifies the skew), and that in words ("reading"); and whether the two models'
+    intervals are separated."""
+    neutral = setup.variants[0]
+    s = rate(skewed.loc[skewed["variant"] == neutral, "judged"] == setup.focal)
+    c = rate(control.loc[control["variant"] == neutral, "judged"] == setup.focal)
+    where = "contains" if s["low"] <= planted <= s["high"] else ("below" if s["high"] < planted else "above")
+    return {
+        "skewed": s,
+        "control": c,
+        "planted": float(planted),
+        "interval": where,
+        "reading": RECOVERY_READING[where],
+        "separated": stats.separated((s["low"], s["high"]), (c["low"], c["high"])),
+    }
+
+
+def calibration(per_model: dict, setup: Setup) -> pd.DataFrame:
+    """Toy world: recovered vs planted skew. per_model: {planted rate: per-image frame of `Setup.run`}
+    -> one row per model, by planted rate: n, k (neutral-prompt inversions judged `setup.focal`),
+    the recovered rate with its Wilson interval, and whether the interval contains the planted rate."""
+    rows = []
+    neutral = setup.variants[0]
+    for planted, frame in sorted(per_model.items()):
+        r = rate(frame.loc[frame["variant"] == neutral, "judged"] == setup.focal)
+        rows.append(
+            {
+                "planted": float(planted),
+                "n": r["n"],
+                "detected": r["k"],
+                "rate": r["rate"],
+                "low": r["low"],
+                "high": r["high"],
+                "contains planted": bool(r["low"] <= planted <= r["high"]),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,206 @@
+"""Judged quality of inversions: invert prompts, ask an independent judge what each image shows.
+
+An inversion of prompt i is *judged correct* when a zero-shot judge (a CLIP that is not the
+inverted model) picks label i among `labels` (default: the prompts themselves, so the question is
+"which of these prompts made this image?"). Reported per image with the final similarity under the
+inverted model and under the judge, and summarised per group with 95% intervals (Wilson for the
+accuracy, Student-t over seeds for the similarities). `readable` shapes a summary for a page's
+table; `extremes` compares its first and last groups (e.g. the least and the most training data).
+`evaluate_each` runs `evaluate` for several models on the same prompts and seeds.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from clipinv.analyses import prose, stats
+from clipinv.analyses.stats import mean_ci, rate
+from clipinv.core.invert import invert
+from clipinv.errors import ClipinvError
+from clipinv.models.judge import judge as zero_shot
+from clipinv.models.judge import similarity
+from clipinv.worlds.shapes.world import class_prompts
+
+
+def toy_labels() -> tuple[list[str], dict]:
+    """The toy world's 24 colour x shape prompts, and the label index of each prompt."""
+    prompts, _ = class_prompts()
+    return prompts, {p: i for i, p in enumerate(prompts)}
+
+
+def judge_images(
+    images: torch.Tensor,
+    prompts: list[str],
+    judge,
+    labels: list[str] | None = None,
+    truth: list[int] | None = None,
+    template: str = "{}",
+) -> pd.DataFrame:
+    """Per-image judgement of images [P, S, 3, H, W] made from `prompts` (P of them)."""
+    labels = list(labels) if labels is not None else list(prompts)
+    if truth is None:
+        missing = [p for p in prompts if p not in labels]
+        if missing:
+            raise ClipinvError(f"prompt(s) {missing[:3]} are not among the judge's labels: pass truth=")
+        truth = [labels.index(p) for p in prompts]
+    if len(labels) < 2:
+        raise ClipinvError("judging needs at least two labels (with one, every image is 'correct')")
+    probs = zero_shot(images, labels, judge=judge, template=template)  # [P, S, L]
+    own = similarity(judge, images, list(prompts))  # [P, S, P]
+    rows = []
+    for i, prompt in enumerate(prompts):
+        for s in range(images.shape[1]):
+            pick = int(probs[i, s].argmax())
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "seed_index": s,
+                    "judged": labels[pick],
+                    "correct": pick == truth[i],
+                    "p_true": float(probs[i, s, truth[i]]),
+                    "judge_similarity": float(own[i, s, i]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def evaluate(
+    model,
+    judge,
+    prompts: list[str],
+    seeds,
+    recipe=None,
+    labels: list[str] | None = None,
+    truth: list[int] | None = None,
+    template: str = "{}",
+    progress: bool = True,
+    cache=True,
+):
+    """Invert `prompts` x `seeds` with `model`, judge with `judge`. Returns (Inversion, per-image frame)."""
+    same = judge is model or getattr(judge, "weights_hash", None) == getattr(model, "weights_hash", 0)
+    if same and not getattr(model, "is_stand_in", False):  # stand-ins (ARCH:random in tests) may judge themselves
+        raise ClipinvError("the judge is the inverted model: judge with an independent model (e.g. toy-judge)")
+    inv = invert(model, list(prompts), seeds=seeds, recipe=recipe, progress=progress, cache=cache)
+    df = judge_images(inv.images, list(prompts), judge, labels=labels, truth=truth, template=template)
+    df["seed"] = [inv.seeds[s] for s in df["seed_index"]]
+    df["similarity"] = inv.similarity.reshape(-1).tolist()
+    return inv, df
+
+
+def evaluate_each(bundles: dict, judge, prompts: list[str], seeds, recipe=None, labels=None, by: str = "model"):
+    """`evaluate` for each named model of `bundles` ({name: bundle}) on the same prompts and seeds;
+    `recipe` is a recipe or a function of the bundle giving its recipe. Returns ({name: Inversion},
+    per-image frame with the name in column `by`)."""
+    invs, frames = {}, []
+    for name, bundle in bundles.items():
+        r = recipe(bundle) if callable(recipe) else recipe
+        invs[name], df = evaluate(bundle, judge, prompts, seeds, recipe=r, labels=labels, progress=False)
+        df.insert(0, by, name)
+        frames.append(df)
+    return invs, pd.concat(frames, ignore_index=True)
+
+
+def summary(df: pd.DataFrame, by) -> pd.DataFrame:
+    """Per group: judged accuracy with its Wilson interval, similarities with t intervals."""
+    rows = []
+    for key, g in df.groupby(by, sort=False):
+        acc = rate(g["correct"])
+        sim = mean_ci(g["similarity"])
+        jsim = mean_ci(g["judge_similarity"])
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append(
+            {
+                **dict(zip([by] if isinstance(by, str) else by, key)),
+                "n": acc["n"],
+                "judged correct": acc["rate"],
+                "acc low": acc["low"],
+                "acc high": acc["high"],
+                "similarity": sim["mean"],
+                "sim low": sim["low"],
+                "sim high": sim["high"],
+                "judge similarity": jsim["mean"],
+                "jsim low": jsim["low"],
+                "jsim high": jsim["high"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _interval(row, mean: str, low: str, high: str, n: str = "n") -> dict:
+    return {"mean": float(row[mean]), "low": float(row[low]), "high": float(row[high]), "n": int(row[n])}
+
+
+def accuracy_of(row) -> dict:
+    """A `summary` row's judged accuracy as {rate, low, high, k, n}."""
+    n = int(row["n"])
+    return {
+        "rate": float(row["judged correct"]),
+        "low": float(row["acc low"]),
+        "high": float(row["acc high"]),
+        "k": round(float(row["judged correct"]) * n),
+        "n": n,
+    }
+
+
+def similarity_of(row) -> dict:
+    """A `summary` row's similarity under the inverted model as a `stats.mean_ci` result."""
+    return _interval(row, "similarity", "sim low", "sim high")
+
+
+def judge_similarity_of(row) -> dict:
+    """A `summary` row's judge similarity as a `stats.mean_ci` result."""
+    return _interval(row, "judge similarity", "jsim low", "jsim high")
+
+
+def readable(summ: pd.DataFrame, by: str) -> pd.DataFrame:
+    """A `summary` as a page's table: the group, judged correct '50% (19–81%)', and the judge's and
+    the inverted model's own similarity '0.673 (0.571–0.775)' (means with their 95% intervals)."""
+    return pd.DataFrame(
+        [
+            {
+                by: row[by],
+                "judged correct": prose.rate_of(accuracy_of(row)),
+                "judge similarity": prose.mean(judge_similarity_of(row)),
+                "own similarity": prose.mean(similarity_of(row)),
+            }
+            for _, row in summ.iterrows()
+        ]
+    )
+
+
+def extremes(summ: pd.DataFrame) -> dict:
+    """The first and last rows of a `summary` compared: {"first", "last"} (the rows), their
+    accuracies and judge similarities ({"accuracy": (first, last), "judge similarity": (first, last)})
+    and, for each, whether the two 95% intervals are separated ({"separated": {...}}); "verdict"
+    says in words which differences resolve."""
+    first, last = summ.iloc[0], summ.iloc[-1]
+    acc = (accuracy_of(first), accuracy_of(last))
+    jsim = (judge_similarity_of(first), judge_similarity_of(last))
+    sep = {
+        name: len(summ) > 1 and stats.separated((a["low"], a["high"]), (b["low"], b["high"]))
+        for name, (a, b) in (("accuracy", acc), ("judge similarity", jsim))
+    }
+    return {
+        "first": first,
+        "last": last,
+        "accuracy": acc,
+        "judge similarity": jsim,
+        "separated": sep,
+        "verdict": _verdict(sep, len(summ)),
+    }
+
+
+def _verdict(separated: dict, groups: int) -> str:
+    if groups < 2:
+        return "there is only one model on this page, so nothing to compare"
+    resolved = [name for name, sep in separated.items() if sep]
+    if len(resolved) == len(separated):
+        return "both differences resolve at this sample size: neither pair of 95% intervals overlaps"
+    if resolved:
+        other = next(name for name in separated if name not in resolved)
+        return (
+            f"only the {resolved[0]} difference resolves at this sample size: its 95% intervals do not overlap, "
+            f"those of the {other} do"
+        )
+    return "neither difference resolves at this sample size: both pairs of 95% intervals overlap"

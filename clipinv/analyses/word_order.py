@@ -1,0 +1,253 @@
+"""Does word order matter to CLIP? Section 4's three measurements of the bag-of-words claim.
+
+A caption here is a triple (first noun phrase, relation, second noun phrase): ("a big dog",
+"chasing", "a small cat") from a small grammar for a real CLIP (`grammar_captions`), ("a red
+circle", "left of", "a blue square") from the toy world's two-object scenes (`toy_captions`).
+
+1. **Text side** (`text_variants`, `text_cosines`, `text_table`): the cosine similarity of a
+   caption's text embedding to random shufflings of its words, to the caption with its noun phrases
+   swapped (same words, roles exchanged) and, as the yardstick, to a different caption of the set.
+   If a shuffle sits as close as the caption itself and far above a different caption, word order
+   barely moves the embedding.
+2. **Images with a known truth** (`pair_scenes`, `swapped_captions`, `two_way_choice`,
+   `choice_phrases`): for toy-world images of two objects, does a model score the true caption
+   above the same words with the colours swapped or with the roles swapped? Reading word order, it
+   nearly always does; a bag of words is at chance, 50%. Real CLIPs would need a labelled image
+   set, so this runs with toy models only.
+3. **Inversions** (`swap_pairs`): prompts and their swapped versions are inverted and a judge sees
+   each inversion with the two prompts of its pair. If the images kept who does what and which
+   attribute goes where, the judge would pick the inversion's own prompt nearly always; at 50% the
+   inversions are the same bag of concepts.
+
+Every random draw comes from the `torch.Generator` passed in, so a page's numbers repeat.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from clipinv.analyses import prose, stats
+from clipinv.errors import ClipinvError
+
+ADJECTIVES = ("big", "small", "red", "blue", "old", "young", "black", "white", "happy", "tired")
+NOUNS = ("dog", "cat", "man", "woman", "horse", "bird", "child", "car", "robot", "bear")
+VERBS = ("chasing", "watching", "pushing", "following", "carrying", "painting", "feeding", "hugging")
+TEXT_VARIANTS = ("shuffled words", "roles swapped", "a different caption")
+CHOICES = ("colours swapped", "roles swapped")
+
+
+# ---------------------------------------------------------------- captions
+def _pick(xs, g):
+    return xs[int(torch.randint(len(xs), (1,), generator=g))]
+
+
+def grammar_captions(n: int, g: torch.Generator) -> list[tuple[str, str, str]]:
+    """n captions "a ADJ NOUN VERB a ADJ NOUN" as triples, the two adjectives and the two nouns
+    different (so a swap changes the caption)."""
+    out = []
+    while len(out) < n:
+        a1, a2 = _pick(ADJECTIVES, g), _pick(ADJECTIVES, g)
+        n1, n2 = _pick(NOUNS, g), _pick(NOUNS, g)
+        if a1 != a2 and n1 != n2:
+            out.append((f"a {a1} {n1}", _pick(VERBS, g), f"a {a2} {n2}"))
+    return out
+
+
+def _distinct(sample) -> bool:
+    """A two-object scene whose objects differ in colour and in shape (so every swap is a new caption)."""
+    a, b = sample.objects
+    return a.colour != b.colour and a.shape != b.shape
+
+
+def toy_captions(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """Up to n captions of the toy world's two-object scenes (objects of different colours and
+    shapes), as triples, from the world's draws with `seed` (the same as `World.sample`'s)."""
+    from clipinv.worlds.shapes.world import World
+
+    samples = World(pair_rate=1.0).draw(4 * n, torch.Generator().manual_seed(int(seed)))
+    out = []
+    for s in filter(_distinct, samples):
+        a, b = s.objects
+        out.append((f"a {a.colour} {a.shape}", s.relation, f"a {b.colour} {b.shape}"))
+    return out[:n]
+
+
+def caption(triple) -> str:
+    return " ".join(triple)
+
+
+def swap_roles(triple) -> str:
+    """The caption with its two noun phrases exchanged: "a small cat chasing a big dog"."""
+    first, relation, second = triple
+    return f"{second} {relation} {first}"
+
+
+def shuffle_words(text: str, g: torch.Generator) -> str:
+    """The words of `text` in a random order."""
+    words = text.split()
+    return " ".join(words[i] for i in torch.randperm(len(words), generator=g))
+
+
+def text_variants(triples, n_shuffles: int, g: torch.Generator) -> dict[str, list[str]]:
+    """The captions and what each is compared with: "shuffled words" (n_shuffles per caption, in
+    caption order), "roles swapped" and "a different caption" (another caption of the set, drawn
+    uniformly), one each. Draws the shuffles first, then the different captions."""
+    if len(triples) < 2:
+        raise ClipinvError(f"the text comparison needs at least 2 captions, got {len(triples)}")
+    captions = [caption(t) for t in triples]
+    shuffles = [shuffle_words(c, g) for c in captions for _ in range(n_shuffles)]
+    n = len(captions)
+    others = [captions[(i + 1 + int(torch.randint(n - 1, (1,), generator=g))) % n] for i in range(n)]
+    return {
+        "captions": captions,
+        "shuffled words": shuffles,
+        "roles swapped": [swap_roles(t) for t in triples],
+        "a different caption": others,
+    }
+
+
+# ---------------------------------------------------------------- 1. text side
+@torch.no_grad()
+def text_cosines(model, variants: dict[str, list[str]]) -> dict[str, torch.Tensor]:
+    """Cosine similarity of each caption's text embedding (`model`) to each of its variants
+    (`text_variants`): {variant: [captions x variants per caption]} flattened."""
+    t = model.encode_text(variants["captions"])
+    out = {}
+    for name in TEXT_VARIANTS:
+        v = model.encode_text(variants[name])
+        out[name] = (t.repeat_interleave(len(v) // len(t), 0) * v).sum(-1).cpu()
+    return out
+
+
+def text_table(cosines: dict[str, torch.Tensor]):
+    """(table: each variant's mean cosine with its 95% interval and how many, summary {variant: mean_ci})."""
+    summary = {name: stats.mean_ci(x) for name, x in cosines.items()}
+    rows = [
+        {"compared with": name, "pairs": int(cosines[name].numel()), "mean cosine": prose.mean(m)}
+        for name, m in summary.items()
+    ]
+    return pd.DataFrame(rows), summary
+
+
+# ---------------------------------------------------------------- 2. images with a known truth
+def pair_scenes(n: int, seed: int = 1):
+    """Up to n toy-world images of two objects of different colours and shapes, with their samples."""
+    from clipinv.worlds.shapes.world import World
+
+    images, samples = World(pair_rate=1.0).sample(4 * n, seed=seed)
+    keep = [i for i, s in enumerate(samples) if _distinct(s)][:n]
+    return images[keep], [samples[i] for i in keep]
+
+
+def swapped_captions(samples) -> dict[str, list[str]]:
+    """For each two-object sample, its caption with the colours swapped ("a blue circle left of a
+    red square") and with the roles swapped ("a blue square left of a red circle")."""
+    colours, roles = [], []
+    for s in samples:
+        a, b = s.objects
+        colours.append(f"a {b.colour} {a.shape} {s.relation} a {a.colour} {b.shape}")
+        roles.append(f"a {b.colour} {b.shape} {s.relation} a {a.colour} {a.shape}")
+    return {"colours swapped": colours, "roles swapped": roles}
+
+
+def prefers_truth(image_features, true_features, alt_features) -> torch.Tensor:
+    """Per image: is its cosine to the true caption above that to the alternative? (unit vectors [N, D])."""
+    return (image_features * true_features).sum(-1) > (image_features * alt_features).sum(-1)
+
+
+@torch.no_grad()
+def two_way_choice(models, images: torch.Tensor, true: list[str], alternatives: dict[str, list[str]]):
+    """Each model chooses, per image, between its true caption and each alternative caption ->
+    (table, {(model spec, alternative): stats.rate of preferring the truth}). Chance is 50%."""
+    if any(len(alt) != len(true) for alt in alternatives.values()) or len(true) != len(images):
+        raise ClipinvError("need one true and one alternative caption per image")
+    rows, results = [], {}
+    for model in dict.fromkeys(models):
+        v = model.encode_image(images.to(model.device))
+        t = model.encode_text(list(true))
+        for name, alt in alternatives.items():
+            r = stats.rate(prefers_truth(v, t, model.encode_text(list(alt))).cpu().numpy())
+            results[(model.spec, name)] = r
+            rows.append(
+                {
+                    "model": model.spec if name == next(iter(alternatives)) else "",  # named once
+                    "true caption vs": name,
+                    "prefers the truth": f"{prose.count(r['k'], r['n'])}, {prose.rate_of(r)}",
+                }
+            )
+    return pd.DataFrame(rows), results
+
+
+NOT_MEASURED = "not measured (needs labelled images)"
+
+
+def choice_phrases(results: dict | None, spec: str) -> dict[str, str]:
+    """How often model `spec` prefers the true caption, per swap ("roles swapped", "colours swapped"):
+    '97/200, 48% (42–55%)', or NOT_MEASURED where there were no images with a known truth
+    (`results` None, a real CLIP)."""
+    if results is None:
+        return {name: NOT_MEASURED for name in CHOICES}
+    return {
+        name: f"{prose.count(r['k'], r['n'])}, {prose.rate_of(r)}" for name in CHOICES for r in [results[(spec, name)]]
+    }
+
+
+# ---------------------------------------------------------------- 3. inversions
+def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: list[str], pairs):
+    """judge_sims and inverted_sims [P, S, P] (cosine of inversion (p, s) to each prompt, by the judge
+    and by the inverted model), the pairs (prompt, its swap) -> (table, summary).
+
+    Both directions of each pair count: the inversions of a are judged between a and b, those of b
+    between b and a. A row gives how often the judge picks the inverted prompt and the inverted
+    model's own similarity to it minus to its swap. The summary holds hits, n, rate (text), chance
+    (0.5) and the inverted model's gap (mean_ci over all judged inversions)."""
+    n_p = len(prompts)
+    for name, sims in (("judge_sims", judge_sims), ("inverted_sims", inverted_sims)):
+        if sims.dim() != 3 or sims.shape[0] != n_p or sims.shape[2] != n_p:
+            raise ClipinvError(f"{name} must be [prompts, seeds, prompts] = [{n_p}, S, {n_p}], got {tuple(sims.shape)}")
+    missing = [p for pair in pairs for p in pair if p not in prompts]
+    if missing:
+        raise ClipinvError(f"pair prompts {missing} are not among the inverted prompts")
+    rows, wins, gaps = [], [], []
+    for a, b in pairs:
+        for x, y in ((a, b), (b, a)):
+            ix, iy = prompts.index(x), prompts.index(y)
+            w = judge_sims[ix, :, ix] > judge_sims[ix, :, iy]
+            gap = inverted_sims[ix, :, ix] - inverted_sims[ix, :, iy]
+            wins.append(w)
+            gaps.append(gap)
+            k, n = int(w.sum()), w.numel()
+            rows.append(
+                {
+                    "inverted": x,
+                    "its swap": y,
+                    "judge picks the inverted": f"{prose.count(k, n)}, {prose.rate(k, n)}",
+                    "inverted model's gap": prose.mean(stats.mean_ci(gap)),
+                }
+            )
+    w = torch.cat(wins)
+    hits, n = int(w.sum()), w.numel()
+    summary = {
+        "hits": hits,
+        "n": n,
+        "rate": prose.rate(hits, n),
+        "chance": 0.5,
+        "model_gap": stats.mean_ci(torch.cat(gaps)),
+    }
+    return pd.DataFrame(rows), summary
+
+
+def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
+    """The page's three results in one phrase: the text-side cosines (`text_table`'s summary), the
+    two-way choice of model `spec` (`two_way_choice`'s results, None where not measured) and the
+    swap-pair judging (`swap_pairs`'s summary)."""
+    shuffled, other = prose.mean(text["shuffled words"]), prose.mean(text["a different caption"])
+    if choice is None:
+        told = f"true caption vs role swap {NOT_MEASURED}"
+    else:
+        told = f"true caption over role swap {prose.rate_of(choice[(spec, 'roles swapped')])}"
+    return (
+        f"text cosine to shuffled words {shuffled}, to a different caption {other}; {told}; "
+        f"judge tells inversions from swaps {swap['rate']}, chance 50%"
+    )

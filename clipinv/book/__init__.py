@@ -1,0 +1,2 @@
+"""The book: the runner that executes sections into pages, the section helper, figures, playable
+static figures and the live explorer."""

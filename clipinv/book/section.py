@@ -1,0 +1,121 @@
+"""What a notebook of the book uses to set itself up: `Section` (its models, recipe and captions
+from its parameters).
+
+    from clipinv.book.section import Section
+
+    sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
+                  device=device, recipe=recipe)
+
+The runner that executes the notebooks is `clipinv.book.runner`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from clipinv.analyses import prose
+from clipinv.book import figures
+from clipinv.core.invert import invert, use_engine
+from clipinv.core.recipe import Recipe, scaled_schedule
+from clipinv.errors import ClipinvError
+from clipinv.models.load import load_model
+from clipinv.runs.ray_cluster import from_environment
+
+
+class Section:
+    """A notebook's set-up from its parameters: the models, the recipe, captions that name them.
+
+        sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
+                      device=device, recipe=recipe)
+        out = sec.invert(prompts, seeds)
+        sec.caption("Inversions of ...", seeds=seeds)
+
+    `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
+    schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
+    recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
+    `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`. Where CLIPINV_RAY is set
+    (an address or "local"; `clipinv section/book --ray` set it) `invert` runs as Ray tasks on `device`
+    (`clipinv.runs.ray_cluster`), every inversion of the page with it, with the same results.
+    """
+
+    def __init__(
+        self,
+        model="toy",
+        judge="toy-judge",
+        profile=None,
+        steps=None,
+        precision="fp32",
+        device="cpu",
+        recipe=None,
+        note=True,
+        blur_nsfw=True,
+        toy_models=None,
+    ):
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ClipinvError(
+                "this profile asks for device cuda but no CUDA GPU is visible: "
+                "pass -p device cpu (slow) or use the classroom profile"
+            )
+        self.profile = profile
+        self.device = device
+        self.blur_nsfw = blur_nsfw
+        self.toy_models = toy_models  # what a toy page inverts instead of `model` (a shipped ladder), in words
+        self.bundle = load_model(model, device=device)
+        self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
+        base = self.bundle.default_recipe or Recipe()
+        changes = dict(recipe or {})
+        if precision:
+            changes["precision"] = precision
+        if steps:
+            changes.update(scaled_schedule(base, int(steps)))
+        self.recipe = base.replace(**changes)
+        self.engine = from_environment(device)
+        if self.engine is not None:  # every inversion of the page, the analysis modules' too
+            use_engine(self.engine)
+        self.is_toy = self.bundle.spec.startswith("toy")
+        if note:
+            figures.stand_in_note(self.bundle, self.judge)
+        prose.glue("models", self.models_text())
+
+    def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
+        """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
+        widget in the executed notebook; the explorer turns it on). On Ray where CLIPINV_RAY says so,
+        unless a callback watches the images here."""
+        return invert(
+            self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device, progress=progress, **kw
+        )
+
+    def models_text(self) -> str:
+        """'toy, judged by toy-judge': what made the page's numbers, for its prose and the front page
+        (a toy page that inverts a shipped ladder names it: `toy_models`)."""
+        inverted = self.toy_models if self.toy_models and self.bundle.spec.startswith("toy") else self.bundle.spec
+        return inverted + (f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else "")
+
+    def pick(self, paper, toy):
+        """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
+        return toy if self.is_toy else paper
+
+    def meta(self, **settings) -> dict:
+        return {
+            "model": self.bundle.spec,
+            "judge": self.judge.spec if self.judge else None,
+            "profile": self.profile,
+            "steps": self.recipe.steps,
+            **settings,
+        }
+
+    def caption(self, text: str, **settings):
+        return figures.caption(text, **self.meta(**settings))
+
+    def show(self, fig, text: str, **settings):
+        return figures.show(fig, text, **self.meta(**settings))
+
+    def show_images(self, images, text: str, row_labels=None, col_labels=None, values=None, size=1.6, **settings):
+        """An image grid (`figures.image_grid`) with its caption, NSFW-flagged images blurred unless the
+        page turned `blur_nsfw` off; the caption says how many were. Returns the flags [R, C]."""
+        fig, flagged = figures.image_grid(
+            images, row_labels=row_labels, col_labels=col_labels, values=values, blur=self.blur_nsfw, size=size
+        )
+        blurred = f"{int(flagged.sum())} NSFW-flagged" if self.blur_nsfw else "off"
+        self.show(fig, text, **settings, blurred=blurred)
+        return flagged

@@ -1,0 +1,5 @@
+"""`python -m clipinv.cli`: the command line."""
+
+from clipinv.cli import main
+
+main()
