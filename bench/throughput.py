@@ -55,7 +55,7 @@ from clipinv.models.bundle import ModelBundle, freeze, weights_hash
 from clipinv.models.load import load_model
 
 PROMPT = "a red circle"
-TOY_WEIGHTS = ROOT / "clipinv" / "toy" / "weights" / "toy.safetensors"
+TOY_WEIGHTS = ROOT / "clipinv" / "worlds" / "shapes" / "weights" / "toy.safetensors"
 
 
 # ---------------------------------------------------------------------------------------- models
