@@ -194,3 +194,41 @@ def test_a_plan_stands_in_random_weights_for_pretrained_ones_not_on_this_machine
     assert row["kind"] == "weights" and row["spec"] == "RN50:openai" and row["parameters"] == n > 10_000_000
     line = missing_weights_line({row["spec"]: row["parameters"]})
     assert f"RN50:openai ({n / 1e6:,.0f}M parameters, about {n * 4 / 1e9:.1f} GB)" in line
+
+
+def test_a_sections_engine_stays_with_its_models_and_changes_nothing_else(tmp_path):
+    """A page built with a plan plans every inversion of the models it loads, and only those: a model
+    loaded outside it, in the same process, still computes."""
+    from clipinv import load_model
+    from clipinv.book.section import Section, engine_for
+    from clipinv.runs.planning import Ledger
+    from clipinv.runs.ray_cluster import RayEngine
+
+    assert engine_for(None) is None and engine_for({"section": "00_method"}) is None
+    ledger = engine_for({"ray": "auto", "ledger": str(tmp_path / "ledger.jsonl"), "section": "s"})
+    assert isinstance(ledger, Ledger) and isinstance(ledger.engine, RayEngine) and ledger.section == "s"
+
+    plan_file = tmp_path / "plan.jsonl"
+    sec = Section(model="toy", judge="toy-judge", steps=4, note=False, run={"plan": str(plan_file), "section": "s"})
+    assert isinstance(sec.engine, PlanningEngine) and sec.judge.engine is sec.engine
+    ladder = sec.load_model("toy-clean")
+    out = invert(ladder, ["a red circle"], seeds=2, recipe=sec.recipe, progress=False)
+    assert out.record["engine"] == "plan" and len(ResultCache(default_root())) == 0
+    sec.invert(["a blue square"], 1)
+    assert [(r["section"], r["models"][0]["spec"], r["new"]) for r in planning.rows(plan_file)] == [
+        ("s", "toy-clean", 2),
+        ("s", "toy", 1),
+    ]
+    plain = load_model("toy")
+    assert plain.engine is None
+    assert invert(plain, ["a red circle"], seeds=1, recipe=sec.recipe, progress=False).record["engine"] == "in process"
+    assert len(planning.rows(plan_file)) == 2 and len(ResultCache(default_root())) == 1
+
+
+def test_a_profile_or_p_cannot_set_the_runners_run(tmp_path):
+    from clipinv import ClipinvError
+    from clipinv.book.runner import section_parameters
+
+    root = copy_sources(tmp_path, REPO)
+    with pytest.raises(ClipinvError, match="`run` is set by the runner"):
+        section_parameters(root, "00_method", "smoke", {"run": {"plan": "x"}})
