@@ -181,6 +181,18 @@ def ray_address(r: Path, profile: str, ray: str | None = None) -> str | None:
     return target.strip()
 
 
+def kernel_manager(env: dict):
+    """A Jupyter kernel manager whose kernels start with this process's environment plus `env` (this
+    process's own environment is left as it is)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            return await super().start_kernel(**{**kw, "env": {**os.environ, **kw.get("env", {}), **env}})
+
+    return KernelManager
+
+
 def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: dict | None = None) -> None:
     """papermill: notebooks/NAME.ipynb with `params` (and `run`, how the section runs, for its `Section`:
     `clipinv.book.section.engine_for`) into `running`. A failure moves the partial notebook to
@@ -193,8 +205,6 @@ def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: 
     here = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
     env = {"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    kept = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
         papermill.execute_notebook(
             str(r / "notebooks" / f"{name}.ipynb"),
@@ -205,6 +215,7 @@ def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: 
             cwd=str(r),
             log_output=False,
             report_mode=False,
+            kernel_manager_class=kernel_manager(env),
         )
     except PapermillExecutionError as e:
         os.replace(running, failed)
@@ -213,12 +224,6 @@ def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: 
         if running.exists():
             os.replace(running, failed)
         raise ClipinvError(_could_not_run(name, failed, e)) from None
-    finally:
-        for k, v in kept.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run_section(
