@@ -31,7 +31,7 @@ def declared_overrides(r: Path, name: str, overrides: dict) -> dict:
 
 
 def plan_section(r: Path, name: str, profile: str, overrides: dict | None, plan_file: Path, log=print) -> list[dict]:
-    """Execute one section in planning mode; returns its rows (each with the device it will run on)."""
+    """Execute one section on a plan's engine; returns its rows (each with the device it will run on)."""
     import torch
 
     if name not in available_sections(r):
