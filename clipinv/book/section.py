@@ -52,7 +52,7 @@ class Section:
     it; None outside the book) says how the page runs: planned, on Ray (`clipinv section/book --ray`:
     the same results), or with a ledger (`engine_for`). The page's models carry that engine
     (`ModelBundle.engine`), so every inversion of theirs uses it, the analysis modules' too; a model
-    the page loads itself goes through `load_model` to get it. Nothing outside the section changes.
+    the page loads itself goes through `sec.load_model` to get it. Nothing outside the section changes.
     """
 
     def __init__(
