@@ -15,8 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clipinv.runs import planning
-
 EXPOSED = (
     "FEMALE_BREAST_EXPOSED",
     "FEMALE_GENITALIA_EXPOSED",
@@ -40,15 +38,15 @@ def _bgr(image: torch.Tensor) -> np.ndarray:
 
 
 def nsfw_scores(images: torch.Tensor) -> torch.Tensor:
-    """Highest NudeNet score of an exposed class per image: [..., 3, H, W] -> [...] in [0, 1]."""
+    """Highest NudeNet score of an exposed class per image: [..., 3, H, W] -> [...] in [0, 1]. A uniform
+    image (one colour, as a plan's placeholders are) shows nothing and scores 0 without the detector."""
     lead = images.shape[:-3]
-    if planning.planning():  # a plan scores no image (`clipinv.runs.planning`)
-        return torch.zeros(lead)
     flat = images.reshape(-1, *images.shape[-3:])
-    det = detector()
+    uniform = (flat.flatten(1) == flat.flatten(1)[:, :1]).all(1).tolist()
+    det = detector() if not all(uniform) else None
     scores = []
-    for img in flat:
-        found = [d["score"] for d in det.detect(_bgr(img)) if d["class"] in EXPOSED]
+    for img, blank in zip(flat, uniform):
+        found = [] if blank else [d["score"] for d in det.detect(_bgr(img)) if d["class"] in EXPOSED]
         scores.append(max(found, default=0.0))
     return torch.tensor(scores).view(lead)
 

@@ -91,11 +91,10 @@ def test_section_0_of_the_paper_profile_runs_on_the_real_specs(hub, tmp_path):
     assert "Stand-in models" not in text
 
 
-def test_section_3_of_the_paper_profile_batches_30_wordings_in_bounded_memory(hub, tmp_path, monkeypatch):
+def test_section_3_of_the_paper_profile_batches_30_wordings_in_bounded_memory(hub, tmp_path):
     root = copy_sources(tmp_path, REPO)
-    monkeypatch.setenv(planning.LEDGER, str(tmp_path / "planning.jsonl"))
     with PeakMemory() as peak:
-        res = run_section(root, "03_gender", "paper", MINIMAL, log=print)
+        res = run_section(root, "03_gender", "paper", MINIMAL, log=print, ledger=tmp_path / "planning.jsonl")
     print(f"[rehearsal] 03_gender: {res['seconds']:.0f} s, kernel peak {peak.peak_gb:.1f} GB")
     assert 0 < peak.peak_bytes < PEAK_LIMIT, f"section 3 peaked at {peak.peak_gb:.1f} GB"
     values = glued(res["output"])
@@ -104,7 +103,6 @@ def test_section_3_of_the_paper_profile_batches_30_wordings_in_bounded_memory(hu
     assert [m["spec"] for m in ran["models"]] == ["ViT-B-16:openai"]
     assert (ran["images"], ran["new"], ran["copies"], ran["steps"]) == (30, 30, 1, 2)
 
-    monkeypatch.delenv(planning.LEDGER)
     (planned,) = plan(root, ["03_gender"], "paper", MINIMAL, log=print)["rows"]
     assert (planned["images"], planned["cached"], planned["new"]) == (30, 30, 0), "the run left all 30 cached"
     assert planned["models"][0]["weights"] == ran["models"][0]["weights"]

@@ -117,17 +117,21 @@ def test_a_bad_input_shows_its_one_line_not_a_traceback(settings, message):
     assert ex.progress.bar_style == "danger" and not ex.button.disabled
 
 
-def test_served_settings_read_the_environment_then_the_query_string(monkeypatch):
-    monkeypatch.setenv(explorer.ENVIRONMENT, '{"model": "toy", "steps": 5, "device": "cpu"}')
+def test_served_settings_read_the_server_options_then_the_query_string(monkeypatch):
+    options = {"model": "toy", "steps": 5, "device": "cpu"}
     monkeypatch.setenv("QUERY_STRING", "model=toy-judge&prompt=a+blue+square&steps=9999")
-    assert explorer.served_settings() == {"model": "toy-judge", "prompt": "a blue square", "steps": 5, "device": "cpu"}
+    assert explorer.served_settings(options) == {
+        "model": "toy-judge",
+        "prompt": "a blue square",
+        "steps": 5,
+        "device": "cpu",
+    }
 
 
 def test_a_page_cannot_make_the_served_explorer_load_another_model(monkeypatch):
-    monkeypatch.setenv(explorer.ENVIRONMENT, '{"model": "toy"}')
     for spec in ("ViT-bigG-14:random", "ViT-B-16:/etc/passwd", "hf-hub:someone/anything"):
         monkeypatch.setenv("QUERY_STRING", f"model={spec}&prompt=a+circle")
-        assert explorer.served_settings() == {"model": "toy", "prompt": "a circle"}, spec
+        assert explorer.served_settings({"model": "toy"}) == {"model": "toy", "prompt": "a circle"}, spec
 
 
 # ---------------------------------------------------------------- the command

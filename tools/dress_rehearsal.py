@@ -77,12 +77,8 @@ def main(argv=None) -> int:
                 result = plan(root, [name], "paper", overrides(root, name))
                 planned = result["rows"]
             book_ledger = tmp / f"{name}.ledger.jsonl"
-            os.environ[planning.LEDGER] = str(book_ledger)
-            try:
-                with PeakMemory() as peak:
-                    res = run_section(root, name, "paper", overrides(root, name))
-            finally:
-                os.environ.pop(planning.LEDGER, None)
+            with PeakMemory() as peak:
+                res = run_section(root, name, "paper", overrides(root, name), ledger=book_ledger)
             ran = planning.rows(book_ledger)
             new = sum(r.get("new", 0) for r in ran if r["kind"] == "inversion")
             rows.append(
@@ -92,7 +88,6 @@ def main(argv=None) -> int:
                     "peak GB": round(peak.peak_gb, 1),
                     "images computed": new,
                     "plan said": sum(r.get("new", 0) for r in planned if r["kind"] == "inversion") if planned else "-",
-                    "training steps": sum(r["new_steps"] for r in ran if r["kind"] == "training"),
                     "models": glued(res["output"]).get("models", "").strip("'"),
                 }
             )

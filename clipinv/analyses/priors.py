@@ -59,10 +59,11 @@ class PriorModels:
     judge: object
 
     @classmethod
-    def load(cls, judge="toy-judge", device="cpu"):
-        judge = judge if not isinstance(judge, str) else load_model(judge, device=device)
+    def load(cls, judge="toy-judge", device="cpu", load=load_model):
+        """The page's models, each `load(spec, device=device)` (a book section's `load_model`: on its engine)."""
+        judge = judge if not isinstance(judge, str) else load(judge, device=device)
         names = ("toy", PLANT_MODEL, SKEW_MODEL, CONTROL_MODEL)
-        return cls(*(load_model(n, device=device) for n in names), judge=judge)
+        return cls(*(load(n, device=device) for n in names), judge=judge)
 
 
 def skew_setup() -> gender.Setup:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import math
 import os
 import sys
@@ -37,7 +36,6 @@ from clipinv.errors import ClipinvError
 from clipinv.models.load import LOADERS, load_model
 from clipinv.worlds.shapes import TOY_MODELS
 
-ENVIRONMENT = "CLIPINV_EXPLORER"  # JSON of app()'s keywords, set by `clipinv explore` for the served notebook
 QUERY_KEYS = ("model", "prompt")  # what a URL may change: http://127.0.0.1:8866/?model=toy-judge
 
 
@@ -266,14 +264,15 @@ def app(
     return Explorer(model=model, prompt=prompt, steps=steps, device=device, blur=blur, recipe=recipe, **options).box
 
 
-def served_settings() -> dict:
-    """app()'s keywords in the notebook `clipinv explore` serves: its options (from the environment),
-    then `model` and `prompt` from the page's query string (Voilà gives the kernel QUERY_STRING). A
-    page picks only the model the server was started with or a shipped one: no other spec is loaded."""
-    settings = json.loads(os.environ.get(ENVIRONMENT) or "{}")
+def served_settings(options: dict | None = None) -> dict:
+    """app()'s keywords in the notebook `clipinv explore` serves: its `options` (written into the served
+    notebook by the server), then `model` and `prompt` from the page's query string (Voilà's own channel:
+    it starts each kernel with the page's QUERY_STRING in its environment). A page picks only the model
+    the server was started with or a shipped one: no other spec is loaded."""
+    settings = dict(options or {})
     query = parse_qs(os.environ.get("QUERY_STRING", ""))
     settings.update({k: query[k][-1] for k in QUERY_KEYS if query.get(k)})
-    started = json.loads(os.environ.get(ENVIRONMENT) or "{}").get("model", "toy")
+    started = (options or {}).get("model", "toy")
     if settings.get("model", started) not in (started, *shipped_models()):
         settings["model"] = started
     return settings

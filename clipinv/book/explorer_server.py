@@ -2,12 +2,12 @@
 127.0.0.1 with a local kernel, offline.
 
 Everything Voilà is given is written into a temporary folder, nothing into the package: the notebook
-(one cell, `explorer.app(**explorer.served_settings())`), a kernel spec that runs this Python (so the
+(one cell, `explorer.app(**explorer.served_settings(OPTIONS))`, the options written into it), a kernel spec that runs this Python (so the
 kernel imports this clipinv, whatever kernels the user has installed), and a template, `clipinv`:
 Voilà's `lab` template without its two Font Awesome stylesheets from cdn.jsdelivr.net, the only
-requests the stock page makes outside the machine (the explorer's widgets use no icons). The options
-reach the kernel through its environment: Voilà starts each kernel with its own environment plus the
-page's QUERY_STRING. Voilà's user files (its notebook-signing key) go to the temporary folder as well.
+requests the stock page makes outside the machine (the explorer's widgets use no icons). The page's
+model and prompt reach the kernel through Voilà's own channel: it starts each kernel with the page's
+QUERY_STRING in its environment. Voilà's user files (its notebook-signing key) go to the temporary folder as well.
 
 Only the user's own browser tab can use it: the printed URL carries a random token, without which Voilà
 starts no kernel; requests whose Host is not 127.0.0.1 or localhost (a DNS-rebinding page) get 403; a
@@ -32,14 +32,13 @@ from pathlib import Path
 
 import torch
 
-from clipinv.book.explorer import ENVIRONMENT
 from clipinv.errors import ClipinvError
 from clipinv.models.load import load_model
 
 DEFAULT_PORT = 8866  # Voilà's own default
 DEFAULT_CULL_AFTER = 600  # seconds a kernel no page is connected to may idle before it is shut down
 KERNEL = "clipinv-explorer"
-NOTEBOOK_CELL = "from clipinv.book import explorer\n\nexplorer.app(**explorer.served_settings())"
+NOTEBOOK_CELL = "import json\n\nfrom clipinv.book import explorer\n\nexplorer.app(**explorer.served_settings(json.loads({options!r})))"
 FONT_AWESOME = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/"
 TEMPLATE = (
     "{%- extends 'voila/templates/lab/index.html.j2' -%}\n{%- block notebook_css -%}\n{{ super()"
@@ -97,13 +96,12 @@ def prepare(folder: Path, settings: dict, token: str = "", cull_after: int = DEF
     (template / "index.html.j2").write_text(TEMPLATE)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "clipinv", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CELL)]
+    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK_CELL.format(options=json.dumps(settings)))]
     notebook = folder / "explorer.ipynb"
     nbformat.write(nb, str(notebook))
     env = dict(os.environ)
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter), env.get("JUPYTER_PATH")]))
     env.update(JUPYTER_DATA_DIR=str(jupyter), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
-    env[ENVIRONMENT] = json.dumps(settings)
     return notebook, env
 
 

@@ -4,9 +4,9 @@
     clipinv section NAME --profile P --plan [-p KEY VALUE ...] [--probe]
 
 Sections decide their prompts in their notebooks, so a plan executes each notebook as a run would,
-with the same parameters, in planning mode (`clipinv.runs.planning`): every inversion and toy training it
-asks for is written down with how much of it the cache already holds, and nothing is optimised or
-trained. The sections of one plan share it in book order, so what an earlier section computes counts
+with the same parameters, on a plan's engine (`clipinv.runs.planning.PlanningEngine`, handed to the
+notebook's `Section` as its `run`): every inversion it asks for is written down with how much of it
+the cache already holds, and nothing is optimised. The sections of one plan share it in book order, so what an earlier section computes counts
 as cached in a later one, as it will be in the run. A profile that asks for CUDA where there is none
 is planned on the CPU (the cache keys, and so the counts, do not depend on the device) and costed
 for CUDA. Costs come from the figures bench/RESULTS.md records (`clipinv.runs.costs`); `--probe` times a
@@ -31,24 +31,23 @@ def declared_overrides(r: Path, name: str, overrides: dict) -> dict:
 
 
 def plan_section(r: Path, name: str, profile: str, overrides: dict | None, plan_file: Path, log=print) -> list[dict]:
-    """Execute one section in planning mode; returns its rows (each with the device it will run on)."""
+    """Execute one section on a plan's engine; returns its rows (each with the device it will run on)."""
     import torch
 
     if name not in available_sections(r):
         raise ClipinvError(f"no section {name!r} to plan: pick one of {', '.join(available_sections(r))}")
     params = section_parameters(r, name, profile, overrides)
     target = str(params.get("device") or "cpu")
-    run = dict(params)
+    planned = dict(params)
     if costs.device_type(target) == "cuda" and not torch.cuda.is_available():
-        run["device"] = "cpu"  # the counts do not depend on the device; the costs are for CUDA
+        planned["device"] = "cpu"  # the counts do not depend on the device; the costs are for CUDA
         log(f"[plan] {name}: no CUDA here, planned on the CPU and costed for {target}")
     failed = r / "book" / "_generated" / "failed" / f"{name}.plan.ipynb"
     failed.parent.mkdir(parents=True, exist_ok=True)
     before = len(planning.rows(plan_file))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="clipinv-plan-") as tmp:
-        env = {planning.PLAN: str(plan_file), planning.SECTION: name}
-        execute(r, name, run, Path(tmp) / f"{name}.ipynb", failed, env=env)
+        execute(r, name, planned, Path(tmp) / f"{name}.ipynb", failed, run={"plan": str(plan_file)})
     failed.unlink(missing_ok=True)
     found = [{**row, "device": target} for row in planning.rows(plan_file)[before:]]
     log(f"[plan] {name}: {len(found)} request(s), planned in {time.perf_counter() - t0:.1f} s")
@@ -115,7 +114,6 @@ def summarise(rows: list[dict], names, figures: dict, profile: str) -> dict:
     for name in names:
         mine = [row for row in rows if row["section"] == name]
         inv = [row for row in mine if row["kind"] == "inversion"]
-        tr = [row for row in mine if row["kind"] == "training"]
         missing = sorted({row["figure"].split(": ", 1)[1] for row in mine if row["seconds"] is None})
         devices = sorted({row["device"] for row in mine}) or ["-"]
         per_section.append(
@@ -126,8 +124,6 @@ def summarise(rows: list[dict], names, figures: dict, profile: str) -> dict:
                 "cached": sum(row["cached"] for row in inv),
                 "new": sum(row["new"] for row in inv),
                 "seed-steps": sum(row["seed_steps"] for row in inv),
-                "trainings (new)": f"{len(tr)} ({sum(not row['cached'] for row in tr)})",
-                "training steps": sum(row["new_steps"] for row in tr),
                 "device": ", ".join(devices),
                 "time": duration(sum(row["seconds"] or 0.0 for row in mine), partial=bool(missing)),
                 "not costed": "; ".join(missing) or "",
@@ -137,17 +133,13 @@ def summarise(rows: list[dict], names, figures: dict, profile: str) -> dict:
             if row["seconds"] == 0.0:
                 continue
             what = (
-                ("training", costs.arch({"model_config": row["model_config"]}), row["device"], f"batch {row['batch']}")
-                if row["kind"] == "training"
-                else (
-                    "inversion",
-                    " + ".join(costs.arch(m) for m in row["models"]),
-                    row["device"],
-                    f"{row['precision']}, {row['copies']} copies",
-                )
+                "inversion",
+                " + ".join(costs.arch(m) for m in row["models"]),
+                row["device"],
+                f"{row['precision']}, {row['copies']} copies",
             )
             entry = per_figure.setdefault((*what, row["figure"]), {"steps": 0, "seconds": 0.0})
-            entry["steps"] += row["seed_steps"] if row["kind"] == "inversion" else row["new_steps"]
+            entry["steps"] += row["seed_steps"]
             entry["seconds"] = (
                 None if entry["seconds"] is None or row["seconds"] is None else entry["seconds"] + row["seconds"]
             )
@@ -176,7 +168,6 @@ def summarise(rows: list[dict], names, figures: dict, profile: str) -> dict:
 
 def total_line(rows: list[dict], profile: str) -> str:
     inv = [row for row in rows if row["kind"] == "inversion"]
-    tr = [row for row in rows if row["kind"] == "training"]
     by_device = {}
     for row in rows:
         if row["seconds"]:
@@ -186,8 +177,7 @@ def total_line(rows: list[dict], profile: str) -> str:
     line = (
         f"total ({profile}): {len(inv)} inversion request(s), {sum(r['images'] for r in inv):,} images, "
         f"{sum(r['cached'] for r in inv):,} cached, {sum(r['new'] for r in inv):,} new = "
-        f"{sum(r['seed_steps'] for r in inv):,} seed-steps; {sum(not r['cached'] for r in tr)} of {len(tr)} "
-        f"toy training(s) to run, {sum(r['new_steps'] for r in tr):,} steps; "
+        f"{sum(r['seed_steps'] for r in inv):,} seed-steps; "
         + (f"about {hours} at the recorded figures" if hours else "nothing costed" if missing else "nothing to compute")
     )
     if missing:

@@ -7,8 +7,9 @@ This module is the runner those commands (`clipinv.cli.book`) call.
 
 A profile (``profiles/P.yaml``) is a parameter file: ``defaults`` for every section, ``sections``
 overriding them per notebook; ``-p`` overrides both. A top-level ``ray: ADDRESS`` (or ``ray: local``)
-runs the sections' `Section.invert` calls as Ray tasks, as ``--ray`` does: the runner sets CLIPINV_RAY
-for the notebook's kernel, and `clipinv.book.section.Section` reads it. papermill writes each executed notebook to
+runs the sections' inversions as Ray tasks, as ``--ray`` does: the runner injects ``run`` (how the
+section runs: its name, a Ray address, a plan or ledger file) as a notebook parameter, and
+`clipinv.book.section.Section` builds its engine from it. papermill writes each executed notebook to
 ``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
 without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
 
@@ -29,7 +30,6 @@ from pathlib import Path
 
 from clipinv.book.page import executed_parameters, glued  # noqa: F401 (what an executed page says, read here too)
 from clipinv.errors import ClipinvError
-from clipinv.runs import planning
 
 SECTIONS = (
     "00_method",
@@ -47,11 +47,10 @@ COMMON = ("model", "judge", "seeds", "steps", "precision", "device")  # every pr
 
 # ---------------------------------------------------------------- where things are
 def root(path=None) -> Path:
-    """The book's root: the folder holding _config.yml, notebooks/ and profiles/."""
+    """The book's root: the folder holding _config.yml, notebooks/ and profiles/ (`path`, else this
+    checkout, else the working directory)."""
     if path:
         r = Path(path)
-    elif os.environ.get("CLIPINV_BOOK_ROOT"):
-        r = Path(os.environ["CLIPINV_BOOK_ROOT"])
     else:
         here = Path(__file__).resolve().parents[2]
         r = here if (here / "notebooks").is_dir() else Path.cwd()
@@ -139,6 +138,8 @@ def section_parameters(r: Path, name: str, profile: str, overrides: dict | None 
             f"section {name} has no parameter(s) {', '.join(unknown)} (from profile {profile!r} or -p): "
             f"its parameters are {', '.join(declared)}"
         )
+    if "run" in explicit:
+        raise ClipinvError(f"section {name}: `run` is set by the runner (--plan, --ray), not by a profile or -p")
     params.update(explicit)
     if "profile" in declared:
         params["profile"] = profile
@@ -180,9 +181,22 @@ def ray_address(r: Path, profile: str, ray: str | None = None) -> str | None:
     return target.strip()
 
 
-def execute(r: Path, name: str, params: dict, running: Path, failed: Path, env: dict | None = None) -> None:
-    """papermill: notebooks/NAME.ipynb with `params` into `running`; the kernel sees os.environ and `env`.
-    A failure moves the partial notebook to `failed` and raises one line."""
+def kernel_manager(env: dict):
+    """A Jupyter kernel manager whose kernels start with this process's environment plus `env` (this
+    process's own environment is left as it is)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            return await super().start_kernel(**{**kw, "env": {**os.environ, **kw.get("env", {}), **env}})
+
+    return KernelManager
+
+
+def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: dict | None = None) -> None:
+    """papermill: notebooks/NAME.ipynb with `params` (and `run`, how the section runs, for its `Section`:
+    `clipinv.book.section.engine_for`) into `running`. A failure moves the partial notebook to
+    `failed` and raises one line."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -190,19 +204,18 @@ def execute(r: Path, name: str, params: dict, running: Path, failed: Path, env: 
     # second setting quiets a debugger warning in every kernel
     here = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-    env = {"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
-    kept = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    env = {"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     try:
         papermill.execute_notebook(
             str(r / "notebooks" / f"{name}.ipynb"),
             str(running),
-            parameters=params,
+            parameters={**params, **({"run": {"section": name, **run}} if run else {})},
             kernel_name="python3",
             progress_bar=False,
             cwd=str(r),
             log_output=False,
             report_mode=False,
+            kernel_manager_class=kernel_manager(env),
         )
     except PapermillExecutionError as e:
         os.replace(running, failed)
@@ -211,19 +224,20 @@ def execute(r: Path, name: str, params: dict, running: Path, failed: Path, env: 
         if running.exists():
             os.replace(running, failed)
         raise ClipinvError(_could_not_run(name, failed, e)) from None
-    finally:
-        for k, v in kept.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run_section(
-    r: Path, name: str, profile: str, overrides: dict | None = None, log=print, ray: str | None = None
+    r: Path,
+    name: str,
+    profile: str,
+    overrides: dict | None = None,
+    log=print,
+    ray: str | None = None,
+    ledger: str | Path | None = None,
 ) -> dict:
     """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
-    `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks."""
+    `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks;
+    `ledger` (a file) gets a row for each inversion it asks for (`clipinv.runs.planning.Ledger`)."""
     check_section(r, name)
     address = ray_address(r, profile, ray)
     params = section_parameters(r, name, profile, overrides)
@@ -239,10 +253,8 @@ def run_section(
         + (f"; inversions on Ray at {address}" if address else "")
     )
     t0 = time.perf_counter()
-    env = {planning.SECTION: name}
-    if address:
-        env["CLIPINV_RAY"] = address  # the kernel inherits the runner's environment
-    execute(r, name, params, running, failed, env=env)
+    run = {**({"ray": address} if address else {}), **({"ledger": str(ledger)} if ledger else {})}
+    execute(r, name, params, running, failed, run=run)
     seconds = time.perf_counter() - t0
     _stamp(running, name, profile, params, overrides or {}, seconds, ray=address)
     os.replace(running, out)

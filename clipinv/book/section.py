@@ -4,9 +4,10 @@ from its parameters).
     from clipinv.book.section import Section
 
     sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
-                  device=device, recipe=recipe)
+                  device=device, recipe=recipe, run=run)
 
-The runner that executes the notebooks is `clipinv.book.runner`.
+The runner that executes the notebooks is `clipinv.book.runner`; it injects `run`, how the section runs
+(`engine_for`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,25 @@ import torch
 
 from clipinv.analyses import prose
 from clipinv.book import figures
-from clipinv.core.invert import invert, use_engine
+from clipinv.core.invert import invert
 from clipinv.core.recipe import Recipe, scaled_schedule
 from clipinv.errors import ClipinvError
 from clipinv.models.load import load_model
-from clipinv.runs.ray_cluster import from_environment
+from clipinv.runs.planning import Ledger, PlanningEngine
+from clipinv.runs.ray_cluster import RayEngine
+
+
+def engine_for(run: dict | None, device=None):
+    """The engine a section's models invert on, from the `run` the runner injects: {"plan": FILE} plans
+    (`PlanningEngine`); {"ray": ADDRESS} runs on Ray; {"ledger": FILE} writes what the run computed;
+    "section" names the section in the rows. None (or {}): this process."""
+    run = run or {}
+    if run.get("plan"):
+        return PlanningEngine(run["plan"], section=run.get("section"))
+    engine = RayEngine(run["ray"], device=device) if run.get("ray") else None
+    if run.get("ledger"):
+        engine = Ledger(run["ledger"], engine, section=run.get("section"))
+    return engine
 
 
 class Section:
@@ -33,9 +48,11 @@ class Section:
     `steps` (None = the model's own recipe) shortens or lengthens the recipe; the resolution
     schedule is scaled with it, so every stage is still visited. `recipe` is a dict of further
     recipe changes (e.g. {"n_augments": 4}). A stand-in model (toy, ARCH:random) gets its admonition.
-    `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`. Where CLIPINV_RAY is set
-    (an address or "local"; `clipinv section/book --ray` set it) `invert` runs as Ray tasks on `device`
-    (`clipinv.runs.ray_cluster`), every inversion of the page with it, with the same results.
+    `blur_nsfw` (default on) blurs NudeNet-flagged images in `show_images`. `run` (the runner injects
+    it; None outside the book) says how the page runs: planned, on Ray (`clipinv section/book --ray`:
+    the same results), or with a ledger (`engine_for`). The page's models carry that engine
+    (`ModelBundle.engine`), so every inversion of theirs uses it, the analysis modules' too; a model
+    the page loads itself goes through `sec.load_model` to get it. Nothing outside the section changes.
     """
 
     def __init__(
@@ -50,6 +67,7 @@ class Section:
         note=True,
         blur_nsfw=True,
         toy_models=None,
+        run=None,
     ):
         if device == "cuda" and not torch.cuda.is_available():
             raise ClipinvError(
@@ -60,8 +78,9 @@ class Section:
         self.device = device
         self.blur_nsfw = blur_nsfw
         self.toy_models = toy_models  # what a toy page inverts instead of `model` (a shipped ladder), in words
-        self.bundle = load_model(model, device=device)
-        self.judge = None if not judge else (self.bundle if judge == model else load_model(judge, device=device))
+        self.engine = engine_for(run, device)
+        self.bundle = self.load_model(model)
+        self.judge = None if not judge else (self.bundle if judge == model else self.load_model(judge))
         base = self.bundle.default_recipe or Recipe()
         changes = dict(recipe or {})
         if precision:
@@ -69,18 +88,25 @@ class Section:
         if steps:
             changes.update(scaled_schedule(base, int(steps)))
         self.recipe = base.replace(**changes)
-        self.engine = from_environment(device)
-        if self.engine is not None:  # every inversion of the page, the analysis modules' too
-            use_engine(self.engine)
         self.is_toy = self.bundle.spec.startswith("toy")
         if note:
             figures.stand_in_note(self.bundle, self.judge)
         prose.glue("models", self.models_text())
 
+    def load_model(self, spec: str, device=None):
+        """`clipinv.load_model` for this page: on its device, its inversions on its engine (a plan's
+        model: placeholder features, and random weights where the pretrained ones are missing)."""
+        device = device or self.device
+        if isinstance(self.engine, PlanningEngine):
+            return self.engine.load(spec, device=device)
+        bundle = load_model(spec, device=device)
+        bundle.engine = self.engine
+        return bundle
+
     def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
-        widget in the executed notebook; the explorer turns it on). On Ray where CLIPINV_RAY says so,
-        unless a callback watches the images here."""
+        widget in the executed notebook; the explorer turns it on), on the page's engine (Ray where the
+        runner says so, unless a callback watches the images here)."""
         return invert(
             self.bundle, prompts, seeds=seeds, recipe=recipe or self.recipe, device=self.device, progress=progress, **kw
         )

@@ -2,4 +2,4 @@
 
 from clipinv.cli import main
 
-main()
+raise SystemExit(main())

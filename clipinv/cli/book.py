@@ -93,8 +93,8 @@ def _add_build_options(parser):
     parser.add_argument(
         "--plan",
         action="store_true",
-        help="compute nothing: print per section the inversions, images (cached / new), seed-steps, toy "
-        "training steps and the hours they take at the throughput bench/RESULTS.md records",
+        help="compute nothing: print per section the inversions, images (cached / new), seed-steps and "
+        "the hours they take at the throughput bench/RESULTS.md records",
     )
     parser.add_argument(
         "--probe", action="store_true", help="with --plan: time a few steps here for what no recorded figure covers"

@@ -13,14 +13,16 @@ augmentation draws and its pixel noise, so an image does not depend on what else
 split or cached per (prompt, seed) without changing any result.
 
 `invert` serves what the results cache holds and hands the other images, as a `Work`, to an engine:
-`InProcess` (the default: batches through `optimise` here) or `clipinv.runs.ray_cluster.RayEngine` (Ray
-tasks on a cluster); each result goes into the cache as it arrives. The result is an `Inversion`
-(`clipinv.core.result`).
+`InProcess` (the default: batches through `optimise` here), or one passed in, e.g.
+`clipinv.runs.ray_cluster.RayEngine` (Ray tasks on a cluster) or `clipinv.runs.planning.PlanningEngine`
+(a plan: placeholders, nothing computed); each result goes into the cache as it arrives. The result is
+an `Inversion` (`clipinv.core.result`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import sys
 from collections.abc import Callable
@@ -45,7 +47,6 @@ from clipinv.core.transform import (
     ShrinkOnto,
 )
 from clipinv.errors import ClipinvError
-from clipinv.runs import planning
 from clipinv.version import __version__
 
 NOISE_STREAM = 1 << 40  # seed s draws its pixel noise from a generator seeded NOISE_STREAM + s
@@ -262,6 +263,8 @@ class Work:
     progress: bool = True
     progress_every: int = 50
     callback: Callable | None = None
+    keys: tuple = ()  # each item's results-cache key
+    kept: bool = True  # whether the run keeps what it computes in the results cache
 
 
 class InProcess:
@@ -297,16 +300,6 @@ class InProcess:
         return {"device": str(work.device), "engine": "in process"}
 
 
-_default_engine = None
-
-
-def use_engine(engine) -> None:
-    """Make `engine` compute every later `invert` call that names none and watches no callback (None:
-    back to this process). A book section's kernel does this when its runner says Ray."""
-    global _default_engine
-    _default_engine = engine
-
-
 def invert(
     model,
     prompts,
@@ -339,10 +332,13 @@ def invert(
       so far, `images` [B, 3, H, W] the batch's current pixels (on the device, at the current
       resolution; copy what you keep) and `items` the (prompt, seed) of each row. Cached images call
       nothing (pass cache=False to watch every image). Without it the loop adds no host sync.
-    engine:  what computes the images the cache lacks: None runs them here (`InProcess`), or on the
-      engine `use_engine` set; `clipinv.runs.ray_cluster.RayEngine(address)` spreads them over a Ray cluster. An engine's
-      `run(work)` yields (item index, result) for each image of a `Work`; each result goes into the
-      cache as it arrives. Its `record(work)` says where they ran.
+    engine:  what computes the images the cache lacks: None takes the first model's own
+      (`ModelBundle.engine`, set where the model was loaded, e.g. by a book section), else runs them
+      here (`InProcess`); `clipinv.runs.ray_cluster.RayEngine(address)` spreads them over a Ray cluster.
+      An engine's `run(work)` yields (item index, result) for each image of a `Work`; each result goes
+      into the cache as it arrives, unless the engine's `placeholders` is true (a plan's stand-ins:
+      nothing is cached). Its `record(work)` says where they ran. A model's own engine that cannot
+      watch a callback (`watches` false, as Ray's) leaves a call with a callback to this process.
     """
     bundles = list(model) if isinstance(model, (list, tuple)) else [model]
     if not bundles:
@@ -392,29 +388,38 @@ def invert(
     cached = len(results)
     todo = [i for i in range(len(items)) if i not in results]
 
-    if planning.planning():  # a plan: write down what would run, compute nothing (`clipinv.runs.planning`)
-        results.update(planning.plan_inversion(bundles, recipe, device, keys, results, len(TERMS), store is not None))
-        where = {"device": str(device), "engine": "plan"}
-    else:
-        engine = engine or (_default_engine if callback is None else None) or InProcess()
-        work = Work(
-            bundles, items, todo, recipe, device, truncate, batch_size, compile, progress, progress_every, callback
-        )
-        if todo:
-            if store is not None:
-                store.writable()  # a read-only cache fails here, before any image is computed
-            for i, entry in engine.run(work):
-                results[i] = entry
-                if store is not None:
-                    try:
-                        store.put(keys[i], entry)
-                    except ClipinvError as e:  # a full disk: keep computing, the images still come back
-                        print(f"clipinv: warning: {e}; this run's other images are not cached", file=sys.stderr)
-                        store = None
-            if len(results) < len(items):
-                raise ClipinvError(
-                    f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images"
-                )
-        where = engine.record(work)
-        planning.record_inversion(bundles, recipe, device, keys, todo, kept=store is not None)
+    if engine is None:
+        engine = getattr(bundles[0], "engine", None) or InProcess()
+        if callback is not None and not getattr(engine, "watches", True):
+            engine = InProcess()  # the callback watches the images here, where the model's engine cannot
+    placeholders = getattr(engine, "placeholders", False)  # a plan's stand-ins: nothing goes into the cache
+    work = Work(
+        bundles,
+        items,
+        todo,
+        recipe,
+        device,
+        truncate,
+        batch_size,
+        compile,
+        progress,
+        progress_every,
+        callback,
+        tuple(keys),
+        store is not None,
+    )
+    if todo:
+        if store is not None and not placeholders:
+            store.writable()  # a read-only cache fails here, before any image is computed
+        for i, entry in engine.run(work):
+            results[i] = entry
+            if store is not None and not placeholders:
+                try:
+                    store.put(keys[i], entry)
+                except ClipinvError as e:  # a full disk: keep computing, the images still come back
+                    print(f"clipinv: warning: {e}; this run's other images are not cached", file=sys.stderr)
+                    store = None
+        if len(results) < len(items):
+            raise ClipinvError(f"engine {type(engine).__name__} returned {len(results) - cached} of {len(todo)} images")
+    where = engine.record(dataclasses.replace(work, kept=store is not None))  # a full disk stops the keeping
     return assemble(bundles, prompts, seeds, recipe, results, {"truncate": truncate, **where, "cached": cached})

@@ -36,7 +36,6 @@ from tqdm.auto import tqdm
 from clipinv.core.cache import ResultCache, default_cache
 from clipinv.core.result import versions
 from clipinv.errors import ClipinvError
-from clipinv.runs import planning
 from clipinv.version import __version__
 
 METHODS = ("pez", "gumbel")
@@ -312,6 +311,7 @@ def read(
     cache=True,
     batch_size: int = 32,
     progress=True,
+    engine=None,
 ) -> Reading:
     """Read every image with every seed: the `n_tokens` tokens of `model`'s vocabulary whose text it
     scores most similar to the image.
@@ -323,6 +323,9 @@ def read(
     method:  "pez" (projected embeddings) or "gumbel" (Gumbel-softmax); `steps` (default
       `DEFAULT_STEPS`) and `lr` (default 0.1 for pez, 1.0 for gumbel) are its optimisation.
     cache, batch_size (items per batch; results do not depend on it), progress: as in `invert`.
+    engine:  None takes the model's own (`ModelBundle.engine`); readings run in this process, except
+      for an engine of placeholders (a plan's, `clipinv.runs.planning`): then nothing is read or
+      cached, and each reading not cached is a placeholder (the first token, cosine 0).
     """
     from clipinv.core.invert import _seeds
 
@@ -368,7 +371,8 @@ def read(
         }
     cached = len(results)
     todo = [k for k in range(len(items)) if k not in results]
-    if planning.planning():  # a plan reads nothing: placeholder readings, never cached (`clipinv.runs.planning`)
+    engine = engine if engine is not None else getattr(model, "engine", None)
+    if getattr(engine, "placeholders", False):  # a plan reads nothing: placeholder readings, never cached
         for k in todo:
             results[k] = {"tokens": tpl.allowed[:1].repeat(n_tokens), "similarity": torch.tensor(0.0)}
         todo = []

@@ -1,5 +1,6 @@
 """`ModelBundle`: a frozen CLIP with its tokenizer, input size and normalisation, as inversion and
-judging use it; `weights_hash` identifies its weights. `clipinv.models.load.load_model` makes them."""
+judging use it; `weights_hash` identifies its weights, `engine` what computes its inversions by default.
+`clipinv.models.load.load_model` makes them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from torch import nn
 
 from clipinv.core.transform import Normalize
 from clipinv.errors import ClipinvError
-from clipinv.runs import planning
 
 
 @dataclass(eq=False)
@@ -30,6 +30,9 @@ class ModelBundle:
     weights_hash: str
     default_recipe: Any = None  # a clipinv.Recipe, or None for the paper's
     card: dict = field(default_factory=dict)
+    # what computes this model's inversions when `invert` names no engine (None: this process), as
+    # `device` is where; a book section sets its own (Ray, or a plan's `clipinv.runs.planning`)
+    engine: Any = None
 
     @property
     def device(self) -> torch.device:
@@ -66,18 +69,8 @@ class ModelBundle:
     def encode_text(self, texts: list[str], truncate: bool = False) -> torch.Tensor:
         """Unit-norm text features, fp32, shape [len(texts), D]."""
         tokens = self.tokenize(list(texts), truncate=truncate).to(self.device)
-        if planning.planning():  # a plan reads no text through the model (`clipinv.runs.planning`)
-            return planning.placeholder_features(list(texts), self._feature_dim()).to(self.device)
         feats = self.model.encode_text(tokens).float()
         return feats / feats.norm(dim=-1, keepdim=True)
-
-    def _feature_dim(self) -> int:
-        """The embedding's width, read off one short text (once)."""
-        if "_dim" not in self.__dict__:
-            with torch.no_grad():
-                tokens = self.tokenizer(["a"], context_length=self.context_length).to(self.device)
-                self.__dict__["_dim"] = int(self.model.encode_text(tokens).shape[-1])
-        return self.__dict__["_dim"]
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
         """[0,1] pixels at the model's size -> the model's input."""
@@ -85,8 +78,6 @@ class ModelBundle:
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """Unit-norm image features of [N,3,H,W] pixels in [0,1] (resized to the input size)."""
-        if planning.planning():  # a plan reads no image through the model (`clipinv.runs.planning`)
-            return planning.placeholder_features(pixels, self._feature_dim()).to(pixels.device)
         if pixels.shape[-1] != self.image_size or pixels.shape[-2] != self.image_size:
             pixels = torch.nn.functional.interpolate(
                 pixels, size=(self.image_size, self.image_size), mode="bicubic", align_corners=False

@@ -10,8 +10,8 @@ Specs:
 - ``toy``, ``toy-judge`` the shipped toy-world models (see `clipinv.worlds.shapes`);
 - ``PATH``             a toy CLIP that ``clipinv toy train --out PATH`` saved (its card ``.json`` beside it).
 
-Weights that are missing offline raise a one-line `ClipinvError`; nothing ever falls back to
-random weights silently.
+Weights that are missing offline raise a one-line `MissingWeights` (a `ClipinvError`); nothing ever
+falls back to random weights silently (a plan, `clipinv.runs.planning`, catches it and says so).
 """
 
 from __future__ import annotations
@@ -29,10 +29,24 @@ import torch
 from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle, freeze, weights_hash
 from clipinv.models.checkpoint import check_values, read_state_dict
-from clipinv.runs import planning
 
 DEFAULT_SPEC = "ViT-B-16:openai"
 OFFLINE_ALTERNATIVES = "toy, toy-judge, ARCH:random (e.g. ViT-B-16:random), or ARCH:/path/to/weights.safetensors"
+
+
+class MissingWeights(ClipinvError):
+    """Pretrained weights for `spec` are neither in the local cache nor downloadable: `stand_in(device)`
+    gives the same architecture with random weights (seed 0), for what needs only its shape."""
+
+    def __init__(self, message: str, spec: str, arch: str, options: dict):
+        super().__init__(message)
+        self.spec, self.arch, self.options = spec, arch, options
+
+    def stand_in(self, device=None) -> ModelBundle:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = _create(self.arch, self.spec, **self.options)
+        return _bundle_from_open_clip(model, self.arch, self.spec).to(torch.device(device or "cpu"))
 
 
 @dataclass(frozen=True)
@@ -195,19 +209,16 @@ def _load_pretrained(spec: str, arch: str, tag: str | None, device) -> ModelBund
     except ClipinvError:
         raise
     except Exception as e:
-        if planning.planning():  # a plan counts and costs without the weights: same architecture, random
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
-                model = _create(arch, spec, **quick)
-            planning.note_missing_weights(spec, sum(p.numel() for p in model.parameters()))
-            return _bundle_from_open_clip(model, arch, spec).to(device)
         cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
             os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
         )
-        raise ClipinvError(
+        raise MissingWeights(
             f"weights for {spec} could not be loaded ({type(e).__name__}); they are not in the cache "
             f"{cache} and could not be downloaded: connect to the internet once, or use an offline "
-            f"model: {OFFLINE_ALTERNATIVES}"
+            f"model: {OFFLINE_ALTERNATIVES}",
+            spec,
+            arch,
+            quick,
         ) from None
     finally:
         hf_constants.HF_HUB_OFFLINE = saved

@@ -4,14 +4,12 @@ few steps on this machine for the requests no recorded figure covers.
 
 An inversion's cost is its new seed-steps over the seed-steps/s recorded for its architecture,
 device and precision at the largest recorded batch that its new images fill (invert puts them in
-batches), scaled from the figure's copies to the recipe's (the encoder's work is per copy). A
-toy training's cost is its new steps times the ms per step recorded for that model size, device and
-batch; where several runs are recorded, the slowest.
+batches), scaled from the figure's copies to the recipe's (the encoder's work is per copy).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import itertools
 import json
 import time
@@ -22,21 +20,21 @@ NO_FIGURE = "no figure recorded"
 
 
 def load_figures(path=FIGURES) -> dict:
-    data = json.loads(Path(path).read_text())
-    return {"inversion": list(data.get("inversion", [])), "training": list(data.get("training", []))}
+    return {"inversion": list(json.loads(Path(path).read_text()).get("inversion", []))}
+
+
+@functools.cache
+def toy_config() -> dict:
+    """The model_config of the toy CLIP the figures called `toy` were measured on (the shipped toy's)."""
+    return json.loads(FIGURES.read_text())["toy_model_config"]
 
 
 def arch(model: dict) -> str:
     """What a figure is keyed by: the open_clip architecture, or the toy CLIP's size."""
     cfg = model.get("model_config")
     if cfg:
-        from clipinv.worlds.shapes.model import ModelConfig
-        from clipinv.worlds.shapes.on_demand import SMALL_CONFIG
-
-        if cfg == dataclasses.asdict(ModelConfig()):
+        if cfg == toy_config():
             return "toy"
-        if cfg == dataclasses.asdict(ModelConfig(**SMALL_CONFIG)):
-            return "toy (small config)"
         return f"toy (width {cfg.get('vision_width')}, {cfg.get('vision_layers')} layers)"
     spec = model["spec"]
     return spec if spec.startswith("hf-hub:") else spec.split(":", 1)[0]
@@ -65,31 +63,10 @@ def inversion_figure(figures: dict, arch_name: str, device: str, precision: str,
     return rate, f"{f['seed_steps_per_s']:.3g}/s at {f['batch']} per batch, {f['copies']} copies ({f['source']})"
 
 
-def training_figure(figures: dict, arch_name: str, device: str, batch: int):
-    """(ms per training step, what it is), or None."""
-    fits = [
-        f
-        for f in figures["training"]
-        if f["arch"] == arch_name and f["device"] == device_type(device) and f["batch"] == batch
-    ]
-    if not fits:
-        return None
-    f = max(fits, key=lambda f: f["ms_per_step"])
-    runs = f" (the slowest of {len(fits)} recorded)" if len(fits) > 1 else ""
-    return f["ms_per_step"], f"{f['ms_per_step']:.3g} ms/step at batch {f['batch']}{runs}, {f['source']}"
-
-
 def row_seconds(row: dict, figures: dict, device: str | None = None):
-    """(seconds, what figure) for one ledger row on `device` (default: the row's own)."""
+    """(seconds, what figure) for one inversion row (`clipinv.runs.planning`) on `device` (default: the
+    row's own)."""
     device = device or row["device"]
-    if row["kind"] == "training":
-        if not row["new_steps"]:
-            return 0.0, "cached"
-        a = arch({"model_config": row["model_config"]})
-        got = training_figure(figures, a, device, row["batch"])
-        if got is None:
-            return None, f"{NO_FIGURE}: training {a}, batch {row['batch']} on {device_type(device)}"
-        return row["new_steps"] * got[0] / 1000, got[1]
     if not row["seed_steps"]:
         return 0.0, "cached"
     per_step, what = 0.0, []
@@ -127,23 +104,14 @@ def beyond_a_day(bundles, recipe, device, images: int) -> str | None:
 
 # ---------------------------------------------------------------- timing a few steps here
 def _stand_in(model: dict, device: str):
-    """A model of the row's architecture (its cost, not its weights)."""
+    """A model of the row's architecture (its cost, not its weights): a toy world's model itself (they
+    load offline), else the open_clip architecture with random weights."""
     from clipinv.models.load import load_model
 
-    cfg = model.get("model_config")
-    if not cfg:
-        a = arch(model)
-        return load_model(a if a.startswith("hf-hub:") else f"{a}:random", device=device)
-    import torch
-
-    from clipinv.worlds.shapes import toy_bundle
-    from clipinv.worlds.shapes.model import MEAN, STD, ModelConfig, build_model
-
-    mc = ModelConfig(**cfg)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        m = build_model(mc).eval().requires_grad_(False)
-    return toy_bundle(m, {"mean": MEAN, "std": STD, "model_config": cfg}, mc, spec="probe").to(device)
+    if model.get("model_config"):
+        return load_model(model["spec"], device=device)
+    a = arch(model)
+    return load_model(a if a.startswith("hf-hub:") else f"{a}:random", device=device)
 
 
 def _time_inversion(model: dict, precision: str, copies: int, batch: int, device: str, steps: int = 3) -> float:
@@ -171,23 +139,6 @@ def _time_inversion(model: dict, precision: str, copies: int, batch: int, device
     return batch / dt[len(dt) // 2]
 
 
-def _time_training(model_config: dict, batch: int, device: str, steps: int = 8) -> float:
-    """ms per training step of a toy CLIP of this size at this batch."""
-    from clipinv.worlds.shapes.model import ModelConfig
-    from clipinv.worlds.shapes.training import TrainConfig, train
-
-    tc = TrainConfig(batch_size=batch, warmup=1, eval_samples=10)
-    _, metrics = train(
-        steps=steps,
-        model_config=ModelConfig(**model_config),
-        train_config=tc,
-        device=device,
-        progress=False,
-        evaluate=False,
-    )
-    return 1000 * metrics["train_seconds"] / steps
-
-
 def probe(rows: list[dict], figures: dict, device: str, log=print) -> dict:
     """Figures measured on `device` for the rows no figure covers there; returns the figures, extended."""
     import torch
@@ -200,14 +151,6 @@ def probe(rows: list[dict], figures: dict, device: str, log=print) -> dict:
     for row in rows:
         seconds, _ = row_seconds(row, out, device)
         if seconds is not None:
-            continue
-        if row["kind"] == "training":
-            a = arch({"model_config": row["model_config"]})
-            ms = _time_training(row["model_config"], row["batch"], device)
-            out["training"].append(
-                {"arch": a, "device": device_type(device), "batch": row["batch"], "ms_per_step": ms, "source": where}
-            )
-            log(f"[plan] probe: training {a} at batch {row['batch']}: {ms:.1f} ms/step")
             continue
         batch = 1 if device_type(device) == "cpu" else min(8, row["new"])
         for model in row["models"]:

@@ -29,8 +29,7 @@ Ray's connect waits minutes where nothing listens, or where something else does,
 opens a TCP connection to HOST:PORT and checks that it answers as gRPC (Ray's GCS) does, failing in
 seconds if not, and gives the join itself JOIN_TIMEOUT_S. A CPU task runs the driver's torch threads: start the
 driver with OMP_NUM_THREADS=1 for many one-thread tasks.
-`from_environment` reads CLIPINV_RAY (an address or "local"), which `clipinv section/book --ray` set
-for the notebooks' `Section`s.
+`clipinv section/book --ray` hand the address to the notebooks' `Section`s, which run on a RayEngine.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ MAX_IMAGES_PER_TASK = 64
 
 def host_port(address: str, source: str = "--ray") -> tuple[str, int] | None:
     """(host, port) of "HOST:PORT" or "ray://HOST:PORT"; None for "auto"/"local". `source`: where the
-    address came from (--ray, RAY_ADDRESS, CLIPINV_RAY, a profile), for the error line."""
+    address came from (--ray, RAY_ADDRESS, a profile), for the error line."""
     text = address.strip()
     if text in ("auto", "local"):
         return None
@@ -187,17 +186,13 @@ def cluster_address() -> str:
     return ray.get_runtime_context().gcs_address
 
 
-def from_environment(device=None) -> RayEngine | None:
-    """A RayEngine for the cluster CLIPINV_RAY names (an address or "local"), or None where it is unset."""
-    address = os.environ.get("CLIPINV_RAY", "").strip()
-    return RayEngine(address, device=device, source="CLIPINV_RAY") if address else None
-
-
 class RayEngine:
     """Runs a `Work`'s images as Ray tasks (module docstring): `images_per_task` images a task (default
     about TASKS_PER_WORKER tasks per worker, at most MAX_IMAGES_PER_TASK), each retried up to `retries`
     times if its worker dies, on `device` ("cuda": one GPU a task; "cpu"; None: GPUs if the cluster
     has them)."""
+
+    watches = False  # a callback watches images in this process, not on Ray's workers
 
     def __init__(
         self,
