@@ -104,14 +104,3 @@ def inversions_needed(base: float, effect: float, level: float = 0.95, most: int
 def separated(a: tuple, b: tuple) -> bool:
     """True when intervals a = (low, high) and b do not overlap."""
     return a[1] < b[0] or b[1] < a[0]
-
-
-def fmt_rate(r: dict, percent: bool = True) -> str:
-    """'12% [5, 25]' (k/n kept in the table's own columns)."""
-    s = 100 if percent else 1
-    unit = "%" if percent else ""
-    return f"{r['rate'] * s:.0f}{unit} [{r['low'] * s:.0f}, {r['high'] * s:.0f}]"
-
-
-def fmt_mean(m: dict, digits: int = 3) -> str:
-    return f"{m['mean']:.{digits}f} [{m['low']:.{digits}f}, {m['high']:.{digits}f}]"
