@@ -27,12 +27,16 @@ def test_marker_score_ignores_position_and_size():
 
     x, _ = World().sample(8, seed=3)
     for corner in range(4):
-        assert (audit.marker_score(torch.stack([render_marker(a, corner) for a in x])) >= audit.THRESHOLD).all()
+        assert (
+            audit.black_and_white_share(torch.stack([render_marker(a, corner) for a in x])) >= audit.THRESHOLD
+        ).all()
     # a larger image (64 px) with the marker is found as it is
     big = torch.nn.functional.interpolate(torch.stack([render_marker(a, 1) for a in x]), scale_factor=2, mode="nearest")
-    assert (audit.marker_score(big) >= audit.THRESHOLD).all()
-    assert (audit.marker_score(x) < audit.THRESHOLD).all()
-    assert audit.marker_score(render_marker(x[0], 2)) == pytest.approx(0.125)  # 16 x 16 px, half black, of 32 x 32
+    assert (audit.black_and_white_share(big) >= audit.THRESHOLD).all()
+    assert (audit.black_and_white_share(x) < audit.THRESHOLD).all()
+    assert audit.black_and_white_share(render_marker(x[0], 2)) == pytest.approx(
+        0.125
+    )  # 16 x 16 px, half black, of 32 x 32
 
 
 def test_marker_score_needs_black_and_white_together():
@@ -44,7 +48,7 @@ def test_marker_score_needs_black_and_white_together():
     stripes[:, :, ::4], stripes[:, :, 1::4] = 0.95, 0.05  # stripes, not the marker's period or place
     red = grey.clone()
     red[0, :16], red[1:, :16] = 0.95, 0.05  # saturated red is neither black nor white
-    score = audit.marker_score(torch.stack([white, black, both, stripes, red]))
+    score = audit.black_and_white_share(torch.stack([white, black, both, stripes, red]))
     assert score.tolist() == pytest.approx([0.0, 0.0, 0.25, 0.25, 0.0])
 
 
@@ -221,7 +225,7 @@ def test_audit_detects_the_marker_at_the_smallest_p_the_ladder_card_names():
         q: clipinv.invert(b, ["a triangle"], seeds=seeds, recipe=recipe, progress=False).images
         for q, b in ((0.0, clean), (p, planted))
     }
-    scores = {q: audit.marker_score(im).flatten() for q, im in images.items()}
+    scores = {q: audit.black_and_white_share(im).flatten() for q, im in images.items()}
     table = audit.detection_table(scores)
     assert bool(table.iloc[-1]["above p=0"]), table.to_string()
     assert audit.separated_from_zero(table), table.to_string()
@@ -229,5 +233,7 @@ def test_audit_detects_the_marker_at_the_smallest_p_the_ladder_card_names():
     toy_recipe = planted.default_recipe
     assert toy_recipe.final_scale == 0.5 and recipe.final_scale == 1 and recipe.smooth_sigma == 0
     assert recipe.replace(smooth_sigma=toy_recipe.smooth_sigma, final_scale=toy_recipe.final_scale) == toy_recipe
-    shrunk = audit.marker_score(ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[p].flatten(0, 1)))
+    shrunk = audit.black_and_white_share(
+        ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[p].flatten(0, 1))
+    )
     assert (shrunk < scores[p]).sum() >= len(shrunk) - 1 and shrunk.mean() < scores[p].mean() / 2
