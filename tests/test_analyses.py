@@ -115,17 +115,10 @@ def test_gender_wordings_and_paper_table():
     assert int(nurse["paper man %"].iloc[0]) == 0
 
 
-def test_gender_table_counts_and_intervals():
+def test_gender_headline_counts_the_paper_majority_and_the_obeyed_wordings():
     thief = gender.PROMPTS[0][0]
     rows = [{"prompt": thief, "variant": "neutral", "judged": "man" if i < 9 else "woman"} for i in range(10)]
     rows += [{"prompt": thief, "variant": "female", "judged": "woman"} for _ in range(10)]
-    t = gender.table(pd.DataFrame(rows))
-    neutral = t[t["variant"] == "neutral"].iloc[0]
-    assert neutral["n"] == 10 and neutral["man %"] == 90.0
-    assert neutral["low %"] == pytest.approx(59.6, abs=0.1) and neutral["high %"] == pytest.approx(98.2, abs=0.1)
-    assert bool(neutral["paper inside interval"])  # paper: 96
-    female = t[t["variant"] == "female"].iloc[0]
-    assert female["man %"] == 0.0 and bool(female["paper inside interval"])
     h = gender.headline(pd.DataFrame(rows))
     assert h["neutral judged the paper's majority"]["k"] == 9 and h["gendered wording obeyed"]["k"] == 10
 
