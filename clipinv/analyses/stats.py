@@ -1,9 +1,12 @@
 """Intervals for the book's statistics: every rate and mean it reports comes with a 95% interval.
 
 - `wilson(k, n)`: the Wilson score interval of a rate k/n (it stays inside [0, 1] and is sensible
-  at k = 0 or k = n, where the textbook Wald interval collapses to a point);
+  at k = 0 or k = n, where the textbook Wald interval collapses to a point); `rate(flags)`: the
+  share of true flags with it;
 - `mean_ci(x)`: a mean with its Student-t interval (over seeds, which are independent draws);
-- `separated(a, b)`: whether two intervals do not overlap, the book's test of "reliably different".
+- `separated(a, b)`: whether two intervals do not overlap, the book's test of "reliably different";
+- `inversions_needed(base, effect)`: how many inversions per condition make two expected rates'
+  intervals separate (a power calculation).
 """
 
 from __future__ import annotations
