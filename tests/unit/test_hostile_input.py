@@ -83,7 +83,7 @@ def test_a_parameter_that_is_not_yaml_is_refused_not_passed_as_text(book_root, c
 
 
 # ---------------------------------------------------------------- models and their files
-TOY_WEIGHTS = Path(__file__).resolve().parents[1] / "clipinv" / "toy" / "weights"
+TOY_WEIGHTS = Path(__file__).resolve().parents[2] / "clipinv" / "worlds" / "shapes" / "weights"
 TOY_TRAIN = ["--steps", "1", "--samples", "0", "--no-eval", "--device", "cpu"]
 
 
