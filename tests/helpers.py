@@ -1,8 +1,10 @@
 """Shared by every lane (tests/ is on pytest's path, pyproject's `pythonpath`): a tiny random open_clip
-CLIP that needs no download, and the browser the pages are checked in."""
+CLIP that needs no download, the browser the pages are checked in, and the golden record's writer."""
 
 import shutil
+import sys
 import zlib
+from pathlib import Path
 
 import open_clip
 import pytest
@@ -10,6 +12,7 @@ import torch
 
 from clipinv.models.bundle import ModelBundle, freeze, weights_hash
 
+REPO = Path(__file__).resolve().parents[1]
 VOCAB, CTX = 512, 16
 
 
@@ -60,3 +63,13 @@ def chromium() -> str:
     if exe is None:
         pytest.fail("chromium is not installed: run `make` (it installs Debian's chromium)", pytrace=False)
     return exe
+
+
+def golden_tools():
+    """tools/golden.py, the golden record's writer, as a module."""
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import golden
+    finally:
+        sys.path.pop(0)
+    return golden
