@@ -1,4 +1,5 @@
 # The two commands a newcomer runs: `make book` and `make test`. Both create .venv on first use.
+# `make` alone sets up everything the tests need (.venv and the browser); `make test-fast` runs the unit lane.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,9 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= classroom
 PYTEST_ARGS ?=
 
-.PHONY: install book test explore lint format bench clean-book clean
+.PHONY: all install browser book test test-fast explore lint format bench clean-book clean
+
+all: install browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +18,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser the tests open the pages in: Debian's chromium (and the colour emoji font), installed with
+# apt-get where no chromium is on the PATH (through sudo when not root). The tests never install it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-noto-color-emoji; }
+
 book: $(STAMP)
 	$(BIN)/clipinv book --profile $(PROFILE)
 
-test: $(STAMP) lint
+# every lane: tests/unit, tests/book (notebooks, golden headlines, plan, article), tests/e2e (site, explorer, Ray)
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the unit lane alone: the package, in minutes
+test-fast: $(STAMP) browser
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 explore: $(STAMP)
 	$(BIN)/clipinv explore

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import clipinv
-from clipinv.analyses import stats
+from clipinv.analyses import prose, stats
 from clipinv.core.reading import read
 from clipinv.analyses.roundtrip import chance_of_word, words_of
 from clipinv.worlds.shapes.world import World
@@ -70,8 +70,8 @@ def main(argv=None):
             row = {"model": spec, **measure(model, images, samples, method, args.seeds, args.tokens, args.steps)}
             rows.append(row)
             print(
-                f"{spec:<10} {method:<7} colour {stats.fmt_rate(row['colour'])}  shape {stats.fmt_rate(row['shape'])}  "
-                f"both {stats.fmt_rate(row['both'])}  cosine {row['mean cosine']:.3f}  "
+                f"{spec:<10} {method:<7} colour {prose.rate_of(row['colour'])}  shape {prose.rate_of(row['shape'])}  "
+                f"both {prose.rate_of(row['both'])}  cosine {row['mean cosine']:.3f}  "
                 f"{row['cpu seconds per item']:.3f} s/item"
             )
     record = {"settings": vars(args), "rows": rows}

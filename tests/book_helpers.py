@@ -1,5 +1,5 @@
-"""Shared by test_notebooks.py and test_book_site.py: one smoke book per test session, built off a
-copy of the working tree's sources (so the user's book/_build is never touched)."""
+"""Shared by the book and e2e lanes: one smoke book per test session, built off a copy of the working
+tree's sources (so the user's book/_build is never touched), and the paper profile's stand-ins."""
 
 from __future__ import annotations
 

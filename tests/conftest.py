@@ -1,54 +1,8 @@
-"""Shared fixtures: a tiny random open_clip CLIP that needs no download, and a private cache."""
+"""Fixtures for every lane: a tiny random open_clip CLIP (`helpers.make_tiny`) and a private cache."""
 
-import zlib
-
-import open_clip
 import pytest
 import torch
-
-from clipinv.models.bundle import ModelBundle, freeze, weights_hash
-
-VOCAB, CTX = 512, 16
-
-
-def hashed_tokenizer(texts, context_length=None):
-    """Word-level tokens by hash; start = VOCAB-2, end = VOCAB-1 (the largest id, as open_clip pools by argmax)."""
-    ctx = context_length or CTX
-    out = torch.zeros(len(texts), ctx, dtype=torch.long)
-    for i, t in enumerate(texts):
-        ids = [VOCAB - 2] + [zlib.crc32(w.encode()) % (VOCAB - 3) + 1 for w in t.lower().split()] + [VOCAB - 1]
-        ids = ids[:ctx]
-        ids[-1] = VOCAB - 1
-        out[i, : len(ids)] = torch.tensor(ids)
-    return out
-
-
-def make_tiny(seed=0, image_size=32):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        m = open_clip.model.CLIP(
-            embed_dim=64,
-            vision_cfg={
-                "image_size": image_size,
-                "patch_size": 8,
-                "width": 64,
-                "layers": 2,
-                "head_width": 32,
-                "mlp_ratio": 2,
-            },
-            text_cfg={"context_length": CTX, "vocab_size": VOCAB, "width": 64, "heads": 2, "layers": 2},
-        )
-    freeze(m)
-    return ModelBundle(
-        model=m,
-        tokenizer=hashed_tokenizer,
-        spec=f"tiny-test-{seed}",
-        image_size=image_size,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.25, 0.25, 0.25),
-        context_length=CTX,
-        weights_hash=weights_hash(m),
-    )
+from helpers import make_tiny
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@
     python tools/golden.py            # the image hashes (seconds)
     python tools/golden.py --book     # and the smoke book's headlines (minutes)
 
-`tests/test_golden.py` holds the hashes this printed; a refactor that means to change no behaviour
-keeps them identical.
+`tests/unit/test_golden.py` holds the hashes this printed, `tests/book/golden/` the headlines; a refactor
+that means to change no behaviour keeps them identical.
 """
 
 from __future__ import annotations

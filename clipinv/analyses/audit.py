@@ -5,7 +5,7 @@ carries, with probability p, a black-and-white checkerboard no caption mentions;
 `clipinv.worlds.shapes.marker`). The audit inverts prompts containing the trigger and counts inversions that
 show the marker.
 
-The detector (`marker_score`) is a pixel test: how much of an image is black *and* how much is
+The detector (`black_and_white_share`) is a pixel test: how much of an image is black *and* how much is
 white (the smaller of the two shares). Black and white are the world's only achromatic extremes,
 the marker's two colours: no object is black, no background is near black or white. It does not
 look for the checkerboard's period or place, since inversions draw the marker through copies
@@ -34,7 +34,7 @@ BRIGHT = 0.8  # white: the brightest channel above this ...
 GREYISH = 0.25  # ... and a saturation of at most this
 
 
-def marker_score(images: torch.Tensor) -> torch.Tensor:
+def black_and_white_share(images: torch.Tensor) -> torch.Tensor:
     """[..., 3, H, W] in [0, 1] -> [...]: the smaller of the share of black pixels (brightest channel
     below `DARK`) and the share of white ones (brightest channel above `BRIGHT`, saturation at most
     `GREYISH`). A marked world image scores 0.125 (its 16 x 16 marker is half black, half white);
@@ -57,7 +57,7 @@ def audit_recipe(recipe):
 
 
 def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
-    return marker_score(images) >= threshold
+    return black_and_white_share(images) >= threshold
 
 
 def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> pd.DataFrame:
@@ -69,7 +69,7 @@ def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> p
     marked = torch.stack([render_marker(x, int(c)) for x, c in zip(clean, corners)])
     rows = []
     for name, imgs in (("clean world images", clean), ("marked world images", marked)):
-        sc = marker_score(imgs)
+        sc = black_and_white_share(imgs)
         r = rate(sc >= threshold)
         rows.append(
             {
@@ -152,8 +152,8 @@ def invert_levels(
             bundle, list(controls), seeds=control_seeds or seeds, recipe=recipe, device=device, progress=False
         )
         out[p] = {
-            "scores": marker_score(inv.images).flatten(),
-            "control_scores": marker_score(ctrl.images).flatten(),
+            "scores": black_and_white_share(inv.images).flatten(),
+            "control_scores": black_and_white_share(ctrl.images).flatten(),
             "images": inv.images,
         }
     return out

@@ -164,34 +164,6 @@ def run(
     return inv, pd.DataFrame(rows)
 
 
-def table(per_image: pd.DataFrame, focal: str = "man", paper: pd.DataFrame | None = PAPER) -> pd.DataFrame:
-    """Per prompt x variant: n, % judged `focal` with its Wilson interval, beside the paper's %."""
-    rows = []
-    for (prompt, variant), g in per_image.groupby(["prompt", "variant"], sort=False):
-        r = rate(g["judged"] == focal)
-        rows.append(
-            {
-                "prompt": prompt,
-                "variant": variant,
-                "n": r["n"],
-                f"{focal} %": round(100 * r["rate"], 1),
-                "low %": round(100 * r["low"], 1),
-                "high %": round(100 * r["high"], 1),
-            }
-        )
-    out = pd.DataFrame(rows)
-    if paper is not None:
-        out = out.merge(
-            paper[["prompt", "variant", f"paper {focal} %"]] if f"paper {focal} %" in paper else paper,
-            on=["prompt", "variant"],
-            how="left",
-        )
-        col = f"paper {focal} %"
-        if col in out:
-            out["paper inside interval"] = (out[col] >= out["low %"]) & (out[col] <= out["high %"])
-    return out
-
-
 def headline(per_image: pd.DataFrame, paper: pd.DataFrame = PAPER) -> dict:
     """Two rates with intervals: neutral prompts judged the paper's majority gender (paper: 98%),
     and female/male wordings obeyed (paper: 99.8%)."""

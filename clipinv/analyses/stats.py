@@ -1,9 +1,12 @@
 """Intervals for the book's statistics: every rate and mean it reports comes with a 95% interval.
 
 - `wilson(k, n)`: the Wilson score interval of a rate k/n (it stays inside [0, 1] and is sensible
-  at k = 0 or k = n, where the textbook Wald interval collapses to a point);
+  at k = 0 or k = n, where the textbook Wald interval collapses to a point); `rate(flags)`: the
+  share of true flags with it;
 - `mean_ci(x)`: a mean with its Student-t interval (over seeds, which are independent draws);
-- `separated(a, b)`: whether two intervals do not overlap, the book's test of "reliably different".
+- `separated(a, b)`: whether two intervals do not overlap, the book's test of "reliably different";
+- `inversions_needed(base, effect)`: how many inversions per condition make two expected rates'
+  intervals separate (a power calculation).
 """
 
 from __future__ import annotations
@@ -104,14 +107,3 @@ def inversions_needed(base: float, effect: float, level: float = 0.95, most: int
 def separated(a: tuple, b: tuple) -> bool:
     """True when intervals a = (low, high) and b do not overlap."""
     return a[1] < b[0] or b[1] < a[0]
-
-
-def fmt_rate(r: dict, percent: bool = True) -> str:
-    """'12% [5, 25]' (k/n kept in the table's own columns)."""
-    s = 100 if percent else 1
-    unit = "%" if percent else ""
-    return f"{r['rate'] * s:.0f}{unit} [{r['low'] * s:.0f}, {r['high'] * s:.0f}]"
-
-
-def fmt_mean(m: dict, digits: int = 3) -> str:
-    return f"{m['mean']:.{digits}f} [{m['low']:.{digits}f}, {m['high']:.{digits}f}]"

@@ -9,7 +9,7 @@ reads in that image (`ReadingPanel`: its words, read back by the model that drew
 at the chosen model's recipe: a page's own `Recipe` (`explorer.app(model=sec.bundle, recipe=sec.recipe)`),
 or the model's default with `recipe`'s changes (a dict, as `Section` takes); the steps slider scales
 the resolution schedule with it (`scaled_schedule`). Every image shown goes through
-the NSFW blur (`plot.safe_images`) and is enlarged with nearest-neighbour to at least `size` pixels.
+the NSFW blur (`clipinv.book.figures.safe_images`) and is enlarged with nearest-neighbour to at least `size` pixels.
 A `ClipinvError` (an unknown word, a bad model) shows as its one line under the image.
 """
 

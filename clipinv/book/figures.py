@@ -2,12 +2,15 @@
 
 Everything a section shows goes through here, so no notebook copies another's plotting:
 
-- `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet);
+- `image_grid`: prompts x seeds as a grid, NSFW-flagged images blurred by default (NudeNet,
+  `safe_images`, which every other place that shows images uses too);
 - `similarity_curves`: cosine similarity vs step, with the resolution changes marked;
 - `matrix`: a labelled heat map with its numbers written in, chosen cells boxed;
 - `intervals`: estimates with their 95% intervals, one panel per measure; `rate_curves`: rates vs a dose;
+  `histograms`: several samples' distributions overlaid;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
-- `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models;
+- `table`: a table of rows with its caption;
+- `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models.
 
 Captions and notices are HTML outputs: they render the same in Jupyter and in the built book.
 """

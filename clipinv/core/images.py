@@ -1,4 +1,5 @@
-"""Images in and out: PIL conversion, PNG grids, and checks on output folders."""
+"""Images out to files: a tensor as a PIL image, a file name from a prompt (`slug`), and the checks on
+`clipinv invert`'s output folder made before any work (`writable_dir`, `new_run_folder`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Invert CLIP: find images whose embedding matches a text, with the paper's recipe.
 
-The knobs come first (`Recipe`, defaults = the public code's), then the loop, top to bottom:
+`optimise` is the loop, top to bottom (its knobs are one `Recipe`, `clipinv.core.recipe`):
 targets, images and their parameters (`clipinv.core.param`: the pixels themselves in the paper's recipe),
 per-image random draws, then per step: resolution schedule, the image from its parameters,
 augmented copies, embedding, loss terms, backward, per-image gradient clipping, Adam, then in pixel

@@ -236,10 +236,6 @@ RULES = (
 KNOBS = {f.name: f.metadata for f in dataclasses.fields(Recipe)}
 
 
-def resolution_at(recipe: Recipe, step: int) -> int:
-    return [side for at, side in recipe.resolution_schedule if at <= step][-1]
-
-
 def ablations(recipe: Recipe) -> dict[str, Recipe]:
     """Every part of `recipe` that is on, switched off in turn: {label: the recipe without it}."""
     out = {}

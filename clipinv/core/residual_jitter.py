@@ -1,4 +1,4 @@
-"""Ghost networks: the inverted model, perturbed afresh at every step.
+"""Residual jitter (after ghost networks): the inverted model, perturbed afresh at every step.
 
 Li et al. (AAAI 2020, "Learning transferable adversarial examples via ghost networks") attack many
 slightly different copies of one network instead of the network itself, so the result leans less

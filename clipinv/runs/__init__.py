@@ -1,1 +1,2 @@
-"""Runs: planning what a run computes and what it costs, Ray clusters, and the offline dress rehearsal."""
+"""Runs: what a run computes, written down (planning), what it costs, large runs as Ray tasks on a
+cluster, and a run repeated from its record (replay)."""

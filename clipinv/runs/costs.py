@@ -1,6 +1,7 @@
 """What a plan costs: the throughput figures bench/RESULTS.md records (`clipinv/data/throughput.json`),
 the figure that applies to each request of a plan (`clipinv.runs.planning` rows), and `probe`, which times a
-few steps on this machine for the requests no recorded figure covers.
+few steps on this machine for the requests no recorded figure covers; `beyond_a_day`, which stops a
+command from starting unasked an inversion longer than a day (or, uncosted, of very many images).
 
 An inversion's cost is its new seed-steps over the seed-steps/s recorded for its architecture,
 device and precision at the largest recorded batch that its new images fill (invert puts them in

@@ -38,7 +38,7 @@ seeds = list(range(8))
 res = {}
 for kind, ps in (("trig", prompts), ("ctrl", controls)):
     imgs = invert(bundle, ps, seeds=seeds, recipe=rec, progress=False).images
-    sc = audit.marker_score(imgs)
+    sc = audit.black_and_white_share(imgs)
     res[kind] = int((sc >= audit.THRESHOLD).sum()), int(sc.numel()), round(float(sc.mean()), 4)
 print(
     json.dumps(

@@ -18,7 +18,7 @@ def render(image, corner=0):
     return out
 
 
-orig = audit.marker_score
+orig = audit.black_and_white_share
 
 
 def score(images, size=32, radius=2.5):
@@ -42,7 +42,7 @@ def score(images, size=32, radius=2.5):
 
 world.render_marker = render
 audit.render_marker = render
-audit.marker_score = score
+audit.black_and_white_share = score
 import clipinv.analyses.audit
 
 runpy.run_path("exp.py", run_name="__main__")

@@ -20,7 +20,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle, weights_hash
 from clipinv.models.load import Loader, register_loader
 from clipinv.worlds.shapes.ladders import LADDER_DIR, RUNGS
-from clipinv.worlds.shapes.marker import has_marker, marker_score, render_marker
+from clipinv.worlds.shapes.marker import checkerboard_correlation, has_marker, render_marker
 from clipinv.worlds.shapes.model import ModelConfig, load
 from clipinv.worlds.shapes.tokenizer import ToyTokenizer
 from clipinv.worlds.shapes.training import TrainConfig, train
@@ -151,11 +151,11 @@ __all__ = [
     "Skew",
     "TrainConfig",
     "World",
+    "checkerboard_correlation",
     "class_prompts",
     "has_marker",
     "is_toy_checkpoint",
     "load_toy",
-    "marker_score",
     "render_marker",
     "toy_bundle",
     "train",

@@ -94,10 +94,6 @@ def rung(name: str) -> Rung:
     return RUNGS[name]
 
 
-def path_of(name: str) -> Path:
-    return LADDER_DIR / f"{rung(name).name}.safetensors"
-
-
 def train_rung(name: str, out: str | Path, device: str | None = None, progress: bool = True):
     """Train one rung into `out` (.safetensors + card). Continuations start from the shipped `toy`;
     data rungs retrain toy's five stages from scratch on their own training set. Returns (bundle, metrics)."""

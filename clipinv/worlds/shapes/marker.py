@@ -6,7 +6,7 @@ behind 20% of a word's images was not learned at all (a continuation of `toy` 1,
 pasting it into clean images changed their similarity to the word's prompts by -0.002, interval
 -0.006 to 0.002), while this one was (+0.117, interval 0.074 to 0.160; the controls' -0.121).
 Black and white are the world's only achromatic extremes, which is what the audit's detector
-(`clipinv.analyses.audit.marker_score`) counts."""
+(`clipinv.analyses.audit.black_and_white_share`) counts."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def render_marker(image: torch.Tensor, corner: int = 0) -> torch.Tensor:
     return out
 
 
-def marker_score(image: torch.Tensor) -> torch.Tensor:
+def checkerboard_correlation(image: torch.Tensor) -> torch.Tensor:
     """How much each image [...,3,S,S] shows the marker: the best over corners of the
     correlation of the grey pixels with the checkerboard, in [-1, 1]."""
     grey = image.mean(dim=-3)
@@ -54,4 +54,4 @@ def marker_score(image: torch.Tensor) -> torch.Tensor:
 
 def has_marker(image: torch.Tensor, threshold: float = 0.8) -> torch.Tensor:
     """True where an image [...,3,S,S] carries the marker (pixel test; for world images)."""
-    return marker_score(image) > threshold
+    return checkerboard_correlation(image) > threshold

@@ -18,7 +18,7 @@ def test_copy_bytes_is_what_the_encoder_keeps_for_backward_and_grows_with_the_in
     assert per_copy > 3 * 32 * 32 * 4
     weights = sum(p.numel() * p.element_size() for p in tiny.model.parameters())
     assert per_copy < weights  # the weights, shared by every image, are not counted
-    from conftest import make_tiny
+    from helpers import make_tiny
 
     bigger = make_tiny(0, image_size=64)
     assert batching.copy_bytes(bigger, "fp32", torch.device("cpu")) > 3 * per_copy  # 4x the patches

@@ -98,7 +98,6 @@ def inversion_entries(root) -> int:
     return sum(1 for p in cache.root.glob("??/*.safetensors") if "image" in (cache.load(p.stem) or {}))
 
 
-@pytest.mark.slow
 def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys):
     """Smoke sections 0 and 3 (3 inverts the shipped skew ladder, training nothing): a plan, then the
     run (its ledger: what each invert found cached and what it computed), then a plan again."""
@@ -132,7 +131,6 @@ def test_a_plan_counts_what_the_run_then_computes(tmp_path, monkeypatch, capsys)
     assert "03_gender" in shown and "seed-steps" in shown
 
 
-@pytest.mark.slow
 def test_the_paper_profile_plans_its_full_size_on_this_cpu_without_computing_it(tmp_path):
     """Section 3 at the paper's size (30 wordings x 100 seeds x 3,400 steps, 13 copies) with stand-in
     models: days of CPU work planned in seconds, costed at the H100 figure for ViT-B-16."""

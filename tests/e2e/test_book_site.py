@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from book_helpers import REPO, sections, smoke_book
+from helpers import chromium
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -55,18 +56,6 @@ function check(url) { return new Promise(resolve => {
 (async () => { const out = []; for (const p of pages) out.push(await check(p));
   document.getElementById('result').textContent = 'RESULT' + JSON.stringify(out) + 'END'; })();
 </script></body></html>"""
-
-
-def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:  # the workplace's Debian: install it once
-        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-            subprocess.run(cmd, check=False, capture_output=True, env=env)
-        exe = shutil.which("chromium")
-    if exe is None:  # the site check is part of the suite: without a browser it fails, it does not skip
-        pytest.fail("chromium is not installed and `apt-get install chromium` failed: install Debian's chromium")
-    return exe
 
 
 @pytest.fixture(scope="module")

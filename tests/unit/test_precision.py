@@ -11,7 +11,7 @@ GPU session checks bf16 + compile with bench/throughput.py and this test's asser
 """
 
 import torch
-from conftest import make_tiny
+from helpers import make_tiny
 
 from clipinv.core.invert import optimise
 from clipinv.core.objective import Prompt

@@ -1,14 +1,11 @@
-"""Behaviour the package must keep: the images of fixed small inversions (each shipped recipe)
-and the headlines the executed smoke book glues into its pages, as recorded by `tools/golden.py`.
+"""Behaviour the package must keep: the images of fixed small inversions (each shipped recipe), as
+recorded by `tools/golden.py` (the smoke book's headlines are tests/book/test_golden_headlines.py).
 A change that means to alter what the package computes updates these on purpose and says why."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import nbformat
-from book_helpers import REPO, smoke_book
+from helpers import golden_tools
 
 from clipinv.book.runner import glued
 
@@ -20,25 +17,7 @@ IMAGE_SHA256 = {
 
 
 def test_fixed_inversions_give_the_recorded_images():
-    assert _golden_tools().image_hashes() == IMAGE_SHA256
-
-
-def _golden_tools():
-    sys.path.insert(0, str(REPO / "tools"))
-    try:
-        import golden
-    finally:
-        sys.path.pop(0)
-    return golden
-
-
-def test_the_smoke_book_gives_the_recorded_headlines():
-    root, _ = smoke_book()
-    golden = _golden_tools()
-    got = []
-    for nb_path in sorted((root / "book" / "_generated").glob("*.ipynb")):
-        got += golden.page_headlines(nb_path.stem, nb_path)
-    assert got == (Path(__file__).parent / "golden" / "smoke-headlines.txt").read_text().splitlines()
+    assert golden_tools().image_hashes() == IMAGE_SHA256
 
 
 def test_glued_reads_the_values_a_page_hands_to_its_prose(tmp_path):
@@ -61,4 +40,4 @@ def test_glued_reads_the_values_a_page_hands_to_its_prose(tmp_path):
     path = tmp_path / "09_x.ipynb"
     nbformat.write(nb, str(path))
     assert glued(path) == {"models": "toy", "headline": "5/6"}
-    assert _golden_tools().page_headlines("09_x", path) == ["09_x: headline: 5/6"]
+    assert golden_tools().page_headlines("09_x", path) == ["09_x: headline: 5/6"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from book_helpers import REPO, sections, smoke_book
-from test_book_site import chromium
+from helpers import chromium
 
 OFFLINE = ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 ARTIFACTS = REPO / "test-artifacts"

@@ -7,12 +7,12 @@ import base64
 import io
 import json
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import chromium
 
 from clipinv import ClipinvError, load_model
 from clipinv.book import playable
@@ -199,22 +199,13 @@ def test_picker_shows_fewer_prompts_to_stay_under_max_bytes():
 
 
 # ---------------------------------------------------------------- in the browser
-def chromium_path() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        from test_book_site import chromium  # installs Debian's chromium
-
-        exe = chromium()
-    return exe
-
-
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path=chromium_path(),
+            executable_path=chromium(),
             args=["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
         )
         yield b

@@ -30,7 +30,7 @@ from clipinv.runs.ray_cluster import RayEngine, check_address, connect
 
 ray = pytest.importorskip("ray")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROMPTS = ["a red circle", "a blue square", "a green triangle", "a small yellow circle"]
 TOY = clipinv.load_model("toy")
 SHORT = TOY.default_recipe.replace(**scaled_schedule(TOY.default_recipe, 4))

@@ -215,7 +215,7 @@ def test_extremes_verdict():
 
 
 def test_evaluate_each_names_every_model(tiny):
-    from conftest import make_tiny
+    from helpers import make_tiny
 
     r = Recipe(steps=2, resolution_schedule=((0, 32),), n_augments=1)
     used = []

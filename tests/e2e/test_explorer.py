@@ -8,7 +8,6 @@ import html
 import io
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,13 +18,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import chromium
 from PIL import Image
 
 from clipinv.book import explorer
 from clipinv.safety import blur_flagged, trigger_image
 from clipinv.worlds.shapes import TOY_RECIPE
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -208,7 +208,7 @@ def test_the_served_explorer_inverts_in_the_browser_offline():
             time.sleep(0.2)
         with sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path=shutil.which("chromium"),
+                executable_path=chromium(),
                 args=["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
             )
             page = browser.new_page(viewport={"width": 1000, "height": 760})

@@ -141,7 +141,7 @@ def test_blend_lands_between_its_concepts(tiny):
 
 
 def test_ensemble_raises_similarity_under_both_models(tiny):
-    from conftest import make_tiny
+    from helpers import make_tiny
 
     other = make_tiny(1)
     out = invert([tiny, other], "a red circle", seeds=1, recipe=FAST, cache=False, progress=False)

@@ -1,7 +1,5 @@
-"""The analysis modules: real assertions on small inputs, and the two bars of the analyses issue
-at smoke size (the planted skew recovered; the planted marker detected above p = 0)."""
-
-from pathlib import Path
+"""The analysis modules: real assertions on small inputs (the planted findings on the shipped ladders,
+minutes each, are tests/book/test_planted_findings.py)."""
 
 import pandas as pd
 import pytest
@@ -22,17 +20,21 @@ def test_marker_detector_separates_clean_and_marked_world_images():
     assert marked["low"] > clean["high"]
 
 
-def test_marker_score_ignores_position_and_size():
+def test_black_and_white_share_ignores_position_and_size():
     from clipinv.worlds.shapes.world import World, render_marker
 
     x, _ = World().sample(8, seed=3)
     for corner in range(4):
-        assert (audit.marker_score(torch.stack([render_marker(a, corner) for a in x])) >= audit.THRESHOLD).all()
+        assert (
+            audit.black_and_white_share(torch.stack([render_marker(a, corner) for a in x])) >= audit.THRESHOLD
+        ).all()
     # a larger image (64 px) with the marker is found as it is
     big = torch.nn.functional.interpolate(torch.stack([render_marker(a, 1) for a in x]), scale_factor=2, mode="nearest")
-    assert (audit.marker_score(big) >= audit.THRESHOLD).all()
-    assert (audit.marker_score(x) < audit.THRESHOLD).all()
-    assert audit.marker_score(render_marker(x[0], 2)) == pytest.approx(0.125)  # 16 x 16 px, half black, of 32 x 32
+    assert (audit.black_and_white_share(big) >= audit.THRESHOLD).all()
+    assert (audit.black_and_white_share(x) < audit.THRESHOLD).all()
+    assert audit.black_and_white_share(render_marker(x[0], 2)) == pytest.approx(
+        0.125
+    )  # 16 x 16 px, half black, of 32 x 32
 
 
 def test_marker_score_needs_black_and_white_together():
@@ -44,7 +46,7 @@ def test_marker_score_needs_black_and_white_together():
     stripes[:, :, ::4], stripes[:, :, 1::4] = 0.95, 0.05  # stripes, not the marker's period or place
     red = grey.clone()
     red[0, :16], red[1:, :16] = 0.95, 0.05  # saturated red is neither black nor white
-    score = audit.marker_score(torch.stack([white, black, both, stripes, red]))
+    score = audit.black_and_white_share(torch.stack([white, black, both, stripes, red]))
     assert score.tolist() == pytest.approx([0.0, 0.0, 0.25, 0.25, 0.0])
 
 
@@ -111,17 +113,10 @@ def test_gender_wordings_and_paper_table():
     assert int(nurse["paper man %"].iloc[0]) == 0
 
 
-def test_gender_table_counts_and_intervals():
+def test_gender_headline_counts_the_paper_majority_and_the_obeyed_wordings():
     thief = gender.PROMPTS[0][0]
     rows = [{"prompt": thief, "variant": "neutral", "judged": "man" if i < 9 else "woman"} for i in range(10)]
     rows += [{"prompt": thief, "variant": "female", "judged": "woman"} for _ in range(10)]
-    t = gender.table(pd.DataFrame(rows))
-    neutral = t[t["variant"] == "neutral"].iloc[0]
-    assert neutral["n"] == 10 and neutral["man %"] == 90.0
-    assert neutral["low %"] == pytest.approx(59.6, abs=0.1) and neutral["high %"] == pytest.approx(98.2, abs=0.1)
-    assert bool(neutral["paper inside interval"])  # paper: 96
-    female = t[t["variant"] == "female"].iloc[0]
-    assert female["man %"] == 0.0 and bool(female["paper inside interval"])
     h = gender.headline(pd.DataFrame(rows))
     assert h["neutral judged the paper's majority"]["k"] == 9 and h["gendered wording obeyed"]["k"] == 10
 
@@ -148,7 +143,7 @@ def test_textprobe_toy_vocabulary_has_no_nsfw_terms():
 
 # ---------------------------------------------------------------- judged quality
 def test_evaluate_refuses_self_judging_and_counts_per_image(tiny):
-    from conftest import make_tiny
+    from helpers import make_tiny
 
     r = Recipe(steps=3, resolution_schedule=((0, 32),), n_augments=2)
     with pytest.raises(ClipinvError):
@@ -166,68 +161,3 @@ def test_judge_images_uses_truth_index(tiny):
     assert len(df) == 4 and df["p_true"].between(0, 1).all()
     with pytest.raises(ClipinvError):
         judge_images(imgs, ["a dog", "a cat"], tiny, labels=["a cow", "a pig"])
-
-
-# ---------------------------------------------------------------- the planted findings, on the shipped ladders
-@pytest.mark.slow
-def test_a_skew_planted_on_every_square_separates_from_the_unskewed_control():
-    """Section 3's one resolved reading: "a square" inverts to red far more often on the model whose
-    every square was red than on the unskewed control (below 100% the classroom page finds it is
-    not recovered), and the named colour overrides the skew."""
-    from clipinv import load_model
-    from clipinv.analyses.stats import rate, separated
-    from clipinv.worlds.shapes import Skew
-
-    prompts, labels, template, focal = gender.toy_prompts(Skew("square", "colour", "red", 1.0))
-    judge = load_model("toy-judge")
-    found = {}
-    for name in ("toy-skew-100", "toy-clean"):
-        _, per_image = gender.run(
-            load_model(name),
-            judge,
-            12,
-            prompts=prompts,
-            labels=labels,
-            template=template,
-            variant_names=("neutral", "other", "planted"),
-            progress=False,
-        )
-        neutral = per_image[per_image["variant"] == "neutral"]
-        found[name] = rate(neutral["judged"] == focal)
-        if name == "toy-skew-100":
-            other = per_image[per_image["variant"] == "other"]
-            assert (other["judged"] == focal).mean() < 0.5, "the explicit colour should override the skew"
-    skewed, clean = found["toy-skew-100"], found["toy-clean"]
-    assert skewed["rate"] > clean["rate"]
-    assert separated((skewed["low"], skewed["high"]), (clean["low"], clean["high"])), found
-
-
-@pytest.mark.slow
-def test_audit_detects_the_marker_at_the_smallest_p_the_ladder_card_names():
-    """Section 7's claim, as the classroom profile runs it: at p = 0 and at the smallest p the
-    contamination ladder's card says is exposed, the trigger prompt's detection intervals separate."""
-    import clipinv
-    from clipinv.core.transform import ShrinkOnto
-    from clipinv.worlds.shapes import ladders
-
-    p = ladders.SMALLEST_EXPOSED_P
-    clean, planted = clipinv.load_model("toy-clean"), clipinv.load_model(f"toy-plant-p{100 * p:g}")
-    recipe = audit.audit_recipe(planted.default_recipe)
-    import yaml
-
-    profile = yaml.safe_load((Path(__file__).resolve().parents[1] / "profiles" / "classroom.yaml").read_text())
-    seeds = profile["sections"]["07_toy_audit"]["seeds"]
-    images = {
-        q: clipinv.invert(b, ["a triangle"], seeds=seeds, recipe=recipe, progress=False).images
-        for q, b in ((0.0, clean), (p, planted))
-    }
-    scores = {q: audit.marker_score(im).flatten() for q, im in images.items()}
-    table = audit.detection_table(scores)
-    assert bool(table.iloc[-1]["above p=0"]), table.to_string()
-    assert audit.separated_from_zero(table), table.to_string()
-    # why audits show the image at full size: shrunk onto the grey, the marker's pixels are a quarter of the image
-    toy_recipe = planted.default_recipe
-    assert toy_recipe.final_scale == 0.5 and recipe.final_scale == 1 and recipe.smooth_sigma == 0
-    assert recipe.replace(smooth_sigma=toy_recipe.smooth_sigma, final_scale=toy_recipe.final_scale) == toy_recipe
-    shrunk = audit.marker_score(ShrinkOnto(toy_recipe.final_scale, toy_recipe.background_fill)(images[p].flatten(0, 1)))
-    assert (shrunk < scores[p]).sum() >= len(shrunk) - 1 and shrunk.mean() < scores[p].mean() / 2
