@@ -3,13 +3,14 @@ from its parameters).
 
     from clipinv.book.section import Section
 
-    sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
-                  device=device, recipe=recipe)
+    sec = Section.from_parameters(globals())  # the parameters cell's model, judge, profile, steps, ...
 
 The runner that executes the notebooks is `clipinv.book.runner`.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import torch
 
@@ -20,13 +21,13 @@ from clipinv.core.recipe import Recipe, scaled_schedule
 from clipinv.errors import ClipinvError
 from clipinv.models.load import load_model
 from clipinv.runs.ray_cluster import from_environment
+from clipinv.worlds import world_of
 
 
 class Section:
     """A notebook's set-up from its parameters: the models, the recipe, captions that name them.
 
-        sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
-                      device=device, recipe=recipe)
+        sec = Section.from_parameters(globals())  # in a page; or Section(model="toy", judge="toy-judge", ...)
         out = sec.invert(prompts, seeds)
         sec.caption("Inversions of ...", seeds=seeds)
 
@@ -76,6 +77,19 @@ class Section:
         if note:
             figures.stand_in_note(self.bundle, self.judge)
         prose.glue("models", self.models_text())
+
+    @classmethod
+    def from_parameters(cls, parameters: dict, **settings) -> Section:
+        """The section of a page from its parameters cell, `Section.from_parameters(globals())`: the
+        names `Section` takes (model, judge, profile, steps, precision, device, recipe, blur_nsfw) are
+        read from `parameters`, the page's own are left; `settings` add or replace any of them."""
+        known = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        return cls(**{k: v for k, v in parameters.items() if k in known}, **settings)
+
+    @property
+    def world(self) -> str:
+        """The world this page runs on: "toy" (the shapes world's models) or "paper" (real CLIPs)."""
+        return world_of(self.bundle.spec)
 
     def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
