@@ -74,11 +74,7 @@ def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> p
         rows.append(
             {
                 "images": name,
-                "n": r["n"],
-                "detected": r["k"],
-                "rate": r["rate"],
-                "low": r["low"],
-                "high": r["high"],
+                **r.columns(),
                 "median score": float(sc.median()),
             }
         )
@@ -94,11 +90,7 @@ def detection_table(scores: dict, threshold: float = THRESHOLD) -> pd.DataFrame:
         rows.append(
             {
                 "p": p,
-                "n": r["n"],
-                "detected": r["k"],
-                "rate": r["rate"],
-                "low": r["low"],
-                "high": r["high"],
+                **r.columns(),
                 "mean score": float(torch.as_tensor(sc).float().mean()),
             }
         )

@@ -383,11 +383,7 @@ def calibration(per_model: dict, setup: Setup) -> pd.DataFrame:
         rows.append(
             {
                 "planted": float(planted),
-                "n": r["n"],
-                "detected": r["k"],
-                "rate": r["rate"],
-                "low": r["low"],
-                "high": r["high"],
+                **r.columns(),
                 "contains planted": bool(r["low"] <= planted <= r["high"]),
             }
         )

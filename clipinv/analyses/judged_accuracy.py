@@ -127,29 +127,23 @@ def summary(df: pd.DataFrame, by) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _interval(row, mean: str, low: str, high: str, n: str = "n") -> dict:
-    return {"mean": float(row[mean]), "low": float(row[low]), "high": float(row[high]), "n": int(row[n])}
+def _interval(row, mean: str, low: str, high: str, n: str = "n") -> stats.Estimate:
+    return stats.Estimate(int(row[n]), float(row[mean]), float(row[low]), float(row[high]))
 
 
-def accuracy_of(row) -> dict:
-    """A `summary` row's judged accuracy as {rate, low, high, k, n}."""
+def accuracy_of(row) -> stats.Rate:
+    """A `summary` row's judged accuracy as a `stats.Rate`."""
     n = int(row["n"])
-    return {
-        "rate": float(row["judged correct"]),
-        "low": float(row["acc low"]),
-        "high": float(row["acc high"]),
-        "k": round(float(row["judged correct"]) * n),
-        "n": n,
-    }
+    return stats.Rate(round(float(row["judged correct"]) * n), n, float(row["acc low"]), float(row["acc high"]))
 
 
-def similarity_of(row) -> dict:
-    """A `summary` row's similarity under the inverted model as a `stats.mean_ci` result."""
+def similarity_of(row) -> stats.Estimate:
+    """A `summary` row's similarity under the inverted model as a `stats.Estimate`."""
     return _interval(row, "similarity", "sim low", "sim high")
 
 
-def judge_similarity_of(row) -> dict:
-    """A `summary` row's judge similarity as a `stats.mean_ci` result."""
+def judge_similarity_of(row) -> stats.Estimate:
+    """A `summary` row's judge similarity as a `stats.Estimate`."""
     return _interval(row, "judge similarity", "jsim low", "jsim high")
 
 
