@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from clipinv.core.recipe import Recipe
 from throughput import get_model, time_clipinv
 
 from clipinv.core import param, stroke_raster
+from clipinv.core.recipe import Recipe
 
 
 def prior_rows(bundle, device, seeds, steps, warmup, repeats):
