@@ -15,7 +15,7 @@ false-alarm rate that matters, on inversions, is that of the model trained witho
 
 Audits invert with `audit_recipe(recipe)`. `detection_table` gives the detection rate per p with
 Wilson intervals, and `smallest_reliable_p` the smallest p from which on every rate's interval lies
-wholly above the p = 0 interval.
+wholly above the p = 0 interval; `phrases` says section 7's findings in words, headline included.
 """
 
 from __future__ import annotations

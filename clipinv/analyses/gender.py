@@ -17,11 +17,13 @@ colour red at rate 0.9, `clipinv.worlds.shapes.world.Skew`), its neutral prompt 
 names another value ("a blue square") and the one that names the planted value ("a red square");
 the judge reads the colour. The planted rate is the number the neutral row should recover.
 
-A page takes its set-up from `paper_setup()` or `toy_setup(skew)` (a `Setup`: wordings, judge labels,
-the label each wording names), inverts with `Setup.run`, and shows `comparison` (one row per prompt,
-a cell per wording, beside the paper's number), `findings` (real CLIPs: the paper's two summary rates
-against this page's, and in how many cells the paper's number lies inside the page's interval) or
-`recovery` (toy: the neutral prompt's rate against the planted rate and an unskewed control).
+A page takes the set-up of its world, `setup_of(world)` (`paper_setup()` or `toy_setup(skew)`: a
+`Setup` of wordings, judge labels, the label each wording names), and `page(setup, world, ...)`
+inverts and hands back what it shows and glues (a `Page`): on a real CLIP `comparison` (one row per
+prompt, a cell per wording, beside the paper's number) and `findings` (the paper's two summary rates
+against this page's, and in how many cells the paper's number lies inside the page's interval); in
+the toy world the skew ladder's `calibration` (recovered vs planted rate, with an unskewed control),
+then the same comparison on the most skewed rung. `recovery` compares one skewed model with the control.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ inverted model and under the judge, and summarised per group with 95% intervals 
 accuracy, Student-t over seeds for the similarities). `readable` shapes a summary for a page's
 table; `extremes` compares its first and last groups (e.g. the least and the most training data).
 `evaluate_each` runs `evaluate` for several models on the same prompts and seeds.
+
+Sections 5 and 6 take what they judge in their world from `page_prompts` (the prompts and the judge's
+labels), section 5 its models from `compared_models` (the toy world's data ladder, or real CLIPs).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ judge reads as red, against the unskewed `toy-clean`, `clipinv.analyses.gender.r
 the alignment inversions reach under the inverted model; and the seconds an image takes here,
 timed on an uncached probe of `PROBE_STEPS` steps scaled to the recipe's. Pixels on the same seeds
 are the inversions sections 0, 2 and 3 made, so in a book build they come from the cache.
+`phrases` says the comparison in words for the page, headline included.
 """
 
 from __future__ import annotations

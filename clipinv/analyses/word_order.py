@@ -19,7 +19,9 @@ circle", "left of", "a blue square") from the toy world's two-object scenes (`to
    attribute goes where, the judge would pick the inversion's own prompt nearly always; at 50% the
    inversions are the same bag of concepts.
 
-Every random draw comes from the `torch.Generator` passed in, so a page's numbers repeat.
+A page takes its world's captions with `captions(world, ...)` and the choice on images of known
+truth with `scene_choice(world, ...)` (nothing to show for a real CLIP). Every random draw comes from
+the `torch.Generator` passed in, so a page's numbers repeat.
 """
 
 from __future__ import annotations

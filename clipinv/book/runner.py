@@ -12,6 +12,10 @@ for the notebook's kernel, and `clipinv.book.section.Section` reads it. papermil
 ``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
 without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
 
+A section runs on the worlds its notebook declares in its metadata, ``"clipinv": {"worlds": ["toy"]}``
+(sections 7 and 8 need the toy world's planted truth); none declared: every world (`clipinv.worlds.WORLDS`).
+`check_world` refuses any other in one line before a kernel starts.
+
 The committed ``_toc.yml`` lists all nine sections. The build uses a table of contents generated
 next to the executed notebooks that lists the sections that exist, so the book builds while some
 sections are still being written. Notebooks use `clipinv.book.section.Section` to load their models

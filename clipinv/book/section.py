@@ -105,10 +105,6 @@ class Section:
         inverted = self.toy_models if self.toy_models and self.bundle.spec.startswith("toy") else self.bundle.spec
         return inverted + (f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else "")
 
-    def pick(self, paper, toy):
-        """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
-        return toy if self.is_toy else paper
-
     def meta(self, **settings) -> dict:
         return {
             "model": self.bundle.spec,
