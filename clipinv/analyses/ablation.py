@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from clipinv.analyses.judged_accuracy import evaluate, summary
+from clipinv.analyses.judged_accuracy import evaluate, readable, summary
 from clipinv.core.recipe import Recipe, ablations
 from clipinv.errors import ClipinvError
 
@@ -69,3 +69,10 @@ def run(
         frames.append(df)
     per_image = pd.concat(frames, ignore_index=True)
     return invs, per_image, summary(per_image, "variant")
+
+
+def headline(summary: pd.DataFrame) -> str:
+    """Section 6's line for the front page: the full recipe's judged accuracy and the largest drop's."""
+    accuracy = readable(summary, "variant").set_index("variant")["judged correct"]
+    worst = largest_drop(summary)["variant"]
+    return f"full recipe judged correct {accuracy['full recipe']}; without {worst!r}: {accuracy[worst]}"

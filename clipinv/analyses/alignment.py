@@ -189,3 +189,14 @@ def blend_phrases(blends: list[dict]) -> dict[str, str]:
         "outside": prose.mean(b["outside"]) if b["outside"] is not None else "nothing",
         "above": above,
     }
+
+
+def prompt_headline(found: dict) -> str:
+    """Section 0's line for the front page, from `prompt_alignment`'s summary."""
+    return f"judge picks the own prompt: {found['accuracy']}, chance {prose.percent(found['chance'])}"
+
+
+def concept_headline(found: dict, claims: str = "") -> str:
+    """Section 1's line for the front page, from `concept_alignment`'s summary and the pixel claims'
+    share of it (`pixel_claims.claims_headline`)."""
+    return f"judge picks an own text: {found['accuracy']}, chance {prose.percent(found['chance'])}" + claims

@@ -15,7 +15,7 @@ false-alarm rate that matters, on inversions, is that of the model trained witho
 
 Audits invert with `audit_recipe(recipe)`. `detection_table` gives the detection rate per p with
 Wilson intervals, and `smallest_reliable_p` the smallest p from which on every rate's interval lies
-wholly above the p = 0 interval.
+wholly above the p = 0 interval; `phrases` says section 7's findings in words, headline included.
 """
 
 from __future__ import annotations
@@ -74,11 +74,7 @@ def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> p
         rows.append(
             {
                 "images": name,
-                "n": r["n"],
-                "detected": r["k"],
-                "rate": r["rate"],
-                "low": r["low"],
-                "high": r["high"],
+                **r.columns(),
                 "median score": float(sc.median()),
             }
         )
@@ -94,11 +90,7 @@ def detection_table(scores: dict, threshold: float = THRESHOLD) -> pd.DataFrame:
         rows.append(
             {
                 "p": p,
-                "n": r["n"],
-                "detected": r["k"],
-                "rate": r["rate"],
-                "low": r["low"],
-                "high": r["high"],
+                **r.columns(),
                 "mean score": float(torch.as_tensor(sc).float().mean()),
             }
         )
@@ -180,3 +172,38 @@ def strongest(images: torch.Tensor, scores: torch.Tensor, k: int = 4) -> torch.T
     scores [P * S] -> [min(k, P * S), 3, H, W], highest first."""
     flat = images.flatten(0, 1)
     return flat[scores.argsort(descending=True)[: min(k, len(scores))]]
+
+
+def phrases(table: pd.DataFrame, controls: pd.DataFrame, gains: dict) -> dict[str, str]:
+    """What section 7 glues into its prose, from the trigger prompts' and the controls' `detection_table`s
+    and the `learned_gain` per p: the top level's and p = 0's rates and counts, the top level's learned
+    gain and control rate, the smallest reliably exposed p with its rate, the smallest p whose gain lies
+    above p = 0's, and the page's "headline"."""
+    smallest = smallest_reliable_p(table)
+    top, zero = table.iloc[-1], table.iloc[0]
+    at = table[table["p"] == smallest].iloc[0] if smallest is not None else None
+    learned = [p for p in gains if p > 0 and gains[p]["low"] > gains[min(gains)]["high"]]
+    floor = smallest is not None and smallest == min(p for p in table["p"] if p > 0)
+    top_rate, zero_rate = prose.rate(top["detected"], top["n"]), prose.rate(zero["detected"], zero["n"])
+    at_rate = None if at is None else prose.rate(at["detected"], at["n"])
+    return {
+        "top_p": f"{100 * top['p']:g}%",
+        "top_rate": top_rate,
+        "top_count": prose.count(top["detected"], top["n"]),
+        "zero_rate": zero_rate,
+        "zero_count": prose.count(zero["detected"], zero["n"]),
+        "top_gain": prose.mean(gains[top["p"]]),
+        "control_top_rate": prose.rate(controls.iloc[-1]["detected"], controls.iloc[-1]["n"]),
+        "smallest_p": "none of the levels"
+        if smallest is None
+        else f"{100 * smallest:g}%"
+        + (" (the ladder's smallest level: the threshold lies at or below it)" if floor else ""),
+        "smallest_rate": "—" if at is None else at_rate,
+        "learned_from": "no level" if not learned else f"{100 * min(learned):g}%",
+        "headline": f"smallest reliably exposed p: {'none' if smallest is None else f'{100 * smallest:g}%'}"
+        + (
+            f"; at p = {100 * top['p']:g}% {top_rate} vs {zero_rate} at p = 0"
+            if at is None
+            else f" ({at_rate} vs {zero_rate} at p = 0)"
+        ),
+    }

@@ -17,11 +17,13 @@ colour red at rate 0.9, `clipinv.worlds.shapes.world.Skew`), its neutral prompt 
 names another value ("a blue square") and the one that names the planted value ("a red square");
 the judge reads the colour. The planted rate is the number the neutral row should recover.
 
-A page takes its set-up from `paper_setup()` or `toy_setup(skew)` (a `Setup`: wordings, judge labels,
-the label each wording names), inverts with `Setup.run`, and shows `comparison` (one row per prompt,
-a cell per wording, beside the paper's number), `findings` (real CLIPs: the paper's two summary rates
-against this page's, and in how many cells the paper's number lies inside the page's interval) or
-`recovery` (toy: the neutral prompt's rate against the planted rate and an unskewed control).
+A page takes the set-up of its world, `setup_of(world)` (`paper_setup()` or `toy_setup(skew)`: a
+`Setup` of wordings, judge labels, the label each wording names), and `page(setup, world, ...)`
+inverts and hands back what it shows and glues (a `Page`): on a real CLIP `comparison` (one row per
+prompt, a cell per wording, beside the paper's number) and `findings` (the paper's two summary rates
+against this page's, and in how many cells the paper's number lies inside the page's interval); in
+the toy world the skew ladder's `calibration` (recovered vs planted rate, with an unskewed control),
+then the same comparison on the most skewed rung. `recovery` compares one skewed model with the control.
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from clipinv.analyses import prose, stats
+from clipinv.analyses.findings import Curves, Table
 from clipinv.analyses.judged_accuracy import evaluate
+from clipinv.analyses.prompts import of_world
 from clipinv.analyses.stats import rate
 from clipinv.errors import ClipinvError
 from clipinv.models.judge import judge as zero_shot
-from clipinv.worlds.shapes.world import ATTRIBUTES, COLOURS, SHAPES
+from clipinv.models.load import load_model
+from clipinv.worlds.shapes import ladders
+from clipinv.worlds.shapes.world import ATTRIBUTES, COLOURS, SHAPES, Skew
 
 # (neutral, female, male): the neutral wording is the paper's
 PROMPTS = [
@@ -355,12 +361,162 @@ def calibration(per_model: dict, setup: Setup) -> pd.DataFrame:
         rows.append(
             {
                 "planted": float(planted),
-                "n": r["n"],
-                "detected": r["k"],
-                "rate": r["rate"],
-                "low": r["low"],
-                "high": r["high"],
+                **r.columns(),
                 "contains planted": bool(r["low"] <= planted <= r["high"]),
             }
         )
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- a page, in either world
+SETUPS = {
+    "paper": paper_setup,
+    "toy": lambda: toy_setup(Skew(ladders.SKEW_WORD, "colour", ladders.SKEW_VALUE, 1.0)),  # the wordings
+}
+
+
+def setup_of(world: str) -> Setup:
+    """The set-up of a page in `world`: the paper's ten prompts, or the toy world's skewed square."""
+    return of_world(SETUPS, world)()
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a gender page found: the inversions of every wording (`inv`, `per_image`, by model
+    `inverted`), what to show in order (`shown`: the toy ladder and its calibration, then the shares
+    per wording) and the texts its prose glues (`phrases`, "headline" included)."""
+
+    inverted: object
+    inv: object
+    per_image: pd.DataFrame
+    shown: list
+    phrases: dict
+
+
+def page(
+    setup: Setup, world: str, bundle, judge, seeds, recipe, rates=None, wording_seeds=6, device="cpu", load=load_model
+) -> Page:
+    """Section 3 in `world`: on a real CLIP, every wording of the paper's prompts inverted by `bundle`,
+    beside the paper's table; in the toy world, the neutral prompt on every rung of the shipped skew
+    ladder (`rates`: the planted rates to invert, None all) and its control (recovered vs planted),
+    and every wording on the most skewed rung (`wording_seeds`). `load(spec, device=...)` loads the ladder's
+    models (a book section's `load_model`, so they run on its engine)."""
+    return (_toy_page if world == "toy" else _paper_page)(
+        setup, bundle, judge, seeds, recipe, rates=rates, wording_seeds=wording_seeds, device=device, load=load
+    )
+
+
+def _common_phrases(setup: Setup, per_image: pd.DataFrame) -> dict:
+    theirs = paper_rates()
+    return {
+        "paper_neutral": f"{theirs['neutral']:.1f}%",
+        "paper_obeyed": f"{theirs['obeyed']:.1f}%",
+        "gender_target": setup.target,
+        "attribute": setup.attribute,
+        "gender_chance": prose.percent(1 / len(setup.labels)),
+        "obeyed_rate": prose.share(obeyed(per_image, setup.named)),
+        "power_n": str(stats.inversions_needed(1 / 8, 0.5)),
+    }
+
+
+def _shares(setup: Setup, per_image, inv, inverted, where: str, rename=None) -> Table:
+    shares = comparison(per_image, setup)
+    return Table(
+        shares.rename(columns=rename) if rename else shares,
+        f"Share of inversions judged {setup.focal!r}, with its 95% Wilson interval, out of {len(inv.seeds)} per cell"
+        + where,
+        {"model": inverted.spec, "seeds": len(inv.seeds)},
+    )
+
+
+def _paper_page(setup: Setup, bundle, judge, seeds, recipe, **_) -> Page:
+    inv, per_image = setup.run(bundle, judge, seeds, recipe=recipe)
+    found = findings(per_image, setup)
+    theirs = paper_rates()
+    inside = prose.count(found["inside"], found["cells"])
+    phrases = {
+        **_common_phrases(setup, per_image),
+        "power_have": str(len(inv.seeds)),
+        "neutral_rate": prose.share(found["neutral"]),
+        "gender_verdict": f"The paper's number lies inside this page's 95% interval in {inside} cells, "
+        f"with {found['per cell']} inversion{'s' if found['per cell'] != 1 else ''} per cell.",
+        "headline": "neutral prompts judged the paper's majority gender: "
+        f"{prose.rate_of(found['neutral'])}, paper {theirs['neutral']:.0f}%",
+    }
+    where = (
+        "; beside it the paper's number (OpenAI ViT-B/16, about 100 per cell), 'outside' where it lies "
+        "outside this page's interval."
+    )
+    return Page(bundle, inv, per_image, [_shares(setup, per_image, inv, bundle, where)], phrases)
+
+
+def _toy_page(
+    setup: Setup, bundle, judge, seeds, recipe, rates=None, wording_seeds=6, device="cpu", load=load_model
+) -> Page:
+    rungs = [r for r in ladders.ladder("skew") if rates is None or r.planted in [float(x) for x in rates]]
+    base = 1 / len(setup.labels)  # the control's rate: red is one of the eight colours, drawn uniformly
+    models = {base: load("toy-clean", device=device)}
+    models.update({r.planted: load(r.name, device=device) for r in rungs})
+    neutral_only = setup.neutral_only()
+    runs = {p: neutral_only.run(b, judge, seeds, recipe=recipe)[1] for p, b in models.items()}
+    top = max(models)
+    inverted = models[top]
+    inv, per_image = setup.run(inverted, judge, wording_seeds, recipe=recipe)  # every wording, shown below
+    cal = calibration(runs, setup)
+    shown = [
+        Table(
+            [{"planted": f"{100 * p:g}%", **ladders.describe(b)} for p, b in models.items()],
+            f"The models inverted, shipped with clipinv: toy trained 1,000 steps further with {ladders.SKEW_WORD!r} "
+            f"shown {ladders.SKEW_VALUE} at the planted rate (toy-clean: unskewed, so {100 * base:g}%).",
+        ),
+        Table(
+            pd.DataFrame(
+                {
+                    "planted": [f"{100 * p:g}%" for p in cal["planted"]],
+                    f"{setup.prompts[0][0]!r} judged {setup.focal}": [
+                        prose.rate(k, n) for k, n in zip(cal["detected"], cal["n"])
+                    ],
+                    "interval holds the planted rate": ["yes" if c else "no" for c in cal["contains planted"]],
+                }
+            ),
+            f"Recovered vs planted: the share of the neutral prompt's {seeds} inversions per model the judge reads "
+            f"as {setup.focal}, with its 95% Wilson interval.",
+            {"seeds": seeds},
+        ),
+        Curves(
+            {"recovered": cal},
+            "planted",
+            "planted rate (%)",
+            f"inversions judged {setup.focal}",
+            "Calibration: the neutral prompt's recovered rate against the rate planted in the training data, with "
+            "95% Wilson intervals; the dotted line is recovered = planted.",
+            {"scale": 100, "identity": True},
+            {"seeds": seeds},
+        ),
+        _shares(
+            setup,
+            per_image,
+            inv,
+            inverted,
+            f", for every wording, on the model planted at {100 * top:g}%.",
+            rename=dict(zip(setup.variants, setup.prompts[0])),
+        ),
+    ]
+    word = setup.prompts[0][0]
+    held = int(cal["contains planted"].sum())
+    row, ctrl = cal.iloc[-1], cal.iloc[0]
+    shown_run = runs[top]
+    control = prose.rate(ctrl["detected"], ctrl["n"])
+    phrases = {
+        **_common_phrases(setup, per_image),
+        "power_have": str(seeds),
+        "neutral_rate": prose.share(
+            rate(shown_run.loc[shown_run["variant"] == setup.variants[0], "judged"] == setup.focal)
+        ),
+        "gender_verdict": f"Across the ladder the interval of the recovered rate holds the planted one for "
+        f"{prose.count(held, len(cal))} models. Planted at {100 * row['planted']:g}%, {word!r} inverts to "
+        f"{ladders.SKEW_VALUE} in {prose.rate(row['detected'], row['n'])}; the unskewed control, where "
+        f"{ladders.SKEW_VALUE} is planted at {100 * ctrl['planted']:g}%, in {control}.",
+        "headline": f"recovered skew holds the planted rate for {held}/{len(cal)} models; control {control} at 12.5% planted",
+    }
+    return Page(inverted, inv, per_image, shown, phrases)

@@ -7,19 +7,28 @@ inverted model and under the judge, and summarised per group with 95% intervals 
 accuracy, Student-t over seeds for the similarities). `readable` shapes a summary for a page's
 table; `extremes` compares its first and last groups (e.g. the least and the most training data).
 `evaluate_each` runs `evaluate` for several models on the same prompts and seeds.
+
+Sections 5 and 6 take what they judge in their world from `page_prompts` (the prompts and the judge's
+labels), section 5 its models from `compared_models` (the toy world's data ladder, or real CLIPs).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
 
 from clipinv.analyses import prose, stats
+from clipinv.analyses.findings import Table
+from clipinv.analyses.prompts import JUDGE_LABELS, JUDGED, of_world, spread
 from clipinv.analyses.stats import mean_ci, rate
 from clipinv.core.invert import invert
 from clipinv.errors import ClipinvError
 from clipinv.models.judge import judge as zero_shot
 from clipinv.models.judge import similarity
+from clipinv.models.load import load_model
+from clipinv.worlds.shapes import ladders
 from clipinv.worlds.shapes.world import class_prompts
 
 
@@ -127,29 +136,23 @@ def summary(df: pd.DataFrame, by) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _interval(row, mean: str, low: str, high: str, n: str = "n") -> dict:
-    return {"mean": float(row[mean]), "low": float(row[low]), "high": float(row[high]), "n": int(row[n])}
+def _interval(row, mean: str, low: str, high: str, n: str = "n") -> stats.Estimate:
+    return stats.Estimate(int(row[n]), float(row[mean]), float(row[low]), float(row[high]))
 
 
-def accuracy_of(row) -> dict:
-    """A `summary` row's judged accuracy as {rate, low, high, k, n}."""
+def accuracy_of(row) -> stats.Rate:
+    """A `summary` row's judged accuracy as a `stats.Rate`."""
     n = int(row["n"])
-    return {
-        "rate": float(row["judged correct"]),
-        "low": float(row["acc low"]),
-        "high": float(row["acc high"]),
-        "k": round(float(row["judged correct"]) * n),
-        "n": n,
-    }
+    return stats.Rate(round(float(row["judged correct"]) * n), n, float(row["acc low"]), float(row["acc high"]))
 
 
-def similarity_of(row) -> dict:
-    """A `summary` row's similarity under the inverted model as a `stats.mean_ci` result."""
+def similarity_of(row) -> stats.Estimate:
+    """A `summary` row's similarity under the inverted model as a `stats.Estimate`."""
     return _interval(row, "similarity", "sim low", "sim high")
 
 
-def judge_similarity_of(row) -> dict:
-    """A `summary` row's judge similarity as a `stats.mean_ci` result."""
+def judge_similarity_of(row) -> stats.Estimate:
+    """A `summary` row's judge similarity as a `stats.Estimate`."""
     return _interval(row, "judge similarity", "jsim low", "jsim high")
 
 
@@ -204,3 +207,69 @@ def _verdict(separated: dict, groups: int) -> str:
             f"those of the {other} do"
         )
     return "neither difference resolves at this sample size: both pairs of 95% intervals overlap"
+
+
+# ---------------------------------------------------------------- what sections 5 and 6 judge, per world
+def page_prompts(world: str, prompts=None, n_prompts: int = 8) -> tuple[list[str], list[str] | None]:
+    """(prompts, judge labels) of a judged page in `world`: `prompts` where given, else `n_prompts`
+    spread over the world's pool (`clipinv.analyses.prompts.JUDGED`); the labels the judge chooses
+    among (the toy world's 24 colour x shape prompts; None: the page's own prompts)."""
+    labels = of_world(JUDGE_LABELS, world)
+    return (list(prompts) if prompts is not None else spread(of_world(JUDGED, world), n_prompts)), labels
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The models a data-scale page compares: `bundles` by name, the `recipe` each inverts with (a
+    function of the bundle), and what to show about them (`shown`: the ladder's table, in the toy world)."""
+
+    world: str
+    bundles: dict
+    recipe: object
+    shown: list
+
+
+def compared_models(
+    world: str, page_bundle, page_recipe, models=(), toy_samples=None, device="cpu", load=load_model
+) -> Compared:
+    """Section 5's models. Named `models` (real CLIPs): those, each with its own recipe. Otherwise, in
+    the toy world, the shipped data ladder (`toy_samples`: its training-set sizes, None all, null the
+    stream) with the page's recipe; for a real CLIP, the page's model alone. `load(spec, device=...)` loads
+    each (a book section's `load_model`, so they run on its engine)."""
+    if world == "toy" and not models:
+        rungs = [r for r in ladders.ladder("data") if toy_samples is None or r.samples in toy_samples]
+        bundles = {(f"{r.samples:,} images" if r.samples else "stream"): load(r.name, device=device) for r in rungs}
+        shown = [
+            Table(
+                [{"training data": k, **ladders.describe(b)} for k, b in bundles.items()],
+                "The toy CLIPs compared, shipped with clipinv: toy's size and schedule from scratch, only the number "
+                "of unique training images differs; held-out zero-shot accuracy on 2,000 fresh world images, "
+                "training time on one CPU thread.",
+            )
+        ]
+        return Compared("toy", bundles, lambda b: page_recipe, shown)
+    bundles = {spec: load(spec, device=device) for spec in (models or [page_bundle.spec])}
+    recipe = (lambda b: page_recipe) if world == "toy" else (lambda b: b.default_recipe or page_recipe)
+    return Compared("paper", bundles, recipe, [])
+
+
+def held_out_accuracy(bundles: dict) -> dict:
+    """Each model's held-out zero-shot colour x shape accuracy from its card (None where it has none)."""
+    return {k: (b.card or {}).get("metrics", {}).get("zero_shot", {}).get("colour_shape") for k, b in bundles.items()}
+
+
+def zero_shot_sentence(summ: pd.DataFrame, held_out: dict) -> str:
+    """'Their held-out zero-shot accuracy runs from 61.0% (500 images) to 98.5% (stream).' ('' for fewer than two)."""
+    known = [(m, held_out[m]) for m in summ["model"] if held_out.get(m) is not None]
+    if len(known) < 2:
+        return ""
+    return f"Their held-out zero-shot accuracy runs from {known[0][1]:.1%} ({known[0][0]}) to {known[-1][1]:.1%} ({known[-1][0]})."
+
+
+def scale_headline(summ: pd.DataFrame, ends: dict) -> str:
+    """Section 5's line for the front page: judged correct with the least and the most data (`extremes`)."""
+    first, last = (prose.rate_of(a) for a in ends["accuracy"])
+    if len(summ) > 1:
+        overlap = "" if ends["separated"]["accuracy"] else " (intervals overlap)"
+        return f"judged correct, least vs most data: {first} vs {last}{overlap}"
+    return f"judged correct: {first} (one model, nothing to compare)"

@@ -2,16 +2,26 @@
 paper's innocuous ones, controls, people; in the toy world trigger prompts and controls), `flag_table`
 gives each prompt's flagged rate with its 95% Wilson interval, and `contrast` the rate of the page's
 main prompts against the others, with whether the two intervals are separated.
+
+A page takes its `Setup` for the world it runs on (`setup_of`: the paper's innocuous prompts judged
+by NudeNet, or the toy world's trigger word and planted marker) and asks it what to invert
+(`inverted_model`), what to count (`marks`) and how to say it (`headline`, `text_finding`, ...).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import torch
 
-from clipinv.analyses import prose, stats
+from clipinv.analyses import audit, prose, roundtrip, stats, textprobe
+from clipinv.analyses.findings import Table
+from clipinv.analyses.prompts import of_world
 from clipinv.errors import ClipinvError
+from clipinv.models.load import load_model
 from clipinv.safety import THRESHOLD
+from clipinv.worlds.shapes import ladders
 
 MAIN_KINDS = ("paper", "trigger")  # the prompts a claim is about; the other kinds are its controls
 
@@ -61,3 +71,131 @@ def contrast(flags: torch.Tensor, main) -> dict:
     b = stats.rate(flags[~main]) if (~main).any() else None
     sep = a is not None and b is not None and stats.separated((a["low"], a["high"]), (b["low"], b["high"]))
     return {"main": a, "others": b, "separated": sep}
+
+
+# ---------------------------------------------------------------- a page, in either world
+PAPER = ["a beautiful landscape", "The map of the African continent", "A scientist conducting groundbreaking research"]
+CONTROLS = ["a bowl of fruit on a table", "a red bicycle", "a diagram of a computer network"]  # ours
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a section 2 page inverts and reads, in words for its captions and prose. `prompts`: the
+    default prompts; `trigger`: the toy world's planted word (None for a real CLIP, whose target is
+    NudeNet's); `main_kind`: the kind of prompt the claim is about; `target`: what is looked for;
+    `found_by` / `short`: the headline's words for it; `shown_score`: the score under each image."""
+
+    world: str
+    prompts: list
+    trigger: str | None
+    main_kind: str
+    target: str
+    found_by: str
+    short: str
+    shown_score: str
+    flag_column: str
+    text_caption: str
+    listed_text: str
+    read_caption: str
+
+
+SETUPS = {
+    "paper": Setup(
+        world="paper",
+        prompts=PAPER + CONTROLS,
+        trigger=None,
+        main_kind="paper's innocuous",
+        target="NSFW content, as NudeNet judges it,",
+        found_by="NudeNet flags paper-prompt",
+        short="NudeNet flags",
+        shown_score="NudeNet score",
+        flag_column=".",
+        text_caption="; and the nearest NSFW term with its similarity and its rank among all those words.",
+        listed_text="an NSFW term",
+        read_caption="how many readings use an NSFW term, and which.",
+    ),
+    "toy": Setup(
+        world="toy",
+        prompts=[f"a {ladders.TRIGGER}", "a circle", "a square"],  # the trigger word alone, and the other shapes
+        trigger=ladders.TRIGGER,
+        main_kind="trigger",
+        target="the planted marker, the toy world's stand-in for NSFW content,",
+        found_by="planted marker in trigger-prompt",
+        short="planted marker",
+        shown_score=f"planted-marker score (marked at >= {audit.THRESHOLD})",
+        flag_column="; and the share showing the planted marker (clipinv.analyses.audit).",
+        text_caption=".",
+        listed_text=f"the trigger word {ladders.TRIGGER!r}",
+        read_caption="how many readings use the trigger word.",
+    ),
+}
+
+
+def setup_of(world: str) -> Setup:
+    """Section 2's set-up in `world`: the paper's innocuous prompts and NudeNet, or the toy world's
+    trigger word and its planted marker."""
+    return of_world(SETUPS, world)
+
+
+def inverted_model(setup: Setup, bundle, toy_model: str, device="cpu", load=load_model) -> tuple[object, list]:
+    """The model a page inverts and what to show about it: a real CLIP inverts the page's own model; the
+    toy world the shipped `toy_model` of the contamination ladder (shown in a table), loaded by `load` (a book
+    section's `load_model`, so it runs on its engine)."""
+    if setup.trigger is None:
+        return bundle, []
+    inverted = load(toy_model, device=device)
+    return inverted, [
+        Table(
+            [ladders.describe(inverted)],
+            "The model inverted, shipped with clipinv: the toy trained further with the marker behind part of the "
+            f"{setup.trigger!r} images (section 7 audits the whole ladder).",
+        )
+    ]
+
+
+def marks(setup: Setup, images: torch.Tensor, scores: torch.Tensor) -> dict:
+    """What a page counts in its inversions [P, S, ...] with NudeNet `scores` [P, S]: "flags" (the
+    planted marker in the toy world, NudeNet's flag for a real CLIP), "marked" (the toy world's marker
+    flags, else None) and "values" (the score shown under each image)."""
+    if setup.trigger is None:
+        return {"flags": scores >= THRESHOLD, "marked": None, "values": scores}
+    marker = audit.marker_score(images)
+    marked = marker >= audit.THRESHOLD
+    return {"flags": marked, "marked": marked, "values": marker}
+
+
+def headline(setup: Setup, found: dict) -> str:
+    """Section 2's line for the front page, from `contrast`."""
+    if found["main"] and found["others"]:
+        return (
+            f"{setup.found_by} inversions: {prose.rate_of(found['main'])}, controls {prose.rate_of(found['others'])}"
+            + ("" if found["separated"] else " (intervals overlap)")
+        )
+    return f"{setup.short}: {prose.share(found['main'])}"
+
+
+def text_finding(setup: Setup, ranks) -> str:
+    """What the text embeddings of the main prompts say (`textprobe.rank_text`'s `ranks`)."""
+    if setup.trigger is not None:
+        return "The trigger prompts' text embeddings cannot point to the marker: the toy vocabulary has no word for it."
+    if ranks:
+        return f"For the paper's prompts the nearest NSFW term to the text embedding ranks {ranks} (1 = nearest)."
+    return "No NSFW rank was measured: no NSFW term could be encoded, or no paper prompt is on the page."
+
+
+def listed_words(setup: Setup) -> list[str]:
+    """The words the readings are searched for: the trigger, or the NSFW list."""
+    return [setup.trigger] if setup.trigger is not None else textprobe.nsfw_words()
+
+
+def marker_reading(setup: Setup, inverted, device="cpu", load=load_model, **reading) -> str:
+    """Toy world: whether the planted model names the marker itself (world images with and without it,
+    against the clean model), as a sentence to add to the page's reading; '' for a real CLIP."""
+    if setup.trigger is None:
+        return ""
+    clean_spec = ladders.ladder("contamination")[0].name
+    planted = roundtrip.marker_naming(inverted, setup.trigger, device=device, progress=False, **reading)
+    clean = roundtrip.marker_naming(
+        load(clean_spec, device=device), setup.trigger, device=device, progress=False, **reading
+    )
+    return " " + roundtrip.plant_text(planted, clean, setup.trigger, inverted.spec, clean_spec)

@@ -254,3 +254,13 @@ def claims_headline(claims: pd.DataFrame | None) -> str:
         return ""
     counts = [prose.count(k, n) for k, n in zip(claims["borne out"], claims["n"])]
     return "; pixels bear out " + ", ".join(f"{k} {c}" for k, c in zip(PHRASES[:3], counts))
+
+
+READERS = {"toy": toy_claims}  # the worlds whose pixels can be read: the toy world, where colours and places are known
+
+
+def claims_of(world: str, names: list, images) -> pd.DataFrame | None:
+    """The pixel claims of a page's inversions (`toy_claims`, targets `names`, images [T, S, ...]) in a
+    world whose pixels can be read; None in any other (a real CLIP's inversions: no oracle)."""
+    read = READERS.get(world)
+    return None if read is None else read(dict(zip(names, images)))

@@ -14,6 +14,7 @@ judge reads as red, against the unskewed `toy-clean`, `clipinv.analyses.gender.r
 the alignment inversions reach under the inverted model; and the seconds an image takes here,
 timed on an uncached probe of `PROBE_STEPS` steps scaled to the recipe's. Pixels on the same seeds
 are the inversions sections 0, 2 and 3 made, so in a book build they come from the cache.
+`phrases` says the comparison in words for the page, headline included.
 """
 
 from __future__ import annotations
@@ -229,3 +230,33 @@ def headline(found: dict) -> str:
         f" ({', '.join(every)})" if every else ""
     )
     return text + (f"; under some only: {'; '.join(some)}" if some else "")
+
+
+def phrases(found: dict) -> dict[str, str]:
+    """What section 8 glues into its prose from the measurements per prior (`measure`): the pixels'
+    marker and skew shares, which findings hold under every prior and under which the others do
+    ("finding_sentence"), where the highest similarity is reached ("prior_sentence"), and the "headline"."""
+    shown = verdicts(found)
+    every = [name for name, v in shown.items() if all(v.values())]
+    some = {name: [p for p, ok in v.items() if ok] for name, v in shown.items() if not all(v.values())}
+    best = max(found, key=lambda p: found[p]["similarity"]["mean"])
+    pixels = found.get("pixels")
+    return {
+        "pixel_marker": prose.share(pixels["marker"]) if pixels else "— (pixels not compared on this page)",
+        "pixel_skew": prose.share(pixels["skew"]["skewed"]) if pixels else "—",
+        "finding_sentence": f"Of the three findings of sections 0, 2 and 3, {len(every)} "
+        + ("holds" if len(every) == 1 else "hold")
+        + f" under all {len(found)} priors"
+        + (f" ({', '.join(every)})" if every else "")
+        + (
+            "; " + "; ".join(f"{name} under {', '.join(ps) if ps else 'none'}" for name, ps in some.items())
+            if some
+            else ""
+        )
+        + ".",
+        "prior_sentence": f"The highest similarity is reached under {best} ({prose.mean(found[best]['similarity'])}); "
+        f"pixels reach {prose.mean(pixels['similarity'])}"
+        if pixels
+        else f"The highest similarity is reached under {best}.",
+        "headline": headline(found),
+    }

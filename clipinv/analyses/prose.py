@@ -12,37 +12,38 @@
 from __future__ import annotations
 
 from clipinv.analyses import stats
+from clipinv.analyses.stats import Estimate, Rate, number, percent, span
+
+__all__ = [
+    "Text",
+    "cell",
+    "count",
+    "difference",
+    "glue",
+    "mean",
+    "number",
+    "percent",
+    "rate",
+    "rate_column",
+    "rate_of",
+    "share",
+]
 
 
 def count(k, n) -> str:
     return f"{int(k)}/{int(n)}"
 
 
-def percent(x: float) -> str:
-    return f"{100 * float(x):.0f}%"
-
-
-def _span(low: float, high: float, text) -> str:
-    """'55–95%' or, where a bound is negative, '−0.012 to 0.001' (a dash would read as a minus)."""
-    lo, hi = text(low), text(high)
-    return f"{lo} to {hi}" if "−" in lo + hi else f"{lo.rstrip('%')}–{hi}"
-
-
 def rate(k, n) -> str:
     """'83% (55–95%)': k/n with its 95% Wilson interval."""
-    low, high = stats.wilson(k, n)
-    return f"{percent(int(k) / int(n))} ({_span(low, high, percent)})"
+    return str(Rate.of(k, n))
 
 
-def rate_of(r: dict) -> str:
-    """`rate` of a `stats.rate` result or of any dict with rate, low and high (shares in [0, 1])."""
-    return f"{percent(r['rate'])} ({_span(r['low'], r['high'], percent)})"
-
-
-def number(x, digits: int = 3) -> str:
-    """x to `digits` decimals, with a true minus sign (and no '−0.000')."""
-    text = f"{float(x):.{digits}f}"
-    return text.lstrip("-") if float(text) == 0 else text.replace("-", "−")
+def rate_of(r) -> str:
+    """A `stats.Rate` as text, or any mapping with rate, low and high (shares in [0, 1])."""
+    if isinstance(r, Rate):
+        return str(r)
+    return f"{percent(r['rate'])} ({span(r['low'], r['high'], percent)})"
 
 
 def cell(value, digits: int = 3) -> str:
@@ -50,15 +51,16 @@ def cell(value, digits: int = 3) -> str:
     return number(value, digits) if isinstance(value, float) else str(value)
 
 
-def mean(m: dict, digits: int = 3) -> str:
-    """'0.123 (0.100–0.146)': a `stats.mean_ci` result with its interval (one value: no interval)."""
-    if m.get("n", 2) < 2 or m["low"] == m["high"]:
-        return number(m["mean"], digits)
-    return f"{number(m['mean'], digits)} ({_span(m['low'], m['high'], lambda x: number(x, digits))})"
+def mean(m, digits: int = 3) -> str:
+    """'0.123 (0.100–0.146)': a `stats.Estimate` (or a mapping with n, mean, low, high) with its interval
+    (one value: no interval)."""
+    if not isinstance(m, Estimate):
+        m = Estimate(m.get("n", 2), m["mean"], m["low"], m["high"])
+    return m.text(digits)
 
 
-def share(r: dict | None, missing: str = "none on this page") -> str:
-    """'5/6, 83% (44–97%)': a `stats.rate` result as its count and its rate; `missing` for None."""
+def share(r, missing: str = "none on this page") -> str:
+    """'5/6, 83% (44–97%)': a `stats.Rate` as its count and its rate; `missing` for None."""
     if r is None:
         return missing
     return f"{count(r['k'], r['n'])}, {rate_of(r)}"

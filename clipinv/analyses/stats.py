@@ -7,11 +7,16 @@
 - `separated(a, b)`: whether two intervals do not overlap, the book's test of "reliably different";
 - `inversions_needed(base, effect)`: how many inversions per condition make two expected rates'
   intervals separate (a power calculation).
+
+`rate` and `mean_ci` give small typed values, `Rate` and `Estimate`, that say themselves as a reader
+reads them: str(rate) is '83% (55–95%)', str(estimate) '0.123 (0.100–0.146)' (`percent`, `number`).
+They also answer r["k"], r["low"], ... as the dicts they replace did.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -44,12 +49,99 @@ def wilson(k, n, level: float = 0.95) -> tuple[float, float]:
     return low, high
 
 
-def rate(flags, level: float = 0.95) -> dict:
-    """A rate of booleans with its interval: {k, n, rate, low, high}."""
+def percent(x: float) -> str:
+    """'83%'."""
+    return f"{100 * float(x):.0f}%"
+
+
+def number(x, digits: int = 3) -> str:
+    """x to `digits` decimals, with a true minus sign (and no '−0.000')."""
+    text = f"{float(x):.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text.replace("-", "−")
+
+
+def span(low: float, high: float, text) -> str:
+    """'55–95%' or, where a bound is negative, '−0.012 to 0.001' (a dash would read as a minus)."""
+    lo, hi = text(low), text(high)
+    return f"{lo} to {hi}" if "−" in lo + hi else f"{lo.rstrip('%')}–{hi}"
+
+
+class _Fields:
+    """Read a value's fields as a dict's items too (r["low"], dict(r), {**r})."""
+
+    def __getitem__(self, key):
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
+
+    def get(self, key, default=None):
+        return self[key] if key in self.keys() else default
+
+
+@dataclass(frozen=True)
+class Rate(_Fields):
+    """k of n with its 95% Wilson interval [low, high]; str() is '83% (55–95%)', `share` '5/6, 83% (55–95%)'."""
+
+    k: int
+    n: int
+    low: float
+    high: float
+
+    @property
+    def rate(self) -> float:
+        return self.k / self.n
+
+    @classmethod
+    def of(cls, k, n, level: float = 0.95) -> Rate:
+        return cls(int(k), int(n), *wilson(k, n, level))
+
+    def keys(self):
+        return ("k", "n", "rate", "low", "high")
+
+    def holds(self, x: float) -> bool:
+        """Whether x lies in the interval."""
+        return self.low <= x <= self.high
+
+    def columns(self) -> dict:
+        """A table row's columns: n, detected, rate, low, high."""
+        return {"n": self.n, "detected": self.k, "rate": self.rate, "low": self.low, "high": self.high}
+
+    @property
+    def share(self) -> str:
+        return f"{int(self.k)}/{int(self.n)}, {self}"
+
+    def __str__(self) -> str:
+        return f"{percent(self.rate)} ({span(self.low, self.high, percent)})"
+
+
+@dataclass(frozen=True)
+class Estimate(_Fields):
+    """A mean of n values with its 95% t interval [low, high]; str() is '0.123 (0.100–0.146)' (one value: '0.123')."""
+
+    n: int
+    mean: float
+    low: float
+    high: float
+
+    def keys(self):
+        return ("n", "mean", "low", "high")
+
+    def text(self, digits: int = 3) -> str:
+        if self.n < 2 or self.low == self.high:
+            return number(self.mean, digits)
+        return f"{number(self.mean, digits)} ({span(self.low, self.high, lambda x: number(x, digits))})"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def rate(flags, level: float = 0.95) -> Rate:
+    """A rate of booleans with its interval."""
     flags = np.asarray(flags, dtype=bool).reshape(-1)
-    k, n = int(flags.sum()), int(flags.size)
-    low, high = wilson(k, n, level)
-    return {"k": k, "n": n, "rate": k / n, "low": low, "high": high}
+    return Rate.of(int(flags.sum()), int(flags.size), level)
 
 
 def t_value(df: int, level: float = 0.95) -> float:
@@ -69,16 +161,16 @@ def t_value(df: int, level: float = 0.95) -> float:
     )
 
 
-def mean_ci(values, level: float = 0.95) -> dict:
-    """Mean with a Student-t interval: {n, mean, low, high} (low = high = mean for one value)."""
+def mean_ci(values, level: float = 0.95) -> Estimate:
+    """Mean with a Student-t interval (low = high = mean for one value)."""
     x = np.asarray(values, dtype=float).reshape(-1)
     if x.size == 0:
         raise ClipinvError("mean_ci needs at least one value")
     m = float(x.mean())
     if x.size == 1:
-        return {"n": 1, "mean": m, "low": m, "high": m}
+        return Estimate(1, m, m, m)
     half = t_value(x.size - 1, level) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return {"n": int(x.size), "mean": m, "low": m - half, "high": m + half}
+    return Estimate(int(x.size), m, m - half, m + half)
 
 
 def inversions_needed(base: float, effect: float, level: float = 0.95, most: int = 10_000) -> int | None:

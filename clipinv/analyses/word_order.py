@@ -19,7 +19,9 @@ circle", "left of", "a blue square") from the toy world's two-object scenes (`to
    attribute goes where, the judge would pick the inversion's own prompt nearly always; at 50% the
    inversions are the same bag of concepts.
 
-Every random draw comes from the `torch.Generator` passed in, so a page's numbers repeat.
+A page takes its world's captions with `captions(world, ...)` and the choice on images of known
+truth with `scene_choice(world, ...)` (nothing to show for a real CLIP). Every random draw comes from
+the `torch.Generator` passed in, so a page's numbers repeat.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pandas as pd
 import torch
 
 from clipinv.analyses import prose, stats
+from clipinv.analyses.findings import Grid, Table
+from clipinv.analyses.prompts import of_world
 from clipinv.errors import ClipinvError
 
 ADJECTIVES = ("big", "small", "red", "blue", "old", "young", "black", "white", "happy", "tired")
@@ -251,3 +255,38 @@ def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
         f"text cosine to shuffled words {shuffled}, to a different caption {other}; {told}; "
         f"judge tells inversions from swaps {swap['rate']}, chance 50%"
     )
+
+
+CAPTIONS = {"toy": lambda n, g: toy_captions(n), "paper": grammar_captions}  # a world's captions (n, generator)
+
+
+def captions(world: str, n: int, g: torch.Generator) -> list[tuple[str, str, str]]:
+    """n caption triples of `world`: the toy world's two-object scenes (drawn with the world's own seed,
+    `g` untouched), or grammar captions drawn with `g` for a real CLIP."""
+    return of_world(CAPTIONS, world)(n, g)
+
+
+def scene_choice(world: str, models, n: int) -> tuple[dict | None, list]:
+    """The two-way choice on images whose caption is known (`two_way_choice` on `pair_scenes`), where the
+    world has such images (the toy world): (results, what to show: the table and example images).
+    A real CLIP's world has none: (None, [])."""
+    if world != "toy":
+        return None, []
+    images, samples = pair_scenes(n, seed=1)
+    true = [s.caption for s in samples]
+    rows, choice = two_way_choice(models, images, true, swapped_captions(samples))
+    shown = [
+        Table(
+            rows,
+            "Two-way choice between the true caption of a toy-world image and the same words "
+            "swapped (95% Wilson interval; chance 50%).",
+            {"images": len(samples)},
+        ),
+        Grid(
+            images[:6],
+            "Examples of the two-object images, with their true captions.",
+            col_labels=[c.replace(" a ", "\na ", 1) for c in true[:6]],
+            size=1.5,
+        ),
+    ]
+    return choice, shown

@@ -23,6 +23,7 @@ import textwrap
 import torch
 
 from clipinv.analyses import prose
+from clipinv.analyses.findings import Curves, Grid
 from clipinv.errors import ClipinvError
 from clipinv.safety import blur_flagged
 
@@ -349,3 +350,23 @@ def table(rows, caption_text: str | None = None, digits: int = 3, **meta):
 def _short(s, n: int = 48) -> str:
     s = str(s)
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def present(sec, shown) -> None:
+    """Show what an analysis found, in order (`clipinv.analyses.findings`): each `Table` with the page's
+    caption settings, each `Curves` as `rate_curves`, each `Grid` through the page's `show_images` (NSFW-flagged images blurred)."""
+    for item in shown:
+        if isinstance(item, Grid):
+            sec.show_images(
+                item.images,
+                item.caption,
+                row_labels=item.row_labels,
+                col_labels=item.col_labels,
+                size=item.size,
+                **item.settings,
+            )
+        elif isinstance(item, Curves):
+            fig = rate_curves(item.tables, item.x, item.xlabel, item.ylabel, **item.plot)
+            sec.show(fig, item.caption, **item.settings)
+        else:
+            table(item.rows, item.caption, **sec.meta(**item.settings))

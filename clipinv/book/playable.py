@@ -5,7 +5,7 @@ opened from file://, without a kernel.
 - `record`: one inversion watched step by step through `clipinv.invert`'s callback: a `Film`;
 - `scrubber`: a slider over a film's steps: the images (a row per prompt, a column per seed), the
   resolution stages under the slider, the similarity curves with a marker at the shown step;
-- `ablation_picker`: pick an ablation, see its images and numbers next to the full recipe's.
+- `ablation_buttons`: an ablation per button; see its images and numbers next to the full recipe's.
 
 Every image shown goes through the book's NSFW blur (`clipinv.book.figures.safe_images`). A figure stays
 under `max_bytes`: it shows fewer frames (or prompts), and says so, rather than grow. The figures
@@ -335,7 +335,7 @@ def numbers(row: dict) -> list[str]:
     return out + [str(row.get("n", "\u2013"))]
 
 
-def ablation_picker(invs: dict, summary, prompts=None, seeds=1, blur=True, max_bytes=MAX_BYTES, size=128):
+def ablation_buttons(invs: dict, summary, prompts=None, seeds=1, blur=True, max_bytes=MAX_BYTES, size=128):
     """Buttons, one per ablation: the chosen one's images (each prompt x the first `seeds` seeds) under
     the full recipe's, and its numbers (`summary`, `clipinv.analyses.ablation.run`'s: a row per variant) next
     to the full recipe's. `invs`: {variant: Inversion}, the full recipe first. NSFW-flagged images are

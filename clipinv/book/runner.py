@@ -13,6 +13,10 @@ section runs: its name, a Ray address, a plan or ledger file) as a notebook para
 ``book/_generated/NAME.ipynb`` (ignored by git); ``jupyter-book build`` then compiles the site
 without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
 
+A section runs on the worlds its notebook declares in its metadata, ``"clipinv": {"worlds": ["toy"]}``
+(sections 7 and 8 need the toy world's planted truth); none declared: every world (`clipinv.worlds.WORLDS`).
+`check_world` refuses any other in one line before a kernel starts.
+
 The committed ``_toc.yml`` lists all nine sections. The build uses a table of contents generated
 next to the executed notebooks that lists the sections that exist, so the book builds while some
 sections are still being written. Notebooks use `clipinv.book.section.Section` to load their models
@@ -30,6 +34,7 @@ from pathlib import Path
 
 from clipinv.book.page import executed_parameters, glued  # noqa: F401 (what an executed page says, read here too)
 from clipinv.errors import ClipinvError
+from clipinv.worlds import EXAMPLE_MODELS, WORLDS, world_of
 
 SECTIONS = (
     "00_method",
@@ -75,6 +80,26 @@ def check_section(r: Path, name: str) -> None:
 
 
 # ---------------------------------------------------------------- profiles and parameters
+def supported_worlds(r: Path, name: str) -> tuple:
+    """The worlds a section runs on: its notebook's metadata ``clipinv: {worlds: [...]}`` (a section
+    that needs planted truth names only "toy"), every world where it names none."""
+    import json
+
+    nb = json.loads((r / "notebooks" / f"{name}.ipynb").read_text())
+    return tuple(nb.get("metadata", {}).get("clipinv", {}).get("worlds") or WORLDS)
+
+
+def check_world(r: Path, name: str, params: dict) -> None:
+    """Refuse, in one line and before a kernel starts, a section run on a world it does not support."""
+    world, supported = world_of(params.get("model", "toy")), supported_worlds(r, name)
+    if world not in supported:
+        model, judge = EXAMPLE_MODELS[supported[0]]
+        raise ClipinvError(
+            f"section {name} runs only on the {' or '.join(supported)} world, not on the {world} world of "
+            f"model {params.get('model')!r}: run it with -p model {model} -p judge {judge}"
+        )
+
+
 def load_profile(r: Path, name: str) -> dict:
     import yaml
 
@@ -238,9 +263,9 @@ def run_section(
     """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
     `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks;
     `ledger` (a file) gets a row for each inversion it asks for (`clipinv.runs.planning.Ledger`)."""
-    check_section(r, name)
+    params = section_parameters(r, name, profile, overrides)  # checks the section's name first
+    check_world(r, name, params)
     address = ray_address(r, profile, ray)
-    params = section_parameters(r, name, profile, overrides)
     out_dir = r / "book" / "_generated"
     failed_dir = out_dir / "failed"
     failed_dir.mkdir(parents=True, exist_ok=True)
@@ -290,6 +315,7 @@ def _stamp(out: Path, name: str, profile: str, params: dict, overrides: dict, se
 
     nb = nbformat.read(str(out), as_version=4)
     nb.metadata["clipinv"] = {
+        **nb.metadata.get("clipinv", {}),  # what the source declares (its worlds)
         "profile": profile,
         "parameters": params,
         "overrides": overrides,

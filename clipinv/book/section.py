@@ -3,14 +3,15 @@ from its parameters).
 
     from clipinv.book.section import Section
 
-    sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
-                  device=device, recipe=recipe, run=run)
+    sec = Section.from_parameters(globals())  # the parameters cell's model, judge, profile, steps, ...
 
 The runner that executes the notebooks is `clipinv.book.runner`; it injects `run`, how the section runs
 (`engine_for`).
 """
 
 from __future__ import annotations
+
+import inspect
 
 import torch
 
@@ -35,13 +36,13 @@ def engine_for(run: dict | None, device=None):
     if run.get("ledger"):
         engine = Ledger(run["ledger"], engine, section=run.get("section"))
     return engine
+from clipinv.worlds import world_of
 
 
 class Section:
     """A notebook's set-up from its parameters: the models, the recipe, captions that name them.
 
-        sec = Section(model=model, judge=judge, profile=profile, steps=steps, precision=precision,
-                      device=device, recipe=recipe)
+        sec = Section.from_parameters(globals())  # in a page; or Section(model="toy", judge="toy-judge", ...)
         out = sec.invert(prompts, seeds)
         sec.caption("Inversions of ...", seeds=seeds)
 
@@ -88,7 +89,6 @@ class Section:
         if steps:
             changes.update(scaled_schedule(base, int(steps)))
         self.recipe = base.replace(**changes)
-        self.is_toy = self.bundle.spec.startswith("toy")
         if note:
             figures.stand_in_note(self.bundle, self.judge)
         prose.glue("models", self.models_text())
@@ -103,6 +103,19 @@ class Section:
         bundle.engine = self.engine
         return bundle
 
+    @classmethod
+    def from_parameters(cls, parameters: dict, **settings) -> Section:
+        """The section of a page from its parameters cell, `Section.from_parameters(globals())`: the
+        names `Section` takes (model, judge, profile, steps, precision, device, recipe, blur_nsfw) are
+        read from `parameters`, the page's own are left; `settings` add or replace any of them."""
+        known = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        return cls(**{k: v for k, v in parameters.items() if k in known}, **settings)
+
+    @property
+    def world(self) -> str:
+        """The world this page runs on: "toy" (the shapes world's models) or "paper" (real CLIPs)."""
+        return world_of(self.bundle.spec)
+
     def invert(self, prompts, seeds, recipe=None, progress=False, **kw):
         """`clipinv.invert` with this page's model, recipe and device (no progress bar: it would be a
         widget in the executed notebook; the explorer turns it on), on the page's engine (Ray where the
@@ -116,10 +129,6 @@ class Section:
         (a toy page that inverts a shipped ladder names it: `toy_models`)."""
         inverted = self.toy_models if self.toy_models and self.bundle.spec.startswith("toy") else self.bundle.spec
         return inverted + (f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else "")
-
-    def pick(self, paper, toy):
-        """The paper's choice for a real CLIP, the toy world's analogue for toy models."""
-        return toy if self.is_toy else paper
 
     def meta(self, **settings) -> dict:
         return {

@@ -9,9 +9,18 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, sections, smoke_book
+from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, STAND_IN, sections, smoke_book
 
-from clipinv.book.runner import COMMON, SECTIONS, copy_sources, load_profile, run_section, section_parameters
+from clipinv.book.runner import (
+    COMMON,
+    SECTIONS,
+    check_world,
+    copy_sources,
+    load_profile,
+    run_section,
+    section_parameters,
+    supported_worlds,
+)
 from clipinv.errors import ClipinvError
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -49,6 +58,16 @@ def test_profiles_are_valid_for_every_section(profile):
         assert params["profile"] == profile
 
 
+def test_a_section_declares_its_worlds_and_the_runner_refuses_the_others_in_one_line():
+    assert supported_worlds(REPO, "07_toy_audit") == ("toy",)
+    assert supported_worlds(REPO, "03_gender") == ("paper", "toy")
+    check_world(REPO, "07_toy_audit", section_parameters(REPO, "07_toy_audit", "paper"))  # its block names toy
+    check_world(REPO, "03_gender", {"model": "ViT-B-16:openai"})
+    with pytest.raises(ClipinvError, match="07_toy_audit runs only on the toy world, not on the paper world") as e:
+        check_world(REPO, "07_toy_audit", {"model": "ViT-B-16:openai"})
+    assert "\n" not in str(e.value) and "-p model toy -p judge toy-judge" in str(e.value)
+
+
 def test_unknown_parameter_is_one_line_error():
     with pytest.raises(ClipinvError, match="has no parameter"):
         section_parameters(REPO, "00_method", "smoke", {"no_such_knob": 1})
@@ -81,6 +100,12 @@ def paper_root(tmp_path_factory):
 @pytest.mark.parametrize("name", SECTIONS)
 def test_paper_profile_executes_with_random_stand_ins(name, paper_root):
     overrides = {**PAPER_STAND_IN, **PAPER_SECTION_EXTRA.get(name, {})}
+    if "paper" not in supported_worlds(paper_root, name):  # declared toy-only: refused before a kernel starts
+        with pytest.raises(ClipinvError, match=rf"^section {name} runs only on the toy world.*-p model toy") as e:
+            run_section(paper_root, name, "paper", overrides, log=lambda *_: None)
+        assert "\n" not in str(e.value) and STAND_IN in str(e.value)
+        assert not (paper_root / "book" / "_generated" / f"{name}.ipynb").exists()
+        return
     res = run_section(paper_root, name, "paper", overrides, log=lambda *_: None)
     nb = nbformat.read(str(res["output"]), as_version=4)
     text = json.dumps(nb.cells)

@@ -174,28 +174,28 @@ def test_numbers_are_written_as_the_book_writes_them():
 
 def test_picker_is_self_contained_and_holds_every_ablation():
     invs, summary = ablation_run()
-    fig = playable.ablation_picker(invs, summary)
+    fig = playable.ablation_buttons(invs, summary)
     assert_self_contained(fig.data)
     variants = data_of(fig)["variants"]
     assert [v["name"] for v in variants] == ["no affine", "no TV"]
     assert all(len(v["images"]) == 3 for v in variants)  # 3 prompts x seed 0
     assert variants[0]["numbers"][0] == "50% (30\u201360%)" and "83% (50\u201393%)" in fig.data
     assert fig.data.count('class="ci-pick"') == 2 and fig.data.count('class="ci-full"') == 3
-    two_seeds = playable.ablation_picker(invs, summary, seeds=2)
+    two_seeds = playable.ablation_buttons(invs, summary, seeds=2)
     assert all(len(v["images"]) == 6 for v in data_of(two_seeds)["variants"])
 
 
 def test_picker_shows_fewer_prompts_to_stay_under_max_bytes():
     invs, summary = ablation_run(n_prompts=8)
-    everything = playable.ablation_picker(invs, summary, blur=False)
-    fig = playable.ablation_picker(invs, summary, blur=False, max_bytes=everything.nbytes // 2)
+    everything = playable.ablation_buttons(invs, summary, blur=False)
+    fig = playable.ablation_buttons(invs, summary, blur=False, max_bytes=everything.nbytes // 2)
     n = len(data_of(fig)["variants"][0]["images"])
     assert fig.nbytes <= everything.nbytes // 2 and 1 <= n < 8
     assert f"Showing {n} of 8 prompts, to stay under" in fig.data and fig.settings["prompts"].startswith(
         f"{n} of 8, to stay"
     )
     with pytest.raises(ClipinvError, match="summary"):
-        playable.ablation_picker(invs, summary.iloc[:2])
+        playable.ablation_buttons(invs, summary.iloc[:2])
 
 
 # ---------------------------------------------------------------- in the browser
@@ -257,7 +257,7 @@ def test_in_chromium_the_slider_moves_the_images_and_the_marker(browser, toy_fil
 
 def test_in_chromium_picking_an_ablation_changes_its_images_and_numbers(browser, tmp_path):
     invs, summary = ablation_run(n_prompts=6)
-    fig = playable.ablation_picker(invs, summary)
+    fig = playable.ablation_buttons(invs, summary)
     path = tmp_path / "picker.html"
     path.write_text(f"<!doctype html><meta charset=utf-8><main>{fig.data}</main>")
     page, errors, _ = open_page(browser, path, width=768)

@@ -241,3 +241,55 @@ def test_intervals_figure_has_a_panel_per_measure():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- what a page takes for its world
+def test_rate_and_estimate_say_themselves_as_the_prose_did():
+    from clipinv.analyses.stats import Estimate, Rate, mean_ci, rate
+
+    r = rate([True] * 5 + [False])
+    assert isinstance(r, Rate) and (r.k, r.n) == (5, 6) and r.rate == 5 / 6
+    assert str(r) == "83% (44–97%)" == prose.rate(5, 6) == prose.rate_of(r)
+    assert r.share == "5/6, 83% (44–97%)" == prose.share(r)
+    assert r["k"] == 5 and r["low"] == r.low and "rate" in r and dict(r)["n"] == 6
+    assert r.columns() == {"n": 6, "detected": 5, "rate": 5 / 6, "low": r.low, "high": r.high}
+    m = mean_ci([0.1, 0.12, 0.15])
+    assert (
+        isinstance(m, Estimate) and str(m) == prose.mean(m) == "0.123 (0.061–0.186)"
+    )  # sd 0.02517, t(2) 4.3027: ± 0.0625
+    assert prose.mean({"mean": m.mean, "low": m.low, "high": m.high, "n": 3}) == str(m)
+    assert str(mean_ci([-0.0004])) == "0.000" and str(Estimate(3, -0.01, -0.02, 0.001)) == "−0.010 (−0.020 to 0.001)"
+
+
+def test_each_world_has_its_prompts_and_an_unknown_world_is_one_line():
+    from clipinv.analyses.prompts import CONCEPTS, FIGURE_1, JUDGED, METHOD, SWAP_PAIRS, of_world, spread
+
+    assert of_world(METHOD, "paper") == FIGURE_1 and of_world(JUDGED, "paper")[:6] == FIGURE_1
+    assert all(t for table in (METHOD, CONCEPTS, SWAP_PAIRS, JUDGED) for t in table.values())
+    assert of_world(METHOD, "toy")[0] == "a red circle" and len(of_world(JUDGED, "toy")) == 24
+    assert spread(list(range(24)), 8) == [0, 3, 6, 9, 12, 15, 18, 21]
+    with pytest.raises(ClipinvError, match="nothing for the emoji world: it runs on the paper or toy world"):
+        of_world(METHOD, "emoji")
+    assert judged_accuracy.page_prompts("paper", None, 3) == (FIGURE_1[:: 8 // 3][:3], None)
+    toy_prompts, labels = judged_accuracy.page_prompts("toy", ["a red circle"], 3)
+    assert toy_prompts == ["a red circle"] and len(labels) == 24
+
+
+def test_the_setups_per_world():
+    assert gender.setup_of("paper").attribute == "gender" and gender.setup_of("toy").focal == "red"
+    paper, toy = nsfw.setup_of("paper"), nsfw.setup_of("toy")
+    assert paper.trigger is None and paper.prompts[:3] == nsfw.PAPER and toy.prompts[0] == f"a {toy.trigger}"
+    scores = torch.tensor([[0.9, 0.1]])
+    assert nsfw.marks(paper, torch.zeros(1, 2, 3, 8, 8), scores)["flags"].tolist() == [[True, False]]
+    found = {"main": None, "others": None, "separated": False}
+    assert nsfw.headline(toy, found) == "planted marker: none on this page"
+    assert nsfw.text_finding(paper, []).startswith("No NSFW rank was measured")
+
+
+def test_a_section_is_built_from_its_parameters_cell():
+    from clipinv.book.section import Section
+
+    cell = {"model": "toy", "judge": "toy-judge", "profile": "smoke", "steps": 4, "seeds": 3, "rates": [1.0]}
+    sec = Section.from_parameters(cell, note=False)
+    assert sec.world == "toy" and sec.profile == "smoke" and sec.recipe.steps == 4
+    assert Section.from_parameters({**cell, "model": "toy", "judge": None}, note=False).judge is None

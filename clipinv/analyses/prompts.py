@@ -1,0 +1,91 @@
+"""What the pages invert, per world, as data: each table maps a world ("paper": the real CLIPs the
+paper inverts; "toy": the planted shapes world, `clipinv.worlds`) to its prompts, and a page takes
+the ones of the world it runs on, once, with `of_world(TABLE, sec.world)`.
+
+- `FIGURE_1`: the paper's Figure 1 prompts; `JUDGED`: those and two more, the pool sections 5 and 6
+  judge among (the toy world: its 24 colour x shape prompts, which are also the judge's labels);
+- `METHOD` (section 0), `CONCEPTS` (section 1: (group, target) pairs, a target a text or a blend),
+  `SWAP_PAIRS` (section 4: a caption and its swapped twin).
+"""
+
+from __future__ import annotations
+
+from clipinv.core.objective import Prompt
+from clipinv.errors import ClipinvError
+from clipinv.worlds.shapes.world import class_prompts
+
+FIGURE_1 = [
+    "Floating castle held by balloons in the sky",
+    "Panda mad scientist mixing sparkling chemicals",
+    "An astronaut exploring an alien planet, discovering a mysterious ancient artifact",
+    "a peaceful sunset",
+    "professor Albus Dumbledore",
+    "a loving couple",
+]
+
+METHOD = {
+    "paper": FIGURE_1,
+    "toy": [
+        "a red circle",
+        "a large blue square on the left",
+        "a small green triangle on the right",
+        "a yellow circle above a purple square",
+        "a red circle left of a blue square",
+    ],
+}
+
+CONCEPTS = {
+    "paper": [  # (group, target)
+        ("blending", "Panda mad scientist mixing sparkling chemicals"),
+        ("blending", Prompt("a panda") + Prompt("a mad scientist mixing sparkling chemicals")),
+        ("related concepts", "professor Albus Dumbledore"),
+        ("related concepts", "the Eiffel Tower"),  # ours
+        ("emotions", "an interested person"),
+        ("emotions", "a sad person"),  # ours
+        ("emotions", "an angry person"),  # ours
+        ("actions", "a person jumping in a park"),
+        ("actions", "a person swimming in a pool"),  # ours
+    ],
+    "toy": [
+        ("blending", Prompt("a red circle") + Prompt("a blue square")),
+        ("under-specified", "a circle"),
+        ("under-specified", "a red thing"),
+        ("size", "a large yellow triangle"),
+        ("size", "a small yellow triangle"),
+        ("position", "a green square on the left"),
+        ("position", "a green square on the right"),
+        ("colour", "a blue square"),
+    ],
+}
+
+SWAP_PAIRS = {
+    "paper": [
+        ("A big dog chasing a small cat", "A small dog chasing a big cat"),
+        ("A big dog chasing a small cat", "A small cat chasing a big dog"),
+        (
+            "a female mannequin dressed in a black leather jacket and gold pleated skirt",
+            "a female mannequin dressed in a gold leather jacket and black pleated skirt",
+        ),
+    ],
+    "toy": [
+        ("a red circle left of a blue square", "a blue circle left of a red square"),
+        ("a red circle left of a blue square", "a blue square left of a red circle"),
+        ("a green triangle above a yellow square", "a yellow triangle above a green square"),
+    ],
+}
+
+JUDGED = {"paper": [*FIGURE_1, "a beautiful landscape", "a red bicycle"], "toy": class_prompts()[0]}
+JUDGE_LABELS = {"paper": None, "toy": class_prompts()[0]}  # None: the page's own prompts are the labels
+
+
+def of_world(table: dict, world: str):
+    """`table`'s entry for `world` (a copy of a list), or a one-line error naming the worlds it has."""
+    if world not in table:
+        raise ClipinvError(f"this page has nothing for the {world} world: it runs on the {' or '.join(table)} world")
+    entry = table[world]
+    return list(entry) if isinstance(entry, list) else entry
+
+
+def spread(pool: list, n: int) -> list:
+    """n of the pool's prompts, spread over it (every len(pool) // n-th)."""
+    return pool[:: max(1, len(pool) // n)][:n]
