@@ -36,6 +36,8 @@ def engine_for(run: dict | None, device=None):
     if run.get("ledger"):
         engine = Ledger(run["ledger"], engine, section=run.get("section"))
     return engine
+
+
 from clipinv.worlds import world_of
 
 
