@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from clipinv.core.invert import invert
+from clipinv.core.recipe import scaled_schedule
 from clipinv.errors import ClipinvError
 from clipinv.models.load import load_model
 from clipinv.worlds.shapes import TOY_MODELS, TOY_RECIPE, WEIGHTS, ModelConfig, TrainConfig, train
@@ -72,42 +73,18 @@ def test_unknown_words_fail_in_one_line(toy):
 
 def test_toy_models_carry_the_toy_recipe_as_their_default(toy):
     # (its speed is measured by research/toy_recipe.py and bench/throughput.py, not timed here)
-    inv = invert(toy, "a red circle", seeds=4, cache=False, progress=False)  # the default recipe, no other argument
-    assert inv.images.shape == (1, 4, 3, toy.image_size, toy.image_size)
+    inv = invert(toy, "a red circle", seeds=1, cache=False, progress=False)  # the default recipe, no other argument
+    assert inv.images.shape == (1, 1, 3, toy.image_size, toy.image_size)
     assert inv.record["recipe"] == TOY_RECIPE.to_dict()
-
-
-def test_inversions_are_judged_far_above_chance_and_grey_padding_is_why(toy, toy_judge):
-    """Every colour x shape pair, seed 0: 24 images judged 24-way by the independent toy-judge, with
-    the toy recipe and with the paper's border padding in its place. The card records the full
-    measurement (all 24 pairs x 4 seeds). This guards the level reached (chance is 4%) and that the
-    grey padding is what raised it."""
-    from clipinv.worlds.shapes import COLOURS, SHAPES
-
-    pairs = [(c, s) for c in COLOURS for s in SHAPES]
-    acc = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=1, progress=False)
-    border = inversion_accuracy(
-        toy,
-        toy_judge,
-        recipe=TOY_RECIPE.replace(background_fill=None, final_scale=1.0),
-        pairs=pairs,
-        seeds=1,
-        progress=False,
-    )
-    info = {k: v for k, v in acc.items() if k not in ("images_tensor", "per_prompt")}
-    info["border padding"] = border["judged_colour_shape"]
-    assert acc["self_similarity"] > 0.5, info
-    assert acc["judged_colour_shape"] >= 0.65, info
-    assert acc["judged_colour"] >= 0.9 and acc["pixel_colour"] >= 0.9, info
-    assert acc["judged_colour_shape"] >= border["judged_colour_shape"] + 0.1, info
 
 
 def test_inversion_accuracy_takes_a_list_of_seeds_and_scores_every_image(toy, toy_judge):
     """A seed list (e.g. seeds 4-7, to see how the accuracy moves with the seeds) gives the same images
     as those seeds inside a count, and its rates count every image, not just the first `seeds`."""
     pairs = [("red", "circle"), ("blue", "triangle")]
-    count = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=2, progress=False)
-    listed = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=[1, 0], progress=False)
+    short = TOY_RECIPE.replace(**scaled_schedule(TOY_RECIPE, 24))  # what is checked does not depend on the length
+    count = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=2, recipe=short, progress=False)
+    listed = inversion_accuracy(toy, toy_judge, pairs=pairs, seeds=[1, 0], recipe=short, progress=False)
     assert listed["seeds"] == [1, 0] and listed["images"] == 4
     assert torch.allclose(listed["images_tensor"], count["images_tensor"].flip(1), atol=1e-4)
     judged = [(prompt[2:], j) for prompt, p in listed["per_prompt"].items() for j in p["judged"]]
