@@ -4,7 +4,7 @@
     python tools/golden.py            # the image hashes (seconds)
     python tools/golden.py --book     # and the smoke book's headlines (minutes)
 
-`tests/unit/test_golden.py` holds the hashes this printed, `tests/book/golden/` the headlines; a refactor
+`tests/book/test_golden_images.py` holds the hashes this printed, `tests/book/golden/` the headlines; a refactor
 that means to change no behaviour keeps them identical.
 """
 

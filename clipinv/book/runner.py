@@ -263,9 +263,10 @@ def run_section(
     """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
     `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks;
     `ledger` (a file) gets a row for each inversion it asks for (`clipinv.runs.planning.Ledger`)."""
-    params = section_parameters(r, name, profile, overrides)  # checks the section's name first
+    check_section(r, name)
+    address = ray_address(r, profile, ray)  # reads, and so checks, the profile before any notebook
+    params = section_parameters(r, name, profile, overrides)
     check_world(r, name, params)
-    address = ray_address(r, profile, ray)
     out_dir = r / "book" / "_generated"
     failed_dir = out_dir / "failed"
     failed_dir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """Behaviour the package must keep: the images of fixed small inversions (each shipped recipe), as
-recorded by `tools/golden.py` (the smoke book's headlines are tests/book/test_golden_headlines.py).
+recorded by `tools/golden.py` (the smoke book's headlines are test_golden_headlines.py beside it).
 A change that means to alter what the package computes updates these on purpose and says why."""
 
 from __future__ import annotations
