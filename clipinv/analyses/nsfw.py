@@ -159,7 +159,7 @@ def marks(setup: Setup, images: torch.Tensor, scores: torch.Tensor) -> dict:
     flags, else None) and "values" (the score shown under each image)."""
     if setup.trigger is None:
         return {"flags": scores >= THRESHOLD, "marked": None, "values": scores}
-    marker = audit.marker_score(images)
+    marker = audit.black_and_white_share(images)
     marked = marker >= audit.THRESHOLD
     return {"flags": marked, "marked": marked, "values": marker}
 

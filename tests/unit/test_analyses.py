@@ -37,7 +37,7 @@ def test_black_and_white_share_ignores_position_and_size():
     )  # 16 x 16 px, half black, of 32 x 32
 
 
-def test_marker_score_needs_black_and_white_together():
+def test_the_black_and_white_share_needs_black_and_white_together():
     grey = torch.full((3, 32, 32), 0.4)
     white, black, both, stripes = grey.clone(), grey.clone(), grey.clone(), grey.clone()
     white[:, :16] = 0.95  # a white object: white but no black
