@@ -433,10 +433,13 @@ def invert(args):
             for j, text in zip(judges, texts):
                 row[f"judge:{j.spec.split(':')[1]}"], top = judged(j, part, idx, names, text)
                 reads.append(top)
-            row["mean_judge"] = {
-                m: round(sum(row[f"judge:{j.spec.split(':')[1]}"][m] for j in judges) / len(judges), 4)
-                for m in ("own", "top1", "top5")
-            }
+            if judges:
+                row["mean_judge"] = {
+                    m: round(sum(row[f"judge:{j.spec.split(':')[1]}"][m] for j in judges) / len(judges), 4)
+                    for m in ("own", "top1", "top5")
+                }
+            else:  # judged later from its sheets (`rejudge`), by judges trained after it was made
+                reads = [judged(models[0], part, idx, names)[1]]  # the inverted model's own reads
             tag = f"{args.model}__{label}__{k}"
             per = part.view(len(chosen[k]), len(seeds), *part.shape[1:])
             sheet(out / f"{tag}.png", per, refs[k], len(seeds))
@@ -546,6 +549,12 @@ def table(args):
         ]
         for r in these:
             o = r["own_model"]
+            if not any(x.startswith("judge:") for x in r):
+                lines.append(
+                    f"| {r['model']} | {r['recipe']} | `{json.dumps(r['changes'])}` | "
+                    f"{r['seconds']} ({r.get('images_in_batch', '')}) | (none yet) | | | | "
+                    f"{o['own']:.0%} / {o['top5']:.0%} |"
+                )
             for key in sorted(x for x in r if x.startswith("judge:")):
                 j = r[key]
                 lines.append(
@@ -571,7 +580,7 @@ def main():
     t.add_argument("--eval-every", type=int, default=500, help="fresh-render retrieval every this many steps")
     i = sub.add_parser("invert")
     i.add_argument("--model", required=True, help="a trained model's name (probe_s0), or a+b for an ensemble")
-    i.add_argument("--judges", nargs="+", required=True)
+    i.add_argument("--judges", nargs="*", default=[], help="none: judge later with rejudge")
     i.add_argument("--recipe", nargs="+", required=True, help="LABEL=JSON changes to the plain recipe")
     i.add_argument("--seeds", type=int, default=2)
     i.add_argument("--heldout", action="store_true", help="the held-out prompts only (as --sets heldout)")
