@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -231,24 +232,66 @@ def retrieval(bundle, g, names, draws=2):
 
 
 # ---------------------------------------------------------------- train
+def save_card(out: Path, name: str, model, card: dict, g, names, tok):
+    """Weights + card, then the card's fresh-render retrieval (the model as saved, through `load`)."""
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, out / "models" / f"{name}.safetensors")
+    (out / "models" / f"{name}.json").write_text(json.dumps(card))
+    top1, top5 = retrieval(load(out, name, tok), g, names)
+    card.update(model=name, top1=round(top1, 4), top5=round(top5, 4), renders=2 * len(names))
+    (out / "models" / f"{name}.json").write_text(json.dumps(card))
+    return card
+
+
 def train(args):
+    """Step-based schedule (warm-up 100, linear decay to 0.1 at --steps); --seconds only stops the run
+    early, leaving a checkpoint that --resume continues exactly (model, optimiser, step, RNG states)."""
     out = Path(args.out)
     g, names = glyphs(out)
     tok = Tokenizer(names)
     v = VARIANTS[args.variant]
+    name = f"{args.variant}_s{args.seed}"
+    ckpt = out / "models" / f"{name}.ckpt.pt"
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     model = make_model(tok.vocab, v["width"])
     params = sum(p.numel() for p in model.parameters())
     print(f"{len(names)} emoji, {tok.vocab} token ids, {params / 1e6:.2f} M parameters", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
-    t0, batch, step = time.time(), 128, 0
+    batch, step, spent, cpu_spent, legs = 128, 0, 0.0, 0.0, []
+    if args.resume and ckpt.exists():
+        c = torch.load(ckpt, weights_only=True)
+        model.load_state_dict(c["model"])
+        opt.load_state_dict(c["opt"])
+        torch.set_rng_state(c["torch_rng"])
+        random.setstate((c["py_rng"][0], tuple(c["py_rng"][1]), c["py_rng"][2]))
+        step, spent, cpu_spent, legs = c["step"], c["seconds"], c["cpu_seconds"], c["legs"]
+        assert c["total_steps"] == args.steps, "resume with the schedule's own --steps"
+        print(f"resumed at step {step}", flush=True)
+    t0, c0, load0 = time.time(), time.process_time(), os.getloadavg()
+
+    def checkpoint():
+        (out / "models").mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "py_rng": random.getstate(),
+            "step": step,
+            "total_steps": args.steps,
+            "seconds": spent + time.time() - t0,
+            "cpu_seconds": cpu_spent + time.process_time() - c0,
+            "legs": legs,
+        }
+        torch.save(state, str(ckpt) + ".tmp")
+        os.replace(str(ckpt) + ".tmp", ckpt)
+
     while step < args.steps and time.time() - t0 < args.seconds:
         idx = torch.randint(0, len(names), (batch,)).tolist()
         x = (render(g, idx, v["scale"], v["plain_p"], v["grey_p"]) - MEAN) / STD
         t = tok([random.choice(TEMPLATES).format(art(names[i])) for i in idx])
-        done = max(step / args.steps, (time.time() - t0) / args.seconds)  # whichever budget runs out first
-        lr = 1e-3 * min(1, (step + 1) / 100) * (0.1 + 0.9 * (1 - done))
+        lr = 1e-3 * min(1, (step + 1) / 100) * (0.1 + 0.9 * (1 - step / args.steps))
         for group in opt.param_groups:
             group["lr"] = lr
         fi, ft, scale = model(x, t)
@@ -264,31 +307,43 @@ def train(args):
         opt.step()
         step += 1
         if step % 100 == 0:
-            print(f"step {step} {time.time() - t0:.0f}s loss {loss.item():.3f}", flush=True)
-    seconds = time.time() - t0
-    name = f"{args.variant}_s{args.seed}"
-    (out / "models").mkdir(parents=True, exist_ok=True)
-    model.eval()
-    save_file({k: v_.contiguous() for k, v_ in model.state_dict().items()}, out / "models" / f"{name}.safetensors")
+            print(
+                f"step {step} {spent + time.time() - t0:.0f}s loss {loss.item():.3f} {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            checkpoint()
+        if step % args.eval_every == 0 and step < args.steps:
+            curve = save_card(out, f"{name}@{step}", model, {"width": v["width"], "step": step}, g, names, tok)
+            curve.update(seconds=round(spent + time.time() - t0), load=os.getloadavg()[0])
+            with open(out / "training_curve.jsonl", "a") as f:
+                f.write(json.dumps(curve) + "\n")
+            print("curve", json.dumps(curve), flush=True)
+    legs.append(
+        {"steps_to": step, "seconds": round(time.time() - t0), "load_start": load0, "load_end": os.getloadavg()}
+    )
+    checkpoint()
+    finished = step >= args.steps
     card = {
         "variant": args.variant,
         **v,
         "seed": args.seed,
         "steps": step,
+        "schedule_steps": args.steps,
+        "finished": finished,
         "batch": batch,
-        "seconds": round(seconds),
+        "seconds": round(spent + time.time() - t0),
+        "cpu_seconds": round(cpu_spent + time.process_time() - c0),
+        "legs": legs,
         "params": params,
         "threads": torch.get_num_threads(),
     }
-    (out / "models" / f"{name}.json").write_text(json.dumps(card))
-    top1, top5 = retrieval(load(out, name, tok), g, names)
-    card.update(model=name, top1=round(top1, 4), top5=round(top5, 4))
-    (out / "models" / f"{name}.json").write_text(json.dumps(card))
+    model.eval()
+    card = save_card(out, name if finished else f"{name}@{step}", model, card, g, names, tok)
     with open(out / "training.jsonl", "a") as f:
         f.write(json.dumps(card) + "\n")
     print(
-        f"{name}: {step} steps in {seconds:.0f}s; fresh-render retrieval among {len(names)}: "
-        f"top-1 {top1:.1%} top-5 {top5:.1%}",
+        f"{card['model']}: {step} steps in {card['seconds']}s ({card['cpu_seconds']} CPU s); fresh-render "
+        f"retrieval among {len(names)}: top-1 {card['top1']:.1%} top-5 {card['top5']:.1%}",
         flush=True,
     )
 
@@ -301,14 +356,15 @@ def judged(judge, images, idx, names, text=None):
     feats = judge.encode_image(images)
     page = sorted(set(idx))
     pick = (feats @ text[page].T).argmax(1)
-    own = sum(page[p] == i for p, i in zip(pick.tolist(), idx)) / len(idx)
+    own = int(sum(page[p] == i for p, i in zip(pick.tolist(), idx)))
     top = (feats @ text.T).topk(5, dim=1).indices
     lab = torch.tensor(idx)[:, None]
-    return {
-        "own": round(own, 4),
-        "top1": round((top[:, :1] == lab).float().mean().item(), 4),
-        "top5": round((top == lab).any(1).float().mean().item(), 4),
-    }, top
+    hits = {
+        "own": own,
+        "top1": int((top[:, :1] == lab).sum().item()),
+        "top5": int((top == lab).any(1).sum().item()),
+    }
+    return {**{k: round(v / len(idx), 4) for k, v in hits.items()}, "hits": hits, "n": len(idx)}, top
 
 
 def sheet(path, rows, refs, seeds, blind=False, cell=96):
@@ -324,6 +380,7 @@ def sheet(path, rows, refs, seeds, blind=False, cell=96):
 
 
 def invert(args):
+    """Each recipe inverts every prompt of the chosen sets x seeds in one batch; one row per set."""
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     g, names = glyphs(out)
@@ -332,13 +389,15 @@ def invert(args):
     judges = [load(out, j, tok) for j in args.judges]
     assert not {j.weights_hash for j in judges} & {m.weights_hash for m in models}, "a judge is an inverted model"
     texts = [name_features(j, names) for j in judges]
-    chosen = [n for n in (HELDOUT if args.heldout else DEV) if n in names]
+    sets = ["heldout"] if args.heldout else args.sets
+    chosen = {k: [n for n in {"dev": DEV, "heldout": HELDOUT}[k] if n in names] for k in sets}
+    every = [n for k in sets for n in chosen[k]]
     seeds = list(range(args.seeds))
-    prompts = [objective.as_prompt(art(n)) for n in chosen for _ in seeds]
-    idx = [names.index(n) for n in chosen for _ in seeds]
-    refs = render(
-        g, [names.index(n) for n in chosen], scale=(0.8, 0.8), plain_p=1.0, gen=torch.Generator().manual_seed(7)
-    )
+    prompts = [objective.as_prompt(art(n)) for n in every for _ in seeds]
+    refs = {
+        k: render(g, [names.index(n) for n in v], scale=(0.8, 0.8), plain_p=1.0, gen=torch.Generator().manual_seed(7))
+        for k, v in chosen.items()
+    }
     for spec in args.recipe:
         label, changes = spec.split("=", 1)
         knobs = {**BASE, **json.loads(changes)}
@@ -347,41 +406,52 @@ def invert(args):
             for k, v in knobs.items()
         }
         recipe = Recipe(**knobs)
-        t0 = time.time()
-        images, sims, _ = optimise(
-            models, prompts, [s for _ in chosen for s in seeds], recipe, torch.device("cpu"), progress=False
+        t0, load0 = time.time(), os.getloadavg()[0]
+        images, _, _ = optimise(
+            models, prompts, [s for _ in every for s in seeds], recipe, torch.device("cpu"), progress=False
         )
         seconds = time.time() - t0
-        row = {
-            "model": args.model,
-            "recipe": label,
-            "changes": json.loads(changes),
-            "set": "heldout" if args.heldout else "dev",
-            "prompts": len(chosen),
-            "seeds": len(seeds),
-            "seconds": round(seconds),
-            "own_model": judged(models[0], images, idx, names)[0],
-        }
-        reads = []
-        for j, text in zip(judges, texts):
-            row[f"judge:{j.spec.split(':')[1]}"], top = judged(j, images, idx, names, text)
-            reads.append(top)
-        row["mean_judge"] = {
-            k: round(sum(row[f"judge:{j.spec.split(':')[1]}"][k] for j in judges) / len(judges), 4)
-            for k in ("own", "top1", "top5")
-        }
-        tag = f"{args.model}__{label}__{row['set']}"
-        per = images.view(len(chosen), len(seeds), *images.shape[1:])
-        sheet(out / f"{tag}.png", per, refs, len(seeds))
-        sheet(out / f"{tag}_blind.png", per, refs, len(seeds), blind=True)
-        row["sheet"] = f"{tag}.png"
-        row["reads"] = {
-            chosen[i // len(seeds)] + f"/{i % len(seeds)}": [names[k] for k in reads[0][i, :3].tolist()]
-            for i in range(len(idx))
-        }
-        with open(out / "inversions.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps({k: v for k, v in row.items() if k != "reads"}), flush=True)
+        start = 0
+        for k in sets:
+            n_img = len(chosen[k]) * len(seeds)
+            part = images[start : start + n_img]
+            start += n_img
+            idx = [names.index(n) for n in chosen[k] for _ in seeds]
+            row = {
+                "model": args.model,
+                "recipe": label,
+                "changes": json.loads(changes),
+                "set": k,
+                "prompts": len(chosen[k]),
+                "seeds": len(seeds),
+                "seconds": round(seconds),
+                "images_in_batch": len(prompts),
+                "load_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                "own_model": judged(models[0], part, idx, names)[0],
+            }
+            reads = []
+            for j, text in zip(judges, texts):
+                row[f"judge:{j.spec.split(':')[1]}"], top = judged(j, part, idx, names, text)
+                reads.append(top)
+            if judges:
+                row["mean_judge"] = {
+                    m: round(sum(row[f"judge:{j.spec.split(':')[1]}"][m] for j in judges) / len(judges), 4)
+                    for m in ("own", "top1", "top5")
+                }
+            else:  # judged later from its sheets (`rejudge`), by judges trained after it was made
+                reads = [judged(models[0], part, idx, names)[1]]  # the inverted model's own reads
+            tag = f"{args.model}__{label}__{k}"
+            per = part.view(len(chosen[k]), len(seeds), *part.shape[1:])
+            sheet(out / f"{tag}.png", per, refs[k], len(seeds))
+            sheet(out / f"{tag}_blind.png", per, refs[k], len(seeds), blind=True)
+            row["sheet"] = f"{tag}.png"
+            row["reads"] = {
+                chosen[k][i // len(seeds)] + f"/{i % len(seeds)}": [names[m] for m in reads[0][i, :3].tolist()]
+                for i in range(len(idx))
+            }
+            with open(out / "inversions.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(json.dumps({m: v for m, v in row.items() if m != "reads"}), flush=True)
 
 
 def figure(args, cell=96):
@@ -432,12 +502,26 @@ def rejudge(args, cell=96):
 
 
 # ---------------------------------------------------------------- table
+def wilson(k: int, n: int, z: float = 1.96):
+    """The Wilson score 95% interval of k successes in n."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def cell(read, key):
+    k, n = read["hits"][key], read["n"]
+    lo, hi = wilson(k, n)
+    return f"{k}/{n} = {k / n:.0%} [{lo:.0%}, {hi:.0%}]"
+
+
 def table(args):
     out = Path(args.out)
     lines = [
         "# emoji world: measured variants",
         "",
-        "## training (fresh-render retrieval among all names)",
+        "## training (fresh-render retrieval among all names: each glyph drawn twice, 2,542 renders)",
         "",
         "| model | variant | seed | steps | seconds | threads | top-1 | top-5 |",
         "|---|---|---|---|---|---|---|---|",
@@ -449,23 +533,35 @@ def table(args):
                 f"| {r['model']} | {r['variant']} | {r['seed']} | {r['steps']} | {r['seconds']} | "
                 f"{r['threads']} | {r['top1']:.1%} | {r['top5']:.1%} |"
             )
-    lines += [
-        "",
-        "## inversions (judges trained apart; own = own prompt among the page's)",
-        "",
-        "| model | recipe | changes | set | images | s | judge own | judge top-1 | judge top-5 | "
-        "same model own / top-5 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     if (out / "inversions.jsonl").exists():
-        for line in (out / "inversions.jsonl").read_text().splitlines():
-            r = json.loads(line)
-            m, o = r["mean_judge"], r["own_model"]
-            lines.append(
-                f"| {r['model']} | {r['recipe']} | `{json.dumps(r['changes'])}` | {r['set']} | "
-                f"{r['prompts'] * r['seeds']} | {r['seconds']} | {m['own']:.0%} | {m['top1']:.0%} | "
-                f"{m['top5']:.0%} | {o['own']:.0%} / {o['top5']:.0%} |"
-            )
+        rows = [json.loads(line) for line in (out / "inversions.jsonl").read_text().splitlines()]
+    for k in ("dev", "heldout"):
+        these = [r for r in rows if r["set"] == k]
+        if not these:
+            continue
+        lines += [
+            "",
+            f"## inversions, {k} prompts (judges trained apart; own = own prompt among the set's; 95% Wilson intervals)",
+            "",
+            "| model | recipe | changes | s (batch) | judge | own | top-1 | top-5 | same model own / top-5 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in these:
+            o = r["own_model"]
+            if not any(x.startswith("judge:") for x in r):
+                lines.append(
+                    f"| {r['model']} | {r['recipe']} | `{json.dumps(r['changes'])}` | "
+                    f"{r['seconds']} ({r.get('images_in_batch', '')}) | (none yet) | | | | "
+                    f"{o['own']:.0%} / {o['top5']:.0%} |"
+                )
+            for key in sorted(x for x in r if x.startswith("judge:")):
+                j = r[key]
+                lines.append(
+                    f"| {r['model']} | {r['recipe']} | `{json.dumps(r['changes'])}` | "
+                    f"{r['seconds']} ({r.get('images_in_batch', '')}) | {key[6:]} | {cell(j, 'own')} | "
+                    f"{cell(j, 'top1')} | {cell(j, 'top5')} | {o['own']:.0%} / {o['top5']:.0%} |"
+                )
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -479,13 +575,16 @@ def main():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--variant", choices=VARIANTS, default="probe")
     t.add_argument("--steps", type=int, default=2000)
-    t.add_argument("--seconds", type=float, default=840, help="stop after this long, whatever --steps says")
+    t.add_argument("--seconds", type=float, default=840, help="stop after this long (a checkpoint --resume continues)")
+    t.add_argument("--resume", action="store_true", help="continue models/VARIANT_sSEED.ckpt.pt")
+    t.add_argument("--eval-every", type=int, default=500, help="fresh-render retrieval every this many steps")
     i = sub.add_parser("invert")
     i.add_argument("--model", required=True, help="a trained model's name (probe_s0), or a+b for an ensemble")
-    i.add_argument("--judges", nargs="+", required=True)
+    i.add_argument("--judges", nargs="*", default=[], help="none: judge later with rejudge")
     i.add_argument("--recipe", nargs="+", required=True, help="LABEL=JSON changes to the plain recipe")
     i.add_argument("--seeds", type=int, default=2)
-    i.add_argument("--heldout", action="store_true")
+    i.add_argument("--heldout", action="store_true", help="the held-out prompts only (as --sets heldout)")
+    i.add_argument("--sets", nargs="+", choices=("dev", "heldout"), default=["dev"])
     r = sub.add_parser("rejudge", help="a run's images shrunk onto grey after the fact, judged again")
     r.add_argument("tag", help="MODEL__RECIPE__SET")
     r.add_argument("--judges", nargs="+", required=True)
