@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The browser the tests open the pages in: Debian's chromium (and the colour emoji font), installed with
-# apt-get where no chromium is on the PATH (through sudo when not root). The tests never install it.
+# The browser the tests open the pages in: Debian's chromium, and the colour emoji font the emoji world's
+# atlas is drawn from, installed with apt-get where either is missing (through sudo when not root).
+# The tests never install them.
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && [ -f $(EMOJI_FONT) ] || { \
 	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
-	  echo "installing Debian's chromium (apt-get)"; \
+	  echo "installing Debian's chromium and the emoji font (apt-get)"; \
 	  $$sudo apt-get update -qq && \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-noto-color-emoji; }

@@ -11,7 +11,7 @@ from clipinv.models.judge import judge, similarity
 from clipinv.models.load import load_model
 from clipinv.runs.replay import replay
 from clipinv.version import __version__
-from clipinv.worlds import shapes  # noqa: F401  (registers the toy world's models with load_model)
+from clipinv.worlds import emoji, shapes  # noqa: F401  (registers the worlds' models with load_model)
 
 __all__ = [
     "ClipinvError",

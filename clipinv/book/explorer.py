@@ -3,7 +3,7 @@ a progress bar, and the image redrawn while it optimises, then its final similar
 reads in that image (`ReadingPanel`: its words, read back by the model that drew it, `clipinv.read`).
 
     from clipinv.book import explorer
-    explorer.app(model="toy", prompt="a red circle")   # an ipywidgets box, for Jupyter or Voilà
+    explorer.app(model="emoji", prompt="a rocket")   # an ipywidgets box, for Jupyter or Voilà
 
 `clipinv explore` serves it in the browser with Voilà (`clipinv.book.explorer_server`). The sliders start
 at the chosen model's recipe: a page's own `Recipe` (`explorer.app(model=sec.bundle, recipe=sec.recipe)`),
@@ -34,16 +34,15 @@ from clipinv.core.param import PARAMETERIZATIONS
 from clipinv.core.recipe import Recipe, scaled_schedule
 from clipinv.errors import ClipinvError
 from clipinv.models.load import LOADERS, load_model
-from clipinv.worlds.shapes import TOY_MODELS
 
-QUERY_KEYS = ("model", "prompt")  # what a URL may change: http://127.0.0.1:8866/?model=toy-judge
+QUERY_KEYS = ("model", "prompt")  # what a URL may change: http://127.0.0.1:8866/?model=emoji-judge
 
 
 def shipped_models() -> list[str]:
-    """The models that load offline by name (the toy world's, and any other `Loader`'s)."""
-    names = dict.fromkeys(TOY_MODELS)
-    names.update(dict.fromkeys(n for loader in LOADERS for n in loader.names()))
-    return list(names)
+    """The models that load offline by name: every world's (`clipinv.worlds`), the emoji world's first."""
+    from clipinv.worlds import emoji, shapes  # noqa: F401  (each world registers its loader on import)
+
+    return list(dict.fromkeys(n for loader in LOADERS for n in loader.names()))
 
 
 def enlarged(image: torch.Tensor, size: int = 192) -> torch.Tensor:
@@ -70,8 +69,8 @@ class Explorer:
 
     def __init__(
         self,
-        model="toy",
-        prompt: str = "a red circle",
+        model="emoji",
+        prompt: str = "a rocket",
         steps: int | None = None,
         device: str = "cpu",
         blur: bool = True,
@@ -186,7 +185,7 @@ class Explorer:
         try:
             prompt = self.prompt.value.strip()
             if not prompt:
-                raise ClipinvError('the prompt is empty: type one, e.g. "a red circle"')
+                raise ClipinvError('the prompt is empty: type one, e.g. "a rocket"')
             bundle = self._bundle(self.model.value)
             recipe = self.recipe(bundle)
             self.progress.value, self.progress.max = 0, recipe.steps
@@ -211,7 +210,11 @@ class Explorer:
         self.reading.image_changed(bundle, result.images[0, 0])
         cached = " (from the cache: change a slider to watch a new run)" if result.record["cached"] else ""
         similarity = float(result.similarity[0, 0])
-        self.status.value = f"similarity {similarity:.3f} to the prompt &ldquo;{html.escape(prompt)}&rdquo;{cached}"
+        note = bundle.unknown_words_note([prompt])
+        note = f"<br><i>note: {html.escape(note)}</i>" if note else ""
+        self.status.value = (
+            f"similarity {similarity:.3f} to the prompt &ldquo;{html.escape(prompt)}&rdquo;{cached}{note}"
+        )
 
 
 class ReadingPanel:
@@ -252,8 +255,8 @@ class ReadingPanel:
 
 
 def app(
-    model="toy",
-    prompt: str = "a red circle",
+    model="emoji",
+    prompt: str = "a rocket",
     steps: int | None = None,
     device: str = "cpu",
     blur: bool = True,
@@ -272,7 +275,7 @@ def served_settings(options: dict | None = None) -> dict:
     settings = dict(options or {})
     query = parse_qs(os.environ.get("QUERY_STRING", ""))
     settings.update({k: query[k][-1] for k in QUERY_KEYS if query.get(k)})
-    started = (options or {}).get("model", "toy")
+    started = (options or {}).get("model", "emoji")
     if settings.get("model", started) not in (started, *shipped_models()):
         settings["model"] = started
     return settings

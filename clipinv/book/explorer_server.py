@@ -154,7 +154,7 @@ def _interrupt(_signum, _frame):
 
 
 def serve(
-    model="toy", port=DEFAULT_PORT, device="cpu", steps=None, open_browser=True, blur=True, cull_after=None
+    model="emoji", port=DEFAULT_PORT, device="cpu", steps=None, open_browser=True, blur=True, cull_after=None
 ) -> int:
     """Serve the explorer until Ctrl-C; print its URL (with its token) and open it in the browser unless
     told not to."""
@@ -219,7 +219,7 @@ def register(subparsers):
         "open the browser. Ctrl-C stops it.",
     )
     p.add_argument(
-        "--model", default="toy", help="the model it serves (default toy); the page also offers the shipped ones"
+        "--model", default="emoji", help="the model it serves (default emoji); the page also offers the shipped ones"
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where it inverts (default cpu)")

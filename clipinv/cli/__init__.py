@@ -172,6 +172,9 @@ def cmd_invert(args) -> int:
     if device == "cuda" and not torch.cuda.is_available():
         raise ClipinvError("--device cuda but no CUDA GPU is visible: use --device cpu")
     bundle = load_model(args.model, device=device)
+    note = bundle.unknown_words_note(args.prompts)
+    if note:
+        print(f"clipinv: note: {note}", file=sys.stderr)
     recipe = (bundle.default_recipe or Recipe()).replace(**recipe_changes(args))
     too_big = None if args.large else beyond_a_day([bundle], recipe, args.device or device, images)
     if too_big:

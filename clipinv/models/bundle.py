@@ -52,6 +52,20 @@ class ModelBundle:
         ids = self.tokenizer([text], context_length=max(1024, 8 * len(text) + 8))
         return int((ids != 0).sum())
 
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of `text` this model never read in training (only a world's model, whose captions are
+        known, can say; any other model: none). The prompt still tokenises: they are read as padding."""
+        unknown = getattr(self.tokenizer, "unknown_words", None)
+        return unknown(text) if unknown else []
+
+    def unknown_words_note(self, texts) -> str | None:
+        """One line naming the words of `texts` the model never read, or None."""
+        words = list(dict.fromkeys(w for t in texts for w in self.unknown_words(t)))
+        if not words:
+            return None
+        listed = ", ".join(repr(w) for w in words[:6]) + (" ..." if len(words) > 6 else "")
+        return f"{self.spec} never read {listed} in training: it sees the prompt without them"
+
     def tokenize(self, texts: list[str], truncate: bool = False) -> torch.Tensor:
         for text in texts:
             if not isinstance(text, str) or not text.strip():

@@ -8,6 +8,7 @@ Specs:
 - ``PATH``             a local ``.safetensors`` with an ``open_clip_config.json`` beside it;
 - ``ARCH:random``      explicit random initialisation (seed 0), for benchmarks and smoke tests;
 - ``toy``, ``toy-judge`` the shipped toy-world models (see `clipinv.worlds.shapes`);
+- ``emoji``, ``emoji-judge`` the shipped emoji-world models (see `clipinv.worlds.emoji`);
 - ``PATH``             a toy CLIP that ``clipinv toy train --out PATH`` saved (its card ``.json`` beside it).
 
 Weights that are missing offline raise a one-line `MissingWeights` (a `ClipinvError`); nothing ever
@@ -31,7 +32,9 @@ from clipinv.models.bundle import ModelBundle, freeze, weights_hash
 from clipinv.models.checkpoint import check_values, read_state_dict
 
 DEFAULT_SPEC = "ViT-B-16:openai"
-OFFLINE_ALTERNATIVES = "toy, toy-judge, ARCH:random (e.g. ViT-B-16:random), or ARCH:/path/to/weights.safetensors"
+OFFLINE_ALTERNATIVES = (
+    "emoji, emoji-judge, toy, toy-judge, ARCH:random (e.g. ViT-B-16:random), or ARCH:/path/to/weights.safetensors"
+)
 
 
 class MissingWeights(ClipinvError):
@@ -128,7 +131,7 @@ def load_model(spec: str = DEFAULT_SPEC, device: str | torch.device | None = Non
         device = torch.device(device or "cpu")
     except (RuntimeError, TypeError):
         raise ClipinvError(f"device {device!r} is not one torch knows: give cpu, cuda or cuda:N") from None
-    for loader in LOADERS:  # the toy world's models (shipped, or saved by `clipinv toy train`)
+    for loader in LOADERS:  # the worlds' models (shipped, or trained and saved by path)
         if loader.accepts(spec):
             return loader.load(spec).to(device)
 

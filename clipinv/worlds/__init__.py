@@ -1,11 +1,23 @@
-"""Worlds: small planted image-text worlds with their own models (the shapes world), each behind the
-same registry of models that `clipinv.load_model` reads."""
+"""Worlds: small image-text worlds with their own models, each behind the same registry of models that
+`clipinv.load_model` reads: the shapes world (planted truths, `shapes`) and the emoji world (real,
+named things, `emoji`)."""
 
-WORLDS = ("paper", "toy")  # the real CLIPs the paper inverts, and the planted toy world of shapes
-EXAMPLE_MODELS = {"paper": ("ViT-B-16:openai", "ViT-L-14:openai"), "toy": ("toy", "toy-judge")}  # (model, judge)
+# the real CLIPs the paper inverts, the planted toy world of shapes, the world of emoji and their names
+WORLDS = ("paper", "toy", "emoji")
+EXAMPLE_MODELS = {  # (model, judge)
+    "paper": ("ViT-B-16:openai", "ViT-L-14:openai"),
+    "toy": ("toy", "toy-judge"),
+    "emoji": ("emoji", "emoji-judge"),
+}
 
 
 def world_of(spec: str) -> str:
     """The world a model belongs to: "toy" for the shapes world's models (toy, toy-judge, the ladders),
+    "emoji" for the emoji world's (emoji, emoji-judge, or a trained one's path whose card says so),
     "paper" for any other CLIP (the paper's, or an ARCH:random stand-in of one)."""
-    return "toy" if str(spec).startswith("toy") else "paper"
+    spec = str(spec)
+    if spec.startswith("toy"):
+        return "toy"
+    from clipinv.worlds.emoji import EMOJI_MODELS, is_emoji_checkpoint
+
+    return "emoji" if spec in EMOJI_MODELS or is_emoji_checkpoint(spec) else "paper"

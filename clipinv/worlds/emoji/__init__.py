@@ -1,0 +1,123 @@
+"""The emoji world: small CLIPs trained from scratch on every RGI emoji Noto Color Emoji draws and
+their names, shipped with the package, so a reader without a GPU inverts real, named things.
+
+`load_model("emoji")` and `load_model("emoji-judge")` load them offline; `emoji-judge` is trained
+apart (another seed, glyphs also drawn small on plain grey) and judges `emoji`'s inversions, never
+inverted itself. `python tools/build_emoji_world.py train emoji` retrains one from scratch.
+
+    from clipinv.worlds.emoji import atlas, render
+    glyphs, names = atlas.load()                      # RGBA [N, 4, 48, 48], "red apple", ...
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clipinv.core.recipe import Recipe
+from clipinv.errors import ClipinvError
+from clipinv.models.bundle import ModelBundle, weights_hash
+from clipinv.worlds.emoji import atlas
+from clipinv.worlds.emoji.model import load
+from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
+from clipinv.worlds.emoji.training import TrainConfig
+from clipinv.worlds.emoji.world import Augment, article, on_grey, render
+
+WEIGHTS = atlas.WEIGHTS
+
+# the shipped models and how each is trained (`tools/build_emoji_world.py train NAME` reads this)
+EMOJI_TRAINING = {
+    "emoji": TrainConfig(seed=0),
+    "emoji-judge": TrainConfig(seed=1, augment=Augment(scale=(0.25, 1.0), plain_p=0.5)),
+}
+EMOJI_MODELS = {
+    "emoji": "emoji CLIP (open_clip ViT 48px/patch 8, BPE text) trained on every RGI emoji and its name, seed 0",
+    "emoji-judge": "independent emoji CLIP, seed 1, glyphs also drawn small on grey: judges emoji's inversions",
+}
+
+# the paper's recipe scaled to 48 px: pixels, augmented copies, 24 then 48 px
+EMOJI_RECIPE = Recipe(
+    steps=300,
+    lr=0.05,
+    resolution_schedule=((0, 24), (100, 48)),
+    n_augments=8,
+    affine_p=1.0,
+    rotate_degrees=10.0,
+    translate=0.15,
+    scale_range=(0.5, 1.0),
+    tv_weight=0.001,
+)
+
+
+def is_emoji_checkpoint(path) -> bool:
+    """Whether `path` is a .safetensors the emoji world's `train` saved (its card .json beside it)."""
+    path = Path(path)
+    card = path.with_suffix(".json")
+    if path.suffix != ".safetensors" or not path.is_file() or not card.is_file():
+        return False
+    try:
+        keys = json.loads(card.read_text())
+    except (ValueError, OSError):
+        return False
+    return isinstance(keys, dict) and keys.get("world") == "emoji"
+
+
+def load_emoji(name: str) -> ModelBundle:
+    """An emoji model as a frozen `ModelBundle` on the CPU: a shipped one by name, or a trained one by path."""
+    if name in EMOJI_MODELS:
+        path = WEIGHTS / f"{name}.safetensors"
+        if not path.is_file() or not path.with_suffix(".json").is_file():
+            raise ClipinvError(
+                f"emoji weights {path} are missing: reinstall clipinv or run `python tools/build_emoji_world.py train {name}`"
+            )
+    elif is_emoji_checkpoint(name):
+        path = Path(name)
+    else:
+        raise ClipinvError(
+            f"no emoji model {name!r}: pick one of {', '.join(EMOJI_MODELS)} or a trained .safetensors path"
+        )
+    card = json.loads(path.with_suffix(".json").read_text())
+    model, mc = load(path, card)
+    _, names = atlas.load()
+    return ModelBundle(
+        model=model,
+        tokenizer=EmojiTokenizer(names),
+        spec=str(name),
+        image_size=mc.image_size,
+        mean=tuple(card["mean"]),
+        std=tuple(card["std"]),
+        context_length=mc.context_length,
+        weights_hash=weights_hash(model),
+        default_recipe=EMOJI_RECIPE,
+        card=card,
+    )
+
+
+def _register():
+    from clipinv.models.load import Loader, register_loader
+
+    register_loader(
+        Loader(
+            names=lambda: dict(EMOJI_MODELS),
+            accepts=lambda spec: spec in EMOJI_MODELS or is_emoji_checkpoint(spec),
+            load=load_emoji,
+        )
+    )
+
+
+_register()
+
+__all__ = [
+    "EMOJI_MODELS",
+    "EMOJI_RECIPE",
+    "EMOJI_TRAINING",
+    "Augment",
+    "EmojiTokenizer",
+    "TrainConfig",
+    "article",
+    "atlas",
+    "is_emoji_checkpoint",
+    "load_emoji",
+    "on_grey",
+    "render",
+]

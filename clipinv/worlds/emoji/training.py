@@ -1,0 +1,137 @@
+"""Train an emoji CLIP from scratch, and measure it: the right name among all the world's names for
+fresh renders (`retrieval`). Deterministic: the same `TrainConfig` on the same torch and thread count
+gives the same weights, so `python tools/build_emoji_world.py train emoji` reproduces the shipped model.
+
+    from clipinv.worlds.emoji.training import TrainConfig, train
+    card = train(TrainConfig(seed=3, steps=300), out="my_emoji.safetensors")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from clipinv.errors import ClipinvError
+from clipinv.worlds.emoji import atlas
+from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, make_model, save
+from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
+from clipinv.worlds.emoji.world import Augment, article, caption, render
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    steps: int = 3000
+    batch: int = 128
+    lr: float = 1e-3  # peak, after `warmup` steps; decays linearly to a tenth at the last step
+    warmup: int = 100
+    weight_decay: float = 0.05
+    threads: int = 1  # torch threads: the weights are reproducible for a given count
+    augment: Augment = field(default_factory=Augment)
+
+
+@torch.no_grad()
+def name_features(bundle, names) -> torch.Tensor:
+    """Each name's text embedding ('a NAME'), normalised, [N, D]."""
+    chunks = [bundle.encode_text([article(n) for n in names[i : i + 256]]) for i in range(0, len(names), 256)]
+    return torch.cat(chunks)
+
+
+@torch.no_grad()
+def retrieval(bundle, draws: int = 2, seed: int = 123, augment: Augment | None = None) -> dict:
+    """Every glyph drawn `draws` times afresh (`augment`, a generator seeded `seed`, never a training
+    draw): how often the right name is the model's first, or among its first five, of all the names."""
+    glyphs, names = atlas.load()
+    augment = augment or Augment()
+    text = name_features(bundle, names)
+    gen = torch.Generator().manual_seed(seed)
+    top1 = top5 = total = 0
+    for _ in range(draws):
+        for start in range(0, len(names), 256):
+            idx = list(range(start, min(len(names), start + 256)))
+            images = render(glyphs, idx, augment, gen)
+            top = (bundle.encode_image(images) @ text.T).topk(5, dim=1).indices
+            truth = torch.tensor(idx)[:, None]
+            top1 += int((top[:, :1] == truth).sum())
+            top5 += int((top == truth).any(1).sum())
+            total += len(idx)
+    return {"top1": top1 / total, "top5": top5 / total, "top1_hits": top1, "top5_hits": top5, "renders": total}
+
+
+def contrastive_loss(image_features, text_features, logit_scale, labels) -> torch.Tensor:
+    """CLIP's symmetric loss, where captions of the same emoji in a batch all count as right."""
+    same = (labels[:, None] == labels[None]).float()
+    target = same / same.sum(1, keepdim=True)
+    logits = logit_scale * image_features @ text_features.T
+    i2t = -(target * F.log_softmax(logits, 1)).sum(1).mean()
+    t2i = -(target * F.log_softmax(logits.T, 1)).sum(1).mean()
+    return (i2t + t2i) / 2
+
+
+def train(config: TrainConfig, out, progress: bool = True, note: dict | None = None) -> dict:
+    """Train to `config`, save to `out` (.safetensors + card .json) and return the card, whose
+    `retrieval` is measured on the saved (half-precision) weights."""
+    from tqdm.auto import tqdm
+
+    from clipinv.worlds.emoji import load_emoji  # the saved weights, read back as users will
+
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ClipinvError(f"--out {out} must end in .safetensors (its card is written beside it as .json)")
+    glyphs, names = atlas.load()
+    tokenizer = EmojiTokenizer(names)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        torch.manual_seed(config.seed)
+        gen = torch.Generator().manual_seed(config.seed)
+        mc = ModelConfig(vocab_size=tokenizer.vocab_size)
+        model = make_model(mc)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        t0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
+        bar = tqdm(range(config.steps), desc=f"training {out.stem}", disable=not progress, mininterval=5)
+        for step in bar:
+            idx = torch.randint(0, len(names), (config.batch,), generator=gen)
+            x = (render(glyphs, idx.tolist(), config.augment, gen) - MEAN[0]) / STD[0]
+            t = tokenizer([caption(names[i], gen) for i in idx.tolist()])
+            decay = 0.1 + 0.9 * (1 - step / config.steps)
+            for group in opt.param_groups:
+                group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup) * decay
+            image_features, text_features, logit_scale = model(x, t)
+            loss = contrastive_loss(image_features, text_features, logit_scale, idx)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+        seconds, cpu_seconds = time.time() - t0, time.process_time() - cpu0
+    finally:
+        torch.set_num_threads(previous_threads)
+    model.eval()
+    card = {
+        "world": "emoji",
+        "names": len(names),
+        "model_config": asdict(mc),
+        "train_config": {**asdict(config), "augment": asdict(config.augment)},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "mean": MEAN,
+        "std": STD,
+        "training": {
+            "seconds": round(seconds),
+            "cpu_seconds": round(cpu_seconds),
+            "load_average_at_start": round(load0, 1),
+            "torch": torch.__version__,
+        },
+        **(note or {}),
+    }
+    card = json.loads(json.dumps(card))  # as the card file reads back: lists, not tuples
+    save(model, card, out)
+    card["retrieval"] = retrieval(load_emoji(str(out)))
+    save(model, card, out)
+    return card
