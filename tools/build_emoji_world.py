@@ -3,6 +3,7 @@
     python tools/build_emoji_world.py atlas          # needs fonts-noto-color-emoji and `pip install emoji`
     python tools/build_emoji_world.py train emoji    # ~30 CPU minutes; reproduces the shipped weights
     python tools/build_emoji_world.py train emoji-judge --out /tmp/judge.safetensors
+    python tools/build_emoji_world.py card emoji     # NAME.md again from its card .json
 
 `train` writes to the package's weights folder unless --out says elsewhere; weights come out the same for
 the same torch version and --threads (the card records both).
@@ -18,8 +19,68 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clipinv.worlds.emoji import EMOJI_TRAINING, WEIGHTS, atlas
+from clipinv.analyses.stats import Rate
+from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, WEIGHTS, atlas, load_emoji
 from clipinv.worlds.emoji.training import train
+
+ABOUT = {
+    "emoji": "the emoji world's model: the one the book and the explorer invert",
+    "emoji-judge": (
+        "the emoji world's judge: trained apart from `emoji` (seed 1, and glyphs also drawn small on plain "
+        "grey), it reads `emoji`'s inversions and is never inverted itself"
+    ),
+}
+
+
+def card_markdown(card: dict, path: Path) -> str:
+    """The model card a person reads, every number from the card .json the training wrote."""
+    mc, tc, tr, r = card["model_config"], card["train_config"], card["training"], card["retrieval"]
+    aug = tc["augment"]
+    top1, top5 = Rate.of(r["top1_hits"], r["renders"]), Rate.of(r["top5_hits"], r["renders"])
+    bundle = load_emoji(str(path))
+    return f"""# Model card: `{card["name"]}`
+
+A small CLIP (open_clip's own `CLIP` class, open_clip's BPE tokenizer) trained from scratch on emoji and
+their names, so that the book runs offline on a CPU on real, named things: {ABOUT[card["name"]]}. A
+stand-in: its inversions say nothing about OpenAI's or LAION's models.
+
+## Data
+
+- {card["names"]:,} emoji: every fully-qualified RGI emoji (Unicode's emoji data, from the `emoji` package)
+  that Noto Color Emoji draws, ZWJ sequences included ("woman health worker"), skin-tone variants and
+  flags left out; each drawn at {mc["image_size"]} px from the font's colour bitmaps and named by its
+  lower-cased CLDR short name. The glyphs ship as `atlas.png` (`python tools/build_emoji_world.py atlas`).
+- Font: Noto Color Emoji (Debian's fonts-noto-color-emoji), SIL Open Font License 1.1; the glyphs
+  drawn from it are shipped under that licence.
+- Captions: "a NAME" in one of five templates ("an emoji of a rocket", "a picture of a rocket", ...).
+- Each training image: the glyph at {aug["scale"][0]}-{aug["scale"][1]} of the canvas, turned up to
+  {aug["rotate_degrees"]} degrees either way, shifted anywhere it fits, on a random colour (dark half the
+  time){f", or with probability {aug['plain_p']} on plain grey" if aug["plain_p"] else ""}; pixel noise {aug["noise"]}.
+
+## Model
+
+- Vision: ViT, {mc["image_size"]} px input, patch {mc["patch_size"]}, width {mc["width"]}, {mc["vision_layers"]}
+  layers. Text: {mc["text_layers"]} layers, width {mc["width"]}, context {mc["context_length"]}, the
+  {mc["vocab_size"]:,} BPE ids the captions use (any English prompt tokenises; pieces the world never used
+  read as padding, and the CLI and the explorer say which words those were). Embedding {mc["embed_dim"]}.
+- {card["parameters"]:,} parameters; `{path.name}` {path.stat().st_size / 1e6:.1f} MB (half precision on
+  disk, float32 in memory); weights hash `{bundle.weights_hash}`.
+
+## Training
+
+`{card["command"]}`: {tc["steps"]:,} steps of batch {tc["batch"]}, seed {tc["seed"]}, AdamW (peak lr
+{tc["lr"]}, weight decay {tc["weight_decay"]}, {tc["warmup"]} warm-up steps, then linear decay to a tenth),
+CLIP's symmetric contrastive loss with every caption of the same emoji in a batch counted right.
+{tr["seconds"]:,} s wall ({tr["cpu_seconds"]:,} CPU s) on one thread of a shared 2-core CPU (load average
+{tr["load_average_at_start"]} at the start), torch {tr["torch"]}. The same command on the same torch and
+thread count writes the same bytes.
+
+## Held-out metric
+
+Every glyph drawn twice afresh (the training augmentation, a generator no training draw used): the right
+name first among all {card["names"]:,} for **{top1.share}**, among the first five for **{top5.share}**
+(95% Wilson intervals; {r["renders"]:,} renders).
+"""
 
 
 def main(argv=None):
@@ -30,7 +91,15 @@ def main(argv=None):
     t.add_argument("name", choices=sorted(EMOJI_TRAINING))
     t.add_argument("--out", help="where to save (default: the package's weights folder)")
     t.add_argument("--steps", type=int, help="fewer steps than the shipped model's, for a quick try")
+    c = sub.add_parser("card", help="write NAME.md from NAME.json")
+    c.add_argument("name", choices=sorted(EMOJI_MODELS))
+    c.add_argument("--path", help="the .safetensors (default: the package's)")
     a = p.parse_args(argv)
+    if a.what == "card":
+        path = Path(a.path) if a.path else WEIGHTS / f"{a.name}.safetensors"
+        path.with_suffix(".md").write_text(card_markdown(json.loads(path.with_suffix(".json").read_text()), path))
+        print(path.with_suffix(".md"))
+        return
     if a.what == "atlas":
         glyphs, names = atlas.build()
         atlas.save(glyphs, names)
@@ -43,6 +112,7 @@ def main(argv=None):
     command = f"python tools/build_emoji_world.py train {a.name}" + (f" --steps {a.steps}" if a.steps else "")
     card = train(config, out, note={"name": a.name, "command": command})
     r = card["retrieval"]
+    out.with_suffix(".md").write_text(card_markdown(card, out))
     print(json.dumps(card["training"]))
     print(
         f"{out}: right name among {card['names']} for {r['renders']} fresh renders: top-1 {r['top1']:.1%}, top-5 {r['top5']:.1%}"

@@ -1,9 +1,11 @@
 """What the pages invert, per world, as data: each table maps a world ("paper": the real CLIPs the
-paper inverts; "toy": the planted shapes world, `clipinv.worlds`) to its prompts, and a page takes
-the ones of the world it runs on, once, with `of_world(TABLE, sec.world)`.
+paper inverts; "toy": the planted shapes world; "emoji": the world of emoji and their names,
+`clipinv.worlds`) to its prompts, and a page takes the ones of the world it runs on, once, with
+`of_world(TABLE, sec.world)`.
 
 - `FIGURE_1`: the paper's Figure 1 prompts; `JUDGED`: those and two more, the pool sections 5 and 6
   judge among (the toy world: its 24 colour x shape prompts, which are also the judge's labels);
+- `RECIPE_NOTES`: why the world's recipe differs from the paper's (section 0 says it under its table);
 - `METHOD` (section 0), `CONCEPTS` (section 1: (group, target) pairs, a target a text or a blend),
   `SWAP_PAIRS` (section 4: a caption and its swapped twin).
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 from clipinv.core.objective import Prompt
 from clipinv.errors import ClipinvError
+from clipinv.worlds.emoji import EMOJI_RECIPE_NOTE
+from clipinv.worlds.shapes import TOY_RECIPE_NOTE
 from clipinv.worlds.shapes.world import class_prompts
 
 FIGURE_1 = [
@@ -23,6 +27,12 @@ FIGURE_1 = [
     "a loving couple",
 ]
 
+RECIPE_NOTES = {
+    "paper": "Nowhere: the page runs the paper's recipe, as its public code does.",
+    "toy": TOY_RECIPE_NOTE,
+    "emoji": EMOJI_RECIPE_NOTE,
+}
+
 METHOD = {
     "paper": FIGURE_1,
     "toy": [
@@ -32,6 +42,9 @@ METHOD = {
         "a yellow circle above a purple square",
         "a red circle left of a blue square",
     ],
+    # Figure 1's things, as the emoji world names them: the castle, the scientist, the astronaut, the
+    # sunset, the wizard (a mage), the loving couple (a couple with heart)
+    "emoji": ["a castle", "a scientist", "an astronaut", "a sunset", "a mage", "a couple with heart"],
 }
 
 CONCEPTS = {
@@ -55,6 +68,17 @@ CONCEPTS = {
         ("position", "a green square on the left"),
         ("position", "a green square on the right"),
         ("colour", "a blue square"),
+    ],
+    "emoji": [
+        ("blending", Prompt("a panda") + Prompt("a scientist")),
+        ("blending", "a panda scientist"),
+        ("related concepts", "a mage"),
+        ("related concepts", "tokyo tower"),
+        ("emotions", "a grinning face"),
+        ("emotions", "a crying face"),
+        ("emotions", "an angry face"),
+        ("actions", "a person running"),
+        ("actions", "a person swimming"),
     ],
 }
 

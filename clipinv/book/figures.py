@@ -10,7 +10,7 @@ Everything a section shows goes through here, so no notebook copies another's pl
   `histograms`: several samples' distributions overlaid;
 - `caption` / `show`: a figure with a caption that names the model spec, judge, profile and settings;
 - `table`: a table of rows with its caption;
-- `stand_in_note`: the visible admonition on pages made with toy or `ARCH:random` models.
+- `stand_in_note`: the visible admonition on pages made with a world's models or `ARCH:random` ones.
 
 Captions and notices are HTML outputs: they render the same in Jupyter and in the built book.
 """
@@ -53,20 +53,34 @@ def admonition(title: str, body: str, kind: str = "warning"):
     )
 
 
+# what each world's stand-in models are, as a page's notice says it
+STAND_IN_WORLDS = {
+    "toy": "tiny CLIPs trained on a synthetic world of coloured shapes",
+    "emoji": (
+        "small CLIPs trained from scratch on the emoji world (every RGI emoji Noto Color Emoji draws, "
+        "with its name)"
+    ),
+}
+
+
 def stand_in_note(*bundles, show: bool = True):
-    """A visible admonition if any of the models is a stand-in (toy or ARCH:random). Returns it (or None)."""
+    """A visible admonition if any of the models is a stand-in (a world's, or ARCH:random), naming the
+    world and the models that made the page. Returns it (or None)."""
+    from clipinv.worlds import world_of
+
     specs = [b.spec for b in bundles if b is not None and getattr(b, "is_stand_in", False)]
     if not specs:
         return None
-    toy = [s for s in specs if s.startswith("toy")]
-    rnd = [s for s in specs if s.endswith(":random")]
     parts = []
-    if toy:
-        parts.append(
-            f"made with {', '.join(f'<code>{html.escape(s)}</code>' for s in toy)}: tiny CLIPs trained on a synthetic "
-            "world of coloured shapes, shipped with clipinv so the book runs offline on a CPU. They test the "
-            "method and the measurements, not what OpenAI's or LAION's CLIPs learned"
-        )
+    for world, about in STAND_IN_WORLDS.items():
+        mine = [s for s in specs if world_of(s) == world]
+        if mine:
+            parts.append(
+                f"made with {', '.join(f'<code>{html.escape(s)}</code>' for s in mine)}, the {world} world's models: "
+                f"{about}, shipped with clipinv so the book runs offline on a CPU. They test the method and the "
+                "measurements, not what OpenAI's or LAION's CLIPs learned"
+            )
+    rnd = [s for s in specs if s.endswith(":random")]
     if rnd:
         parts.append(
             f"made with {', '.join(f'<code>{html.escape(s)}</code>' for s in rnd)}: real architectures with "

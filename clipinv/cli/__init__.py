@@ -110,12 +110,14 @@ def _add_invert(sub):
         "invert",
         help="invert prompts into images",
         description="Invert prompts into images. Recipe flags default to the model's own recipe "
-        "(the paper's for real CLIPs, the toy recipe for toy models); each flag's "
+        "(the paper's for real CLIPs, each world's own for its models: emoji, toy); each flag's "
         "help gives the paper's value.",
     )
     p.add_argument("prompts", nargs="+", metavar="PROMPT", help="text prompts to invert (quote each)")
     p.add_argument(
-        "--model", default="ViT-B-16:openai", help="model spec (default: ViT-B-16:openai, the paper's); offline: toy"
+        "--model",
+        default="ViT-B-16:openai",
+        help="model spec (default: ViT-B-16:openai, the paper's); offline: emoji or toy",
     )
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per prompt (default 1)")
     p.add_argument("--out", default="inversions", help="output folder (default ./inversions)")

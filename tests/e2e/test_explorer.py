@@ -50,6 +50,18 @@ def test_app_builds_the_widgets_at_the_models_recipe():
     assert next(c for c in box.children if isinstance(c, w.Button)).description == "Invert"
 
 
+def test_the_explorer_starts_on_the_emoji_world_and_notes_words_it_never_read():
+    ex = explorer.Explorer(steps=3)
+    assert (ex.model.value, ex.prompt.value) == ("emoji", "a rocket")
+    assert list(ex.model.options[:2]) == ["emoji", "emoji-judge"] and {"toy", "toy-judge"} <= set(ex.model.options)
+    ex.prompt.value = "a panda mad scientist"
+    ex.button.click()
+    text = html.unescape(re.sub("<[^>]+>", " ", ex.status.value))
+    assert ex.progress.bar_style == "success" and "to the prompt" in text, text
+    assert "emoji never read 'mad' in training" in text, text
+    assert Image.open(io.BytesIO(bytes(ex.image.value))).size == (192, 192)  # 48 px, enlarged 4x
+
+
 def test_invert_redraws_while_it_optimises_and_ends_on_the_similarity():
     ex = explorer.Explorer(model="toy", prompt="a red circle", steps=12, redraw_steps=3, redraw_seconds=0)
     placeholder = bytes(ex.image.value)
@@ -104,7 +116,7 @@ def test_shown_images_go_through_the_nsfw_blur():
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"prompt": "a dog"}, "the toy world has no word(s) 'dog'"),
+        ({"model": "toy", "prompt": "a dog"}, "the toy world has no word(s) 'dog'"),
         ({"prompt": "   "}, "the prompt is empty"),
         ({"model": "no-such-model"}, "unknown model spec 'no-such-model'"),
     ],
@@ -218,7 +230,7 @@ def test_the_served_explorer_inverts_in_the_browser_offline():
             page.wait_for_selector("button:has-text('Invert')", timeout=120_000)  # the kernel ran the app
             image = page.locator("img.widget-image")
             placeholder = image.get_attribute("src")
-            page.locator(".widget-text input").fill("a blue square")
+            page.locator(".widget-text input").fill("a red apple")
             page.click("button:has-text('Invert')")
             page.wait_for_function("document.body.innerText.includes('similarity')", timeout=120_000)
             status = page.inner_text("body")
@@ -228,7 +240,7 @@ def test_the_served_explorer_inverts_in_the_browser_offline():
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
             browser.close()
-        assert re.search(r"similarity -?\d\.\d{3} to the prompt .a blue square.", status), status
+        assert re.search(r"similarity -?\d\.\d{3} to the prompt .a red apple.", status), status
         assert width == "100%" and final != placeholder and size == [192, 192, 192], (width, size)
         outside = [
             u for u in requests if not u.startswith("data:") and not re.match(r"^(blob:)?\w+://127\.0\.0\.1:", u)

@@ -68,6 +68,20 @@ def _toy_recipe():
 
 TOY_RECIPE = _toy_recipe()
 
+# why the toy recipe differs from the paper's, as section 0 says it
+TOY_RECIPE_NOTE = """Toy models carry their own recipe, measured for 32 px images, with four changes to the
+paper's. Every copy gets the affine, shrunk and padded with plain grey (`background_fill`), where the
+paper (`None`) pads with the border pixels: with border padding a toy inversion fills the canvas with its
+colour, and the judge reads a full canvas as a square; on grey the copy's outline shows, so the inversion
+draws its shape. The paper code's ColorShift, off there by default, is on (`color_shift_mean`,
+`color_shift_log_std`), so no copy sees the exact colour. And the final image is replaced by a slight
+Gaussian blur of itself (`smooth_sigma`, Yosinski et al.'s blur, once at the end), which removes the
+pixel-scale texture an inversion carries and an independent judge misreads. Last, the image is shown
+shrunk to half its side on the same grey (`final_scale`): the optimiser draws its object as big as the
+canvas, while the world's objects span at most half of it, and the canvas edge, which the shrunk copies
+showed the model as the object's outline, becomes visible. The toy model card measures each change, and
+section 6 switches them off one at a time."""
+
 
 def is_toy_checkpoint(path) -> bool:
     """Whether `path` is a .safetensors saved by `clipinv.worlds.shapes.train` (its model card .json beside it)."""
@@ -145,6 +159,7 @@ __all__ = [
     "SIZES",
     "TOY_MODELS",
     "TOY_RECIPE",
+    "TOY_RECIPE_NOTE",
     "Contamination",
     "ModelConfig",
     "Sample",

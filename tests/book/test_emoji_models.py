@@ -1,0 +1,70 @@
+"""The shipped emoji models: small, independent, loaded offline; `emoji` names fresh renders of every
+emoji among all the world's names (the bar: top-1 >= 70%, top-5 >= 90%); their cards are current."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from clipinv.core.invert import invert
+from clipinv.models.load import load_model
+from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, WEIGHTS, atlas
+from clipinv.worlds.emoji.training import retrieval
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from build_emoji_world import card_markdown
+
+
+@pytest.fixture(scope="module")
+def emoji():
+    return load_model("emoji")
+
+
+@pytest.fixture(scope="module")
+def emoji_judge():
+    return load_model("emoji-judge")
+
+
+def test_the_models_are_small_independent_open_clip_clips(emoji, emoji_judge):
+    from open_clip.model import CLIP
+
+    assert isinstance(emoji.model, CLIP) and isinstance(emoji_judge.model, CLIP)
+    assert emoji.weights_hash != emoji_judge.weights_hash
+    assert EMOJI_TRAINING["emoji"].seed != EMOJI_TRAINING["emoji-judge"].seed
+    sizes = {name: (WEIGHTS / f"{name}.safetensors").stat().st_size for name in EMOJI_MODELS}
+    assert all(s <= 10e6 for s in sizes.values()), sizes
+    world = sum(p.stat().st_size for p in WEIGHTS.iterdir())
+    assert world <= 60e6, world
+    assert emoji.is_stand_in and emoji.card["world"] == "emoji"
+
+
+def test_emoji_names_fresh_renders_among_all_the_names():
+    # new draws: a generator seed neither training nor the card's measurement used
+    r = retrieval(load_model("emoji"), draws=2, seed=2026)
+    assert r["renders"] == 2 * len(atlas.load()[1])
+    assert r["top1"] >= 0.70 and r["top5"] >= 0.90, r
+
+
+@pytest.mark.parametrize("name", sorted(EMOJI_MODELS))
+def test_each_card_holds_what_its_weights_measure_now(name):
+    path = WEIGHTS / f"{name}.safetensors"
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert retrieval(load_model(name)) == card["retrieval"]
+    assert path.with_suffix(".md").read_text() == card_markdown(card, path)
+    assert card["command"] == f"python tools/build_emoji_world.py train {name}"
+    assert card["train_config"]["seed"] == EMOJI_TRAINING[name].seed
+
+
+def test_a_prompt_with_words_the_world_never_named_inverts_with_a_note(emoji, tmp_path, capsys):
+    from clipinv.cli import main
+
+    assert emoji.unknown_words_note(["a panda"]) is None
+    out = tmp_path / "run"
+    args = ["invert", "a panda mad scientist", "--model", "emoji", "--steps", "3", "--n-augments", "2"]
+    assert main([*args, "--quiet", "--no-cache", "--out", str(out)]) == 0
+    assert "emoji never read 'mad' in training" in capsys.readouterr().err
+    assert len(list(out.glob("*.png"))) == 1
+    r = invert(emoji, ["a rocket"], seeds=1, recipe=emoji.default_recipe.replace(steps=2), cache=False, progress=False)
+    assert r.images.shape[-1] == 48 and torch.isfinite(r.images).all()
