@@ -77,7 +77,7 @@ thread count writes the same bytes.
 
 ## Held-out metric
 
-Every glyph drawn twice afresh (the training augmentation, a generator no training draw used): the right
+Every glyph drawn twice afresh (as `emoji`'s training draws them, from a generator no training used): the right
 name first among all {card["names"]:,} for **{top1.share}**, among the first five for **{top5.share}**
 (95% Wilson intervals; {r["renders"]:,} renders).
 """
