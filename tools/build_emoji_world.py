@@ -24,9 +24,9 @@ from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, WEIGHTS, atlas, l
 from clipinv.worlds.emoji.training import train
 
 ABOUT = {
-    "emoji": "the emoji world's model: the one the book and the explorer invert",
+    "emoji": "the model the book and the explorer invert",
     "emoji-judge": (
-        "the emoji world's judge: trained apart from `emoji` (seed 1, and glyphs also drawn small on plain "
+        "the judge: trained apart from `emoji` (seed 1, and glyphs also drawn small on plain "
         "grey), it reads `emoji`'s inversions and is never inverted itself"
     ),
 }

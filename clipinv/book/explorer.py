@@ -34,6 +34,7 @@ from clipinv.core.param import PARAMETERIZATIONS
 from clipinv.core.recipe import Recipe, scaled_schedule
 from clipinv.errors import ClipinvError
 from clipinv.models.load import LOADERS, load_model
+from clipinv.worlds import world_of
 
 QUERY_KEYS = ("model", "prompt")  # what a URL may change: http://127.0.0.1:8866/?model=emoji-judge
 
@@ -42,7 +43,8 @@ def shipped_models() -> list[str]:
     """The models that load offline by name: every world's (`clipinv.worlds`), the emoji world's first."""
     from clipinv.worlds import emoji, shapes  # noqa: F401  (each world registers its loader on import)
 
-    return list(dict.fromkeys(n for loader in LOADERS for n in loader.names()))
+    names = list(dict.fromkeys(n for loader in LOADERS for n in loader.names()))
+    return sorted(names, key=lambda n: world_of(n) != "emoji")  # stable: each world's own order kept
 
 
 def enlarged(image: torch.Tensor, size: int = 192) -> torch.Tensor:

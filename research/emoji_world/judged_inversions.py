@@ -23,17 +23,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this tree's clipinv
 
-from clipinv import invert, load_model  # noqa: E402
-from clipinv.analyses.stats import Rate  # noqa: E402
-from clipinv.worlds.emoji import EMOJI_RECIPE, article, atlas, on_grey  # noqa: E402
-from clipinv.worlds.emoji.training import name_features  # noqa: E402
+from clipinv import Recipe, invert, load_model  # noqa: E402
+from clipinv.analyses.stats import Rate
+from clipinv.worlds.emoji import article, atlas, on_grey
+from clipinv.worlds.emoji.training import name_features
 
 DEV = ["rocket", "red apple", "zebra", "jack-o-lantern", "microscope", "rainbow", "honeybee", "taco", "snowman",
        "candle", "penguin"]  # fmt: skip
 HELDOUT = ["banana", "ghost", "anchor", "umbrella", "sailboat", "crab", "tulip", "hamburger", "light bulb", "bicycle",
            "cactus", "cat face"]  # fmt: skip
-TOY_LIKE = dict(scale_range=(0.25, 1.0), background_fill=0.4, color_shift_mean=0.05, color_shift_log_std=0.1,
-                smooth_sigma=0.94, final_scale=0.5)  # fmt: skip
+# the paper's recipe scaled to 48 px (the probe's), which every other recipe here changes
+PLAIN = Recipe(steps=300, lr=0.05, resolution_schedule=((0, 24), (100, 48)), n_augments=8, affine_p=1.0,
+               rotate_degrees=10.0, translate=0.15, scale_range=(0.5, 1.0), tv_weight=0.001)  # fmt: skip
+TOY_LIKE = {"scale_range": (0.25, 1.0), "background_fill": 0.4, "color_shift_mean": 0.05,
+            "color_shift_log_std": 0.1, "smooth_sigma": 0.94, "final_scale": 0.5}  # fmt: skip
 RECIPES = {
     "plain": {},
     "toy-like": TOY_LIKE,
@@ -73,7 +76,7 @@ def main():
     idx = [names.index(n) for n in chosen]
     text = name_features(judge, names)
     for label in a.recipes:
-        recipe = EMOJI_RECIPE.replace(**RECIPES[label])
+        recipe = PLAIN.replace(**RECIPES[label])
         t0, load0 = time.time(), os.getloadavg()[0]
         result = invert(model, [article(n) for n in chosen], seeds=a.seeds, recipe=recipe, cache=False, progress=False)
         seconds = time.time() - t0

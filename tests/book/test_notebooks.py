@@ -113,6 +113,25 @@ def test_paper_profile_executes_with_random_stand_ins(name, paper_root):
     assert "profile paper" in text
 
 
+@pytest.fixture(scope="module")
+def emoji_root(tmp_path_factory):
+    return copy_sources(tmp_path_factory.mktemp("emoji-book"), REPO)
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_the_sections_that_serve_the_emoji_world_execute_on_it_and_the_others_refuse_it(name, emoji_root):
+    overrides = {"model": "emoji", "judge": "emoji-judge"}
+    if "emoji" not in supported_worlds(emoji_root, name):
+        with pytest.raises(ClipinvError, match=rf"^section {name} runs only on the .* world, not on the emoji world"):
+            run_section(emoji_root, name, "smoke", overrides, log=lambda *_: None)
+        assert not (emoji_root / "book" / "_generated" / f"{name}.ipynb").exists()
+        return
+    res = run_section(emoji_root, name, "smoke", overrides, log=lambda *_: None)
+    text = json.dumps(nbformat.read(str(res["output"]), as_version=4).cells)
+    assert "the emoji world's models" in text and "emoji-judge" in text, "the page names its world and models"
+    assert "profile smoke" in text
+
+
 def test_failing_section_names_section_cell_and_error_and_keeps_output(tmp_path):
     root = copy_sources(tmp_path, REPO)
     with pytest.raises(ClipinvError) as e:
