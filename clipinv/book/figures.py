@@ -57,8 +57,7 @@ def admonition(title: str, body: str, kind: str = "warning"):
 STAND_IN_WORLDS = {
     "toy": "tiny CLIPs trained on a synthetic world of coloured shapes",
     "emoji": (
-        "small CLIPs trained from scratch on the emoji world (every RGI emoji Noto Color Emoji draws, "
-        "with its name)"
+        "small CLIPs trained from scratch on the emoji world (every RGI emoji Noto Color Emoji draws, with its name)"
     ),
 }
 
