@@ -67,4 +67,4 @@ def test_a_prompt_with_words_the_world_never_named_inverts_with_a_note(emoji, tm
     assert "emoji never read 'mad' in training" in capsys.readouterr().err
     assert len(list(out.glob("*.png"))) == 1
     r = invert(emoji, ["a rocket"], seeds=1, recipe=emoji.default_recipe.replace(steps=2), cache=False, progress=False)
-    assert r.images.shape[-1] == 48 and torch.isfinite(r.images).all()
+    assert r.images.shape[-1] == 24 and torch.isfinite(r.images).all()  # two steps: the 24 px stage only

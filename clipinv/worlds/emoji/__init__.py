@@ -16,9 +16,9 @@ from pathlib import Path
 
 from clipinv.core.recipe import Recipe
 from clipinv.errors import ClipinvError
-from clipinv.models.bundle import ModelBundle, weights_hash
+from clipinv.models.bundle import ModelBundle
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.model import load
+from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig
 from clipinv.worlds.emoji.world import Augment, article, on_grey, render
@@ -96,21 +96,7 @@ def load_emoji(name: str) -> ModelBundle:
         raise ClipinvError(
             f"no emoji model {name!r}: pick one of {', '.join(EMOJI_MODELS)} or a trained .safetensors path"
         )
-    card = json.loads(path.with_suffix(".json").read_text())
-    model, mc = load(path, card)
-    _, names = atlas.load()
-    return ModelBundle(
-        model=model,
-        tokenizer=EmojiTokenizer(names),
-        spec=str(name),
-        image_size=mc.image_size,
-        mean=tuple(card["mean"]),
-        std=tuple(card["std"]),
-        context_length=mc.context_length,
-        weights_hash=weights_hash(model),
-        default_recipe=EMOJI_RECIPE,
-        card=card,
-    )
+    return bundle(path, spec=str(name), default_recipe=EMOJI_RECIPE)
 
 
 def _register():

@@ -1,20 +1,21 @@
-"""The emoji CLIP: its knobs (`ModelConfig`), open_clip's own `CLIP` class built from them, and saving /
-loading one with its card (half-precision safetensors + card .json)."""
+"""The emoji CLIP: its knobs (`ModelConfig`), open_clip's own `CLIP` class built from them, saving /
+loading one with its card (half-precision safetensors + card .json), and the `ModelBundle` of a saved one."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
-from clipinv.models.bundle import freeze
+from clipinv.models.bundle import ModelBundle, freeze, weights_hash
 from clipinv.models.checkpoint import check_values, read_state_dict
+from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.atlas import SIDE
-from clipinv.worlds.emoji.tokenizer import CONTEXT
+from clipinv.worlds.emoji.tokenizer import CONTEXT, EmojiTokenizer
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)
@@ -82,5 +83,20 @@ def load(path: Path, card: dict):
     return freeze(model), mc
 
 
-def config_dict(mc: ModelConfig) -> dict:
-    return asdict(mc)
+def bundle(path: Path, spec: str, default_recipe=None) -> ModelBundle:
+    """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it)."""
+    path = Path(path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    model, mc = load(path, card)
+    return ModelBundle(
+        model=model,
+        tokenizer=EmojiTokenizer(atlas.load()[1]),
+        spec=spec,
+        image_size=mc.image_size,
+        mean=tuple(card["mean"]),
+        std=tuple(card["std"]),
+        context_length=mc.context_length,
+        weights_hash=weights_hash(model),
+        default_recipe=default_recipe,
+        card=card,
+    )

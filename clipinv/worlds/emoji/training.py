@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, make_model, save
+from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, make_model, save
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.world import Augment, article, caption, render
 
@@ -79,8 +79,6 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     `retrieval` is measured on the saved (half-precision) weights."""
     from tqdm.auto import tqdm
 
-    from clipinv.worlds.emoji import load_emoji  # the saved weights, read back as users will
-
     out = Path(out)
     if out.suffix != ".safetensors":
         raise ClipinvError(f"--out {out} must end in .safetensors (its card is written beside it as .json)")
@@ -132,6 +130,6 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     }
     card = json.loads(json.dumps(card))  # as the card file reads back: lists, not tuples
     save(model, card, out)
-    card["retrieval"] = retrieval(load_emoji(str(out)))
+    card["retrieval"] = retrieval(bundle(out, spec=str(out)))  # the saved weights, read back as users will
     save(model, card, out)
     return card
