@@ -11,12 +11,12 @@ inverted itself. `python tools/build_emoji_world.py train emoji` retrains one fr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from clipinv.core.recipe import Recipe
 from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle
+from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
@@ -71,15 +71,7 @@ figures and the sheets)."""
 
 def is_emoji_checkpoint(path) -> bool:
     """Whether `path` is a .safetensors the emoji world's `train` saved (its card .json beside it)."""
-    path = Path(path)
-    card = path.with_suffix(".json")
-    if path.suffix != ".safetensors" or not path.is_file() or not card.is_file():
-        return False
-    try:
-        keys = json.loads(card.read_text())
-    except (ValueError, OSError):
-        return False
-    return isinstance(keys, dict) and keys.get("world") == "emoji"
+    return card_beside(path).get("world") == "emoji"
 
 
 def load_emoji(name: str) -> ModelBundle:

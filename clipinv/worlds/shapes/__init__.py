@@ -19,6 +19,7 @@ from clipinv.core.recipe import Recipe
 from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle, weights_hash
 from clipinv.models.load import Loader, register_loader
+from clipinv.worlds.cards import card_beside
 from clipinv.worlds.shapes.ladders import LADDER_DIR, RUNGS
 from clipinv.worlds.shapes.marker import checkerboard_correlation, has_marker, render_marker
 from clipinv.worlds.shapes.model import ModelConfig, load
@@ -85,15 +86,7 @@ section 6 switches them off one at a time."""
 
 def is_toy_checkpoint(path) -> bool:
     """Whether `path` is a .safetensors saved by `clipinv.worlds.shapes.train` (its model card .json beside it)."""
-    path = Path(path)
-    card = path.with_suffix(".json")
-    if path.suffix != ".safetensors" or not path.is_file() or not card.is_file():
-        return False
-    try:
-        keys = json.loads(card.read_text())
-    except (ValueError, OSError):
-        return False
-    return isinstance(keys, dict) and {"model_config", "train_config", "world"} <= set(keys)
+    return {"model_config", "train_config", "world"} <= set(card_beside(path))
 
 
 def toy_bundle(model, card: dict, mc, spec: str):
