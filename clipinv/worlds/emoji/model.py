@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -83,6 +84,12 @@ def load(path: Path, card: dict):
     return freeze(model), mc
 
 
+@lru_cache(maxsize=1)
+def world_tokenizer() -> EmojiTokenizer:
+    """The tokenizer of the shipped world's names, built once (it tokenises every caption to find its ids)."""
+    return EmojiTokenizer(atlas.load()[1])
+
+
 def bundle(path: Path, spec: str, default_recipe=None) -> ModelBundle:
     """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it)."""
     path = Path(path)
@@ -90,7 +97,7 @@ def bundle(path: Path, spec: str, default_recipe=None) -> ModelBundle:
     model, mc = load(path, card)
     return ModelBundle(
         model=model,
-        tokenizer=EmojiTokenizer(atlas.load()[1]),
+        tokenizer=world_tokenizer(),
         spec=spec,
         image_size=mc.image_size,
         mean=tuple(card["mean"]),
