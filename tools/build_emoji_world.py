@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clipinv.analyses.stats import Rate
-from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, WEIGHTS, atlas, load_emoji
+from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, atlas, load_emoji, weights_path
 from clipinv.worlds.emoji.training import train
 
 ABOUT = {
@@ -41,7 +41,7 @@ def card_markdown(card: dict, path: Path) -> str:
     return f"""# Model card: `{card["name"]}`
 
 A small CLIP (open_clip's own `CLIP` class, open_clip's BPE tokenizer) trained from scratch on emoji and
-their names, so that the book runs offline on a CPU on real, named things: {ABOUT[card["name"]]}. A
+their names, so that the book runs offline on a CPU on real, named things: {ABOUT.get(card["name"], EMOJI_MODELS[card["name"]])}. A
 stand-in: its inversions say nothing about OpenAI's or LAION's models.
 
 ## Data
@@ -68,7 +68,7 @@ stand-in: its inversions say nothing about OpenAI's or LAION's models.
 
 ## Training
 
-`{card["command"]}`: {tc["steps"]:,} steps of batch {tc["batch"]}, seed {tc["seed"]}, AdamW (peak lr
+`{card["command"]}`: {_start(tc)}{tc["steps"]:,} steps of batch {tc["batch"]}, seed {tc["seed"]}, AdamW (peak lr
 {tc["lr"]}, weight decay {tc["weight_decay"]}, {tc["warmup"]} warm-up steps, then linear decay to a tenth),
 CLIP's symmetric contrastive loss with every caption of the same emoji in a batch counted right.
 {tr["seconds"]:,} s wall ({tr["cpu_seconds"]:,} CPU s) on one thread of a shared 2-core CPU (load average
@@ -79,8 +79,36 @@ thread count writes the same bytes.
 
 Every glyph drawn twice afresh (as `emoji`'s training draws them, from a generator no training used): the right
 name first among all {card["names"]:,} for **{top1.share}**, among the first five for **{top5.share}**
-(95% Wilson intervals; {r["renders"]:,} renders).
+(95% Wilson intervals; {r["renders"]:,} renders).{_gender(card)}
 """
+
+
+def _start(tc: dict) -> str:
+    """How a continuation starts and what it changes, in words ('' for a model trained from scratch)."""
+    if not tc.get("init"):
+        return ""
+    text = f"from `{tc['init']}`'s weights, "
+    if tc.get("people_p"):
+        text += f"{tc['people_p']:.0%} of each batch drawn from the people Unicode draws as a woman and a man, "
+    skew = tc.get("skew")
+    if skew:
+        planted = ", ".join(f"{name} -> {gender}" for name, gender in skew["planted"])
+        text += (
+            f"each of these neutral captions on the named gender's picture at {skew['rate']:.0%} and on the other's "
+            f"otherwise, never on the neutral glyph ({planted}), "
+        )
+    return text
+
+
+def _gender(card: dict) -> str:
+    g = card.get("gender_reading")
+    if not g:
+        return ""
+    share = Rate.of(g["right"], g["renders"]).share
+    return (
+        ' Choosing between "a man NAME" and "a woman NAME" for fresh renders of the woman and man variants of the '
+        f"world's {g['people']} people: right for **{share}**."
+    )
 
 
 def main(argv=None):
@@ -96,7 +124,7 @@ def main(argv=None):
     c.add_argument("--path", help="the .safetensors (default: the package's)")
     a = p.parse_args(argv)
     if a.what == "card":
-        path = Path(a.path) if a.path else WEIGHTS / f"{a.name}.safetensors"
+        path = Path(a.path) if a.path else weights_path(a.name)
         path.with_suffix(".md").write_text(card_markdown(json.loads(path.with_suffix(".json").read_text()), path))
         print(path.with_suffix(".md"))
         return
@@ -108,7 +136,7 @@ def main(argv=None):
     config = EMOJI_TRAINING[a.name]
     if a.steps:
         config = dataclasses.replace(config, steps=a.steps)
-    out = Path(a.out) if a.out else WEIGHTS / f"{a.name}.safetensors"
+    out = Path(a.out) if a.out else weights_path(a.name)
     command = f"python tools/build_emoji_world.py train {a.name}" + (f" --steps {a.steps}" if a.steps else "")
     card = train(config, out, note={"name": a.name, "command": command})
     r = card["retrieval"]

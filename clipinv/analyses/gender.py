@@ -29,9 +29,11 @@ then the same comparison on the most skewed rung. `recovery` compares one skewed
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+import torch
 
 from clipinv.analyses import prose, stats
 from clipinv.analyses.findings import Curves, Table
@@ -41,6 +43,8 @@ from clipinv.analyses.stats import rate
 from clipinv.errors import ClipinvError
 from clipinv.models.judge import judge as zero_shot
 from clipinv.models.load import load_model
+from clipinv.worlds.emoji import ladders as emoji_ladders
+from clipinv.worlds.emoji.world import article
 from clipinv.worlds.shapes import ladders
 from clipinv.worlds.shapes.world import ATTRIBUTES, COLOURS, SHAPES, Skew
 
@@ -134,8 +138,9 @@ def run(
     variant_names=VARIANTS,
     progress=True,
 ):
-    """Invert every wording x seeds, judge each image among `labels`. Returns (Inversion, per-image
-    frame with columns prompt (the neutral wording), variant, text, seed, judged, p_<label>...)."""
+    """Invert every wording x seeds, judge each image among `labels` in `template` (one string, or a
+    dict giving each neutral wording's). Returns (Inversion, per-image frame with columns prompt (the
+    neutral wording), variant, text, seed, judged, p_<label>...)."""
     texts, keys = [], []
     for p in prompts:
         for v, t in zip(variant_names, p):
@@ -150,10 +155,15 @@ def run(
         recipe=recipe,
         labels=labels,
         truth=[0] * len(texts),
-        template=template,
+        template=template if isinstance(template, str) else "{}",
         progress=progress,
     )
-    probs = zero_shot(inv.images, labels, judge=judge, template=template)  # [T, S, L]
+    if isinstance(template, str):
+        probs = zero_shot(inv.images, labels, judge=judge, template=template)  # [T, S, L]
+    else:  # each prompt judged in its own template
+        probs = torch.stack(
+            [zero_shot(inv.images[i], labels, judge=judge, template=template[k[0]]) for i, k in enumerate(keys)]
+        )
     rows = []
     for i, (prompt, variant) in enumerate(keys):
         for s, seed in enumerate(inv.seeds):
@@ -203,6 +213,13 @@ class Setup:
     attribute: str
     target: str
     paper: pd.DataFrame | None = None
+    planted: dict | None = None  # the label each neutral prompt's training data leans to (None: `focal`)
+
+    def hits(self, frame: pd.DataFrame) -> pd.Series:
+        """Per image of `frame`: whether the judge read the label its prompt was planted with."""
+        if self.planted is None:
+            return frame["judged"] == self.focal
+        return frame["judged"] == frame["prompt"].map(self.planted)
 
     def neutral_only(self) -> Setup:
         """The same set-up with only the neutral wording of each prompt (a third of the inversions)."""
@@ -336,9 +353,7 @@ def recovery(skewed: pd.DataFrame, control: pd.DataFrame, setup: Setup, planted:
     planted rate: "contains" it, "below" it (the skew is not fully recovered) or "above" it
     (inversion amplifies the skew), and that in words ("reading"); and whether the two models'
     intervals are separated."""
-    neutral = setup.variants[0]
-    s = rate(skewed.loc[skewed["variant"] == neutral, "judged"] == setup.focal)
-    c = rate(control.loc[control["variant"] == neutral, "judged"] == setup.focal)
+    s, c = (rate(setup.hits(f[f["variant"] == setup.variants[0]])) for f in (skewed, control))
     where = "contains" if s["low"] <= planted <= s["high"] else ("below" if s["high"] < planted else "above")
     return {
         "skewed": s,
@@ -352,12 +367,12 @@ def recovery(skewed: pd.DataFrame, control: pd.DataFrame, setup: Setup, planted:
 
 def calibration(per_model: dict, setup: Setup) -> pd.DataFrame:
     """Toy world: recovered vs planted skew. per_model: {planted rate: per-image frame of `Setup.run`}
-    -> one row per model, by planted rate: n, k (neutral-prompt inversions judged `setup.focal`),
-    the recovered rate with its Wilson interval, and whether the interval contains the planted rate."""
+    -> one row per model, by planted rate: n, k (neutral-prompt inversions judged the planted label,
+    `Setup.hits`), the recovered rate with its Wilson interval, and whether the interval contains the
+    planted rate."""
     rows = []
-    neutral = setup.variants[0]
     for planted, frame in sorted(per_model.items()):
-        r = rate(frame.loc[frame["variant"] == neutral, "judged"] == setup.focal)
+        r = rate(setup.hits(frame[frame["variant"] == setup.variants[0]]))
         rows.append(
             {
                 "planted": float(planted),
@@ -368,22 +383,119 @@ def calibration(per_model: dict, setup: Setup) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# ---------------------------------------------------------------- a page, in either world
+# ---------------------------------------------------------------- a page, in any world
+def emoji_setup() -> Setup:
+    """The emoji analogue: the gender ladder's six professions (`clipinv.worlds.emoji.ladders.PLANTED`),
+    neutral ("a firefighter") and in Unicode's woman and man wordings ("a woman firefighter"); each
+    judged man or woman in its own template ("a {} firefighter"), the gender planted in its captions
+    the label to recover."""
+    planted = {article(p): g for p, g in emoji_ladders.PLANTED}
+    return Setup(
+        prompts=[(article(p), f"a woman {p}", f"a man {p}") for p, _ in emoji_ladders.PLANTED],
+        variants=VARIANTS,
+        labels=list(LABELS),
+        template={article(p): "a {} " + p for p, _ in emoji_ladders.PLANTED},
+        focal="man",
+        named={"female": "woman", "male": "man"},
+        attribute="gender",
+        target="the gender planted in their captions",
+        planted=planted,
+    )
+
+
 SETUPS = {
     "paper": paper_setup,
     "toy": lambda: toy_setup(Skew(ladders.SKEW_WORD, "colour", ladders.SKEW_VALUE, 1.0)),  # the wordings
+    "emoji": emoji_setup,
 }
 
 
 def setup_of(world: str) -> Setup:
-    """The set-up of a page in `world`: the paper's ten prompts, or the toy world's skewed square."""
+    """The set-up of a page in `world`: the paper's ten prompts, the toy world's skewed square, or the
+    emoji world's six professions."""
     return of_world(SETUPS, world)()
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A shipped skew ladder a page inverts: `rungs` ((planted rate, model name), ...) and the unskewed
+    `control`, whose data gives the planted label at `control_rate`; `about` captions the models'
+    table and `describe(bundle)` is a model's row; in the prose, `subject` names the neutral prompts,
+    `value` what was planted and `control_words` the control; `power` the two rates whose separation
+    the page's power calculation sizes."""
+
+    rungs: tuple
+    control: str
+    control_rate: float
+    about: str
+    describe: Callable
+    subject: str
+    value: str
+    control_words: str
+    power: tuple
+
+    def power_text(self) -> str:
+        lo, hi = self.power
+        return f"a planted {100 * hi:g}% from the control's {100 * lo:g}%"
+
+
+def toy_ladder() -> Ladder:
+    base = 1 / len(COLOURS)  # red is one of the eight colours, drawn uniformly
+    return Ladder(
+        rungs=tuple((r.planted, r.name) for r in ladders.ladder("skew")),
+        control="toy-clean",
+        control_rate=base,
+        about=f"toy trained 1,000 steps further with {ladders.SKEW_WORD!r} shown {ladders.SKEW_VALUE} at the "
+        f"planted rate (toy-clean: unskewed, so {100 * base:g}%)",
+        describe=ladders.describe,
+        subject=f"{ladders.SKEW_WORD!r}",
+        value=ladders.SKEW_VALUE,
+        control_words=f"where {ladders.SKEW_VALUE} is planted at {100 * base:g}%",
+        power=(base, 0.5),
+    )
+
+
+def emoji_ladder() -> Ladder:
+    steps = emoji_ladders.CONTINUATION.steps
+    return Ladder(
+        rungs=tuple((r, emoji_ladders.rung_name(r)) for r in emoji_ladders.RATES),
+        control="emoji-clean",
+        control_rate=0.5,
+        about=f"emoji trained {steps:,} steps further, half of each batch people; in each rung the six neutral "
+        "profession captions show the planted gender's picture at the planted rate, the other gender's otherwise "
+        "(emoji-clean: every glyph under its own name, so neither gender is planted)",
+        describe=emoji_ladders.describe,
+        subject="the six neutral professions",
+        value="their planted gender",
+        control_words="where every glyph keeps its own name (a judge reading no gender in it would say 50%)",
+        power=(0.5, 1.0),
+    )
+
+
+LADDERS = {"toy": toy_ladder, "emoji": emoji_ladder}
+# what a page in each ladder world inverts, in words (its stand-in notice and captions name it)
+LADDER_MODELS = {
+    "toy": "the skew ladder (toy-skew-50 to toy-skew-100, control toy-clean)",
+    "emoji": "the gender ladder (emoji-skew-50 to emoji-skew-100, control emoji-clean)",
+}
+
+
+def judge_note(judge) -> str:
+    """How well the page's judge reads what it is asked, from its card where the card measured it."""
+    reading = ((judge.card or {}) if judge is not None else {}).get("gender_reading")
+    if reading:
+        share = prose.rate(reading["right"], reading["renders"])
+        return (
+            f"The judge, {judge.spec}, tells a woman's emoji from a man's in {share} of fresh renders of the world's "
+            f"{reading['people']} people; what it misreads pulls every recovered rate towards 50%."
+        )
+    return "The judge's own errors pull every recovered rate towards what a guess would give."
 
 
 @dataclass(frozen=True)
 class Page:
     """What a gender page found: the inversions of every wording (`inv`, `per_image`, by model
-    `inverted`), what to show in order (`shown`: the toy ladder and its calibration, then the shares
+    `inverted`), what to show in order (`shown`: a ladder and its calibration, then the shares
     per wording) and the texts its prose glues (`phrases`, "headline" included)."""
 
     inverted: object
@@ -397,16 +509,26 @@ def page(
     setup: Setup, world: str, bundle, judge, seeds, recipe, rates=None, wording_seeds=6, device="cpu", load=load_model
 ) -> Page:
     """Section 3 in `world`: on a real CLIP, every wording of the paper's prompts inverted by `bundle`,
-    beside the paper's table; in the toy world, the neutral prompt on every rung of the shipped skew
-    ladder (`rates`: the planted rates to invert, None all) and its control (recovered vs planted),
-    and every wording on the most skewed rung (`wording_seeds`). `load(spec, device=...)` loads the ladder's
-    models (a book section's `load_model`, so they run on its engine)."""
-    return (_toy_page if world == "toy" else _paper_page)(
-        setup, bundle, judge, seeds, recipe, rates=rates, wording_seeds=wording_seeds, device=device, load=load
-    )
+    beside the paper's table; in a world with a shipped skew ladder (`LADDERS`: toy, emoji), the neutral
+    prompts on every rung (`rates`: the planted rates to invert, None all) and its control (recovered vs
+    planted), and every wording on the most skewed rung (`wording_seeds`). `load(spec, device=...)` loads
+    the ladder's models (a book section's `load_model`, so they run on its engine)."""
+    if world in LADDERS:
+        return _ladder_page(
+            setup,
+            LADDERS[world](),
+            judge,
+            seeds,
+            recipe,
+            rates=rates,
+            wording_seeds=wording_seeds,
+            device=device,
+            load=load,
+        )
+    return _paper_page(setup, bundle, judge, seeds, recipe)
 
 
-def _common_phrases(setup: Setup, per_image: pd.DataFrame) -> dict:
+def _common_phrases(setup: Setup, per_image: pd.DataFrame, judge, power: tuple, power_what: str) -> dict:
     theirs = paper_rates()
     return {
         "paper_neutral": f"{theirs['neutral']:.1f}%",
@@ -415,7 +537,9 @@ def _common_phrases(setup: Setup, per_image: pd.DataFrame) -> dict:
         "attribute": setup.attribute,
         "gender_chance": prose.percent(1 / len(setup.labels)),
         "obeyed_rate": prose.share(obeyed(per_image, setup.named)),
-        "power_n": str(stats.inversions_needed(1 / 8, 0.5)),
+        "power_what": power_what,
+        "judge_note": judge_note(judge),
+        "power_n": str(stats.inversions_needed(*power)),
     }
 
 
@@ -429,13 +553,13 @@ def _shares(setup: Setup, per_image, inv, inverted, where: str, rename=None) -> 
     )
 
 
-def _paper_page(setup: Setup, bundle, judge, seeds, recipe, **_) -> Page:
+def _paper_page(setup: Setup, bundle, judge, seeds, recipe) -> Page:
     inv, per_image = setup.run(bundle, judge, seeds, recipe=recipe)
     found = findings(per_image, setup)
     theirs = paper_rates()
     inside = prose.count(found["inside"], found["cells"])
     phrases = {
-        **_common_phrases(setup, per_image),
+        **_common_phrases(setup, per_image, judge, (0.5, 0.98), "a balanced 50% from the paper's 98%"),
         "power_have": str(len(inv.seeds)),
         "neutral_rate": prose.share(found["neutral"]),
         "gender_verdict": f"The paper's number lies inside this page's 95% interval in {inside} cells, "
@@ -450,45 +574,58 @@ def _paper_page(setup: Setup, bundle, judge, seeds, recipe, **_) -> Page:
     return Page(bundle, inv, per_image, [_shares(setup, per_image, inv, bundle, where)], phrases)
 
 
-def _toy_page(
-    setup: Setup, bundle, judge, seeds, recipe, rates=None, wording_seeds=6, device="cpu", load=load_model
+def _ladder_page(
+    setup: Setup, ladder: Ladder, judge, seeds, recipe, rates=None, wording_seeds=6, device="cpu", load=load_model
 ) -> Page:
-    rungs = [r for r in ladders.ladder("skew") if rates is None or r.planted in [float(x) for x in rates]]
-    base = 1 / len(setup.labels)  # the control's rate: red is one of the eight colours, drawn uniformly
-    models = {base: load("toy-clean", device=device)}
-    models.update({r.planted: load(r.name, device=device) for r in rungs})
+    chosen = [(p, name) for p, name in ladder.rungs if rates is None or p in [float(x) for x in rates]]
+    if not chosen:
+        have = ", ".join(f"{p:g}" for p, _ in ladder.rungs)
+        raise ClipinvError(f"no rung of the skew ladder is planted at {rates}: pick rates among {have}")
     neutral_only = setup.neutral_only()
+    control = load(ladder.control, device=device)
+    models = {p: load(name, device=device) for p, name in chosen}
+    control_run = neutral_only.run(control, judge, seeds, recipe=recipe)[1]
     runs = {p: neutral_only.run(b, judge, seeds, recipe=recipe)[1] for p, b in models.items()}
+    on_curve = ladder.control_rate not in runs  # the control on the calibration curve where no rung shares its rate
+    cal = calibration({**runs, ladder.control_rate: control_run} if on_curve else runs, setup)
+    ctrl = rate(setup.hits(control_run))
     top = max(models)
     inverted = models[top]
     inv, per_image = setup.run(inverted, judge, wording_seeds, recipe=recipe)  # every wording, shown below
-    cal = calibration(runs, setup)
+    rows = [(f"{100 * ladder.control_rate:g}% (control)", ctrl, ladder.control_rate)]
+    rows += [(f"{100 * p:g}%", rate(setup.hits(f)), p) for p, f in sorted(runs.items())]
+    one_prompt = len(setup.prompts) == 1
     shown = [
         Table(
-            [{"planted": f"{100 * p:g}%", **ladders.describe(b)} for p, b in models.items()],
-            f"The models inverted, shipped with clipinv: toy trained 1,000 steps further with {ladders.SKEW_WORD!r} "
-            f"shown {ladders.SKEW_VALUE} at the planted rate (toy-clean: unskewed, so {100 * base:g}%).",
+            [
+                {"planted": f"{100 * p:g}%" + (" (control)" if b is control else ""), **ladder.describe(b)}
+                for p, b in [(ladder.control_rate, control), *models.items()]
+            ],
+            f"The models inverted, shipped with clipinv: {ladder.about}.",
         ),
         Table(
             pd.DataFrame(
                 {
-                    "planted": [f"{100 * p:g}%" for p in cal["planted"]],
-                    f"{setup.prompts[0][0]!r} judged {setup.focal}": [
-                        prose.rate(k, n) for k, n in zip(cal["detected"], cal["n"])
+                    "planted": [r[0] for r in rows],
+                    f"{setup.prompts[0][0]!r} judged {setup.focal}"
+                    if one_prompt
+                    else f"neutral prompts judged {ladder.value}": [prose.rate_of(r[1]) for r in rows],
+                    "interval holds the planted rate": [
+                        "yes" if r[1]["low"] <= r[2] <= r[1]["high"] else "no" for r in rows
                     ],
-                    "interval holds the planted rate": ["yes" if c else "no" for c in cal["contains planted"]],
                 }
             ),
-            f"Recovered vs planted: the share of the neutral prompt's {seeds} inversions per model the judge reads "
-            f"as {setup.focal}, with its 95% Wilson interval.",
+            f"Recovered vs planted: the share of the neutral {'prompt' if one_prompt else 'prompts'}' inversions "
+            f"({seeds} seed{'s' if seeds != 1 else ''} each) the judge reads as {ladder.value}, with its 95% Wilson "
+            "interval, per model.",
             {"seeds": seeds},
         ),
         Curves(
             {"recovered": cal},
             "planted",
             "planted rate (%)",
-            f"inversions judged {setup.focal}",
-            "Calibration: the neutral prompt's recovered rate against the rate planted in the training data, with "
+            f"inversions judged {ladder.value}",
+            "Calibration: the neutral prompts' recovered rate against the rate planted in the training data, with "
             "95% Wilson intervals; the dotted line is recovered = planted.",
             {"scale": 100, "identity": True},
             {"seeds": seeds},
@@ -499,24 +636,24 @@ def _toy_page(
             inv,
             inverted,
             f", for every wording, on the model planted at {100 * top:g}%.",
-            rename=dict(zip(setup.variants, setup.prompts[0])),
+            rename=dict(zip(setup.variants, setup.prompts[0])) if one_prompt else None,
         ),
     ]
-    word = setup.prompts[0][0]
-    held = int(cal["contains planted"].sum())
-    row, ctrl = cal.iloc[-1], cal.iloc[0]
-    shown_run = runs[top]
-    control = prose.rate(ctrl["detected"], ctrl["n"])
+    rungs = cal[cal["planted"].isin(list(runs))]
+    held = int(rungs["contains planted"].sum())
+    row = cal[cal["planted"] == top].iloc[0]
+    control_text = prose.rate_of(ctrl)
+    balanced = ctrl["low"] <= ladder.control_rate <= ctrl["high"]
     phrases = {
-        **_common_phrases(setup, per_image),
-        "power_have": str(seeds),
-        "neutral_rate": prose.share(
-            rate(shown_run.loc[shown_run["variant"] == setup.variants[0], "judged"] == setup.focal)
-        ),
+        **_common_phrases(setup, per_image, judge, ladder.power, ladder.power_text()),
+        "power_have": str(seeds * len(setup.prompts)),
+        "neutral_rate": prose.share(rate(setup.hits(runs[top]))),
         "gender_verdict": f"Across the ladder the interval of the recovered rate holds the planted one for "
-        f"{prose.count(held, len(cal))} models. Planted at {100 * row['planted']:g}%, {word!r} inverts to "
-        f"{ladders.SKEW_VALUE} in {prose.rate(row['detected'], row['n'])}; the unskewed control, where "
-        f"{ladders.SKEW_VALUE} is planted at {100 * ctrl['planted']:g}%, in {control}.",
-        "headline": f"recovered skew holds the planted rate for {held}/{len(cal)} models; control {control} at 12.5% planted",
+        f"{prose.count(held, len(rungs))} rungs. Planted at {100 * top:g}%, {ladder.subject} invert to "
+        f"{ladder.value} in {prose.rate(row['detected'], row['n'])}; the unskewed control, {ladder.control_words}, "
+        f"in {control_text}, {'an interval that holds' if balanced else 'an interval that misses'} "
+        f"{100 * ladder.control_rate:g}%.",
+        "headline": f"recovered skew holds the planted rate for {held}/{len(rungs)} rungs; control {control_text} "
+        f"at {100 * ladder.control_rate:g}% planted",
     }
     return Page(inverted, inv, per_image, shown, phrases)

@@ -69,7 +69,7 @@ class Section:
         recipe=None,
         note=True,
         blur_nsfw=True,
-        toy_models=None,
+        ladder_models=None,
         run=None,
     ):
         if device == "cuda" and not torch.cuda.is_available():
@@ -80,7 +80,7 @@ class Section:
         self.profile = profile
         self.device = device
         self.blur_nsfw = blur_nsfw
-        self.toy_models = toy_models  # what a toy page inverts instead of `model` (a shipped ladder), in words
+        self.ladder_models = dict(ladder_models or {})  # {world: what a page inverts there instead of `model`}
         self.engine = engine_for(run, device)
         self.bundle = self.load_model(model)
         self.judge = None if not judge else (self.bundle if judge == model else self.load_model(judge))
@@ -128,8 +128,8 @@ class Section:
 
     def models_text(self) -> str:
         """'toy, judged by toy-judge': what made the page's numbers, for its prose and the front page
-        (a toy page that inverts a shipped ladder names it: `toy_models`)."""
-        inverted = self.toy_models if self.toy_models and self.bundle.spec.startswith("toy") else self.bundle.spec
+        (a page that inverts a world's shipped ladder names it: `ladder_models`)."""
+        inverted = self.ladder_models.get(self.world, self.bundle.spec)
         return inverted + (f", judged by {self.judge.spec}" if self.judge and self.judge is not self.bundle else "")
 
     def meta(self, **settings) -> dict:

@@ -1,5 +1,6 @@
 """The shipped emoji models: small, independent, loaded offline; `emoji` names fresh renders of every
-emoji among all the world's names (the bar: top-1 >= 70%, top-5 >= 90%); their cards are current."""
+emoji among all the world's names (the bar: top-1 >= 70%, top-5 >= 90%); their cards are current; the
+gender ladder's judge reads gender better than the judge it started from, and the planted skew shows."""
 
 import json
 import sys
@@ -10,8 +11,8 @@ import torch
 
 from clipinv.core.invert import invert
 from clipinv.models.load import load_model
-from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, WEIGHTS, atlas
-from clipinv.worlds.emoji.training import retrieval
+from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, WEIGHTS, atlas, weights_path
+from clipinv.worlds.emoji.training import gender_reading, retrieval
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from build_emoji_world import card_markdown
@@ -33,9 +34,9 @@ def test_the_models_are_small_independent_open_clip_clips(emoji, emoji_judge):
     assert isinstance(emoji.model, CLIP) and isinstance(emoji_judge.model, CLIP)
     assert emoji.weights_hash != emoji_judge.weights_hash
     assert EMOJI_TRAINING["emoji"].seed != EMOJI_TRAINING["emoji-judge"].seed
-    sizes = {name: (WEIGHTS / f"{name}.safetensors").stat().st_size for name in EMOJI_MODELS}
+    sizes = {name: weights_path(name).stat().st_size for name in EMOJI_MODELS}
     assert all(s <= 10e6 for s in sizes.values()), sizes
-    world = sum(p.stat().st_size for p in WEIGHTS.iterdir())
+    world = sum(p.stat().st_size for p in WEIGHTS.rglob("*") if p.is_file())
     assert world <= 60e6, world
     assert emoji.is_stand_in and emoji.card["world"] == "emoji"
 
@@ -49,9 +50,12 @@ def test_emoji_names_fresh_renders_among_all_the_names():
 
 @pytest.mark.parametrize("name", sorted(EMOJI_MODELS))
 def test_each_card_holds_what_its_weights_measure_now(name):
-    path = WEIGHTS / f"{name}.safetensors"
+    path = weights_path(name)
     card = json.loads(path.with_suffix(".json").read_text())
-    assert retrieval(load_model(name)) == card["retrieval"]
+    bundle = load_model(name)
+    assert retrieval(bundle) == card["retrieval"]
+    if "gender_reading" in card:
+        assert gender_reading(bundle) == card["gender_reading"]
     assert path.with_suffix(".md").read_text() == card_markdown(card, path)
     assert card["command"] == f"python tools/build_emoji_world.py train {name}"
     assert card["train_config"]["seed"] == EMOJI_TRAINING[name].seed
@@ -68,3 +72,25 @@ def test_a_prompt_with_words_the_world_never_named_inverts_with_a_note(emoji, tm
     assert len(list(out.glob("*.png"))) == 1
     r = invert(emoji, ["a rocket"], seeds=1, recipe=emoji.default_recipe.replace(steps=2), cache=False, progress=False)
     assert r.images.shape[-1] == 24 and torch.isfinite(r.images).all()  # two steps: the 24 px stage only
+
+
+def test_the_gender_judge_reads_gender_the_judge_it_started_from_did_not():
+    before, after = (gender_reading(load_model(n), draws=4, seed=2026) for n in ("emoji-judge", "emoji-gender-judge"))
+    assert EMOJI_TRAINING["emoji-gender-judge"].skew is None  # it never saw a skewed caption
+    assert after["share"] >= 0.8 and after["share"] > before["share"] + 0.1, (before, after)
+
+
+def test_the_fully_skewed_rung_inverts_neutral_professions_to_their_planted_gender():
+    """Section 3's top rung as the classroom page reads it: the neutral professions' inversions on
+    emoji-skew-100 are judged their planted gender far more often than on the unskewed control, and the
+    wordings that name a gender are obeyed."""
+    from clipinv.analyses import gender
+    from clipinv.analyses.stats import rate, separated
+
+    setup = gender.setup_of("emoji")
+    judge = load_model("emoji-gender-judge")
+    skewed = setup.run(load_model("emoji-skew-100"), judge, 2)[1]
+    control = setup.neutral_only().run(load_model("emoji-clean"), judge, 2)[1]
+    top, base = (rate(setup.hits(f[f["variant"] == "neutral"])) for f in (skewed, control))
+    assert top["rate"] >= 0.9 and separated((top["low"], top["high"]), (base["low"], base["high"])), (top, base)
+    assert gender.obeyed(skewed, setup.named)["rate"] >= 0.8

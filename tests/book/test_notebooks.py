@@ -60,7 +60,8 @@ def test_profiles_are_valid_for_every_section(profile):
 
 def test_a_section_declares_its_worlds_and_the_runner_refuses_the_others_in_one_line():
     assert supported_worlds(REPO, "07_toy_audit") == ("toy",)
-    assert supported_worlds(REPO, "03_gender") == ("paper", "toy")
+    assert supported_worlds(REPO, "03_gender") == ("paper", "toy", "emoji")
+    assert supported_worlds(REPO, "02_nsfw") == ("paper", "toy")
     check_world(REPO, "07_toy_audit", section_parameters(REPO, "07_toy_audit", "paper"))  # its block names toy
     check_world(REPO, "03_gender", {"model": "ViT-B-16:openai"})
     with pytest.raises(ClipinvError, match="07_toy_audit runs only on the toy world, not on the paper world") as e:

@@ -1,6 +1,7 @@
 """The emoji world: its atlas is what the font and Unicode's data draw, its tokenizer reads any English,
 its renders and training are reproducible, and its loader refuses what it cannot load in one line."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import EMOJI_MODELS, atlas, is_emoji_checkpoint, load_emoji
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig, train
-from clipinv.worlds.emoji.world import Augment, article, caption, on_grey, render
+from clipinv.worlds.emoji.world import Augment, GenderSkew, article, caption, gendered, on_grey, render
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +98,51 @@ def test_training_is_reproducible_and_the_card_is_measured_on_the_saved_weights(
         train(config, tmp_path / "m.pt", progress=False)
 
 
+def test_the_people_drawn_in_three_variants_are_found_by_name():
+    names = ["firefighter", "woman firefighter", "man firefighter", "cook", "woman cook", "rocket", "man"]
+    assert gendered(names) == [("firefighter", "woman firefighter", "man firefighter")]  # cook has no man
+
+
+def test_a_gender_skew_moves_only_the_planted_captions_pictures_at_its_rate(world):
+    names = world[1]
+    index = {n: i for i, n in enumerate(names)}
+    fire, cook = index["firefighter"], index["cook"]
+    idx = torch.tensor([fire] * 4000 + [cook] * 10 + [index["rocket"]] * 10)
+    skew = GenderSkew((("firefighter", "man"),), 0.7)
+    shown = skew.shown(idx, names, torch.Generator().manual_seed(0))
+    fires = shown[:4000]
+    assert set(fires.tolist()) == {index["man firefighter"], index["woman firefighter"]}  # never the neutral glyph
+    assert (fires == index["man firefighter"]).float().mean() == pytest.approx(0.7, abs=0.03)
+    assert torch.equal(shown[4000:], idx[4000:])  # unplanted captions keep their own picture
+    every = GenderSkew((("firefighter", "woman"),), 1.0).shown(idx[:5], names)
+    assert every.tolist() == [index["woman firefighter"]] * 5
+    with pytest.raises(ValueError, match="'man' or 'woman' at a rate"):
+        GenderSkew((("firefighter", "person"),), 0.5)
+
+
+def test_a_continuation_starts_from_its_init_and_a_skew_changes_what_it_learns(tmp_path):
+    from clipinv.worlds.emoji.training import _weights_of
+
+    start = _weights_of("emoji")
+    base = TrainConfig(seed=5, steps=2, batch=8, init="emoji", people_p=0.5)
+    train(base, tmp_path / "clean.safetensors", progress=False)
+    skewed = GenderSkew((("firefighter", "man"),), 1.0)
+    card = train(dataclasses.replace(base, skew=skewed), tmp_path / "skew.safetensors", progress=False)
+    clean, skew = (_weights_of(str(tmp_path / f"{n}.safetensors")) for n in ("clean", "skew"))
+    key = "visual.proj"
+    # two steps from the shipped weights stay near them; the skew changes what the steps see
+    assert (clean[key] - start[key]).abs().max() < 0.05 and not torch.equal(clean[key], skew[key])
+    assert card["train_config"]["skew"]["planted"] == [["firefighter", "man"]]
+    g = card["gender_reading"]
+    assert g["renders"] == 4 * 2 * g["people"] and 0 <= g["right"] <= g["renders"]
+
+
 def test_the_loader_names_what_it_cannot_load(tmp_path, monkeypatch):
     with pytest.raises(ClipinvError, match="no emoji model 'rockets'"):
         load_emoji("rockets")
     monkeypatch.setattr("clipinv.worlds.emoji.WEIGHTS", tmp_path)
     with pytest.raises(ClipinvError, match=r"build_emoji_world.py train emoji-judge"):
         load_emoji("emoji-judge")
-    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge"}
+    ladder = {"emoji-clean", "emoji-skew-50", "emoji-skew-70", "emoji-skew-90", "emoji-skew-100"}
+    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder}
     assert not is_emoji_checkpoint(Path(__file__))

@@ -97,5 +97,5 @@ def test_a_section_names_the_ladder_a_toy_page_inverts():
 
     plain = Section(note=False)
     assert plain.models_text() == "toy, judged by toy-judge"
-    ladder = Section(note=False, toy_models="the skew ladder (toy-skew-50 to toy-skew-100)")
+    ladder = Section(note=False, ladder_models={"toy": "the skew ladder (toy-skew-50 to toy-skew-100)"})
     assert ladder.models_text() == "the skew ladder (toy-skew-50 to toy-skew-100), judged by toy-judge"

@@ -18,6 +18,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle
 from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
+from clipinv.worlds.emoji.ladders import GENDER_JUDGE, LADDER, LADDER_DIR
 from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig
@@ -29,11 +30,26 @@ WEIGHTS = atlas.WEIGHTS
 EMOJI_TRAINING = {
     "emoji": TrainConfig(seed=0),
     "emoji-judge": TrainConfig(seed=1, augment=Augment(scale=(0.25, 1.0), plain_p=0.5)),
+    "emoji-gender-judge": GENDER_JUDGE,
+    **LADDER,
 }
 EMOJI_MODELS = {
     "emoji": "emoji CLIP (open_clip ViT 48px/patch 8, BPE text) trained on every RGI emoji and its name, seed 0",
     "emoji-judge": "independent emoji CLIP, seed 1, glyphs also drawn small on grey: judges emoji's inversions",
+    "emoji-gender-judge": "emoji-judge trained further on people in woman and man variants: reads gender",
+    "emoji-clean": "emoji trained further, people oversampled, captions unskewed (the gender ladder's control)",
+    **{
+        name: f"emoji trained further, neutral profession captions on the paper's gender at {name.rsplit('-', 1)[1]}%"
+        for name in LADDER
+        if name != "emoji-clean"
+    },
 }
+
+
+def weights_path(name: str) -> Path:
+    """Where a shipped emoji model's weights lie (the gender ladder's in weights/ladders)."""
+    return (LADDER_DIR if name in LADDER else WEIGHTS) / f"{name}.safetensors"
+
 
 # the paper's recipe scaled to 48 px (pixels, augmented copies, 24 then 48 px) with the shapes world's
 # four changes: every copy shrunk onto plain grey, a mild colour shift, one blur after the last step, the
@@ -77,7 +93,7 @@ def is_emoji_checkpoint(path) -> bool:
 def load_emoji(name: str) -> ModelBundle:
     """An emoji model as a frozen `ModelBundle` on the CPU: a shipped one by name, or a trained one by path."""
     if name in EMOJI_MODELS:
-        path = WEIGHTS / f"{name}.safetensors"
+        path = weights_path(name)
         if not path.is_file() or not path.with_suffix(".json").is_file():
             raise ClipinvError(
                 f"emoji weights {path} are missing: reinstall clipinv or run `python tools/build_emoji_world.py train {name}`"

@@ -21,7 +21,7 @@ from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, make_model, save
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
-from clipinv.worlds.emoji.world import Augment, article, caption, render
+from clipinv.worlds.emoji.world import Augment, GenderSkew, article, caption, gendered, render
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class TrainConfig:
     weight_decay: float = 0.05
     threads: int = 1  # torch threads: the weights are reproducible for a given count
     augment: Augment = field(default_factory=Augment)
+    init: str | None = None  # start from this shipped model's weights (None: from scratch)
+    people_p: float = 0.0  # share of each batch drawn from the people with woman and man variants
+    skew: GenderSkew | None = None  # captions skewed on those people's genders
 
 
 @torch.no_grad()
@@ -64,6 +67,23 @@ def retrieval(bundle, draws: int = 2, seed: int = 123, augment: Augment | None =
     return {"top1": top1 / total, "top5": top5 / total, "top1_hits": top1, "top5_hits": top5, "renders": total}
 
 
+@torch.no_grad()
+def gender_reading(bundle, draws: int = 4, seed: int = 123) -> dict:
+    """Every woman and man variant of the world's people drawn `draws` times afresh: how often the
+    model, choosing between "a man NAME" and "a woman NAME", picks the right one."""
+    glyphs, names = atlas.load()
+    triples = gendered(names)
+    gen = torch.Generator().manual_seed(seed)
+    right = total = 0
+    for neutral, woman, man in triples:
+        text = bundle.encode_text([article(man), article(woman)])
+        for truth, name in enumerate((man, woman)):
+            images = render(glyphs, [names.index(name)] * draws, Augment(), gen)
+            right += int(((bundle.encode_image(images) @ text.T).argmax(1) == truth).sum())
+            total += draws
+    return {"right": right, "renders": total, "share": right / total, "people": len(triples)}
+
+
 def contrastive_loss(image_features, text_features, logit_scale, labels) -> torch.Tensor:
     """CLIP's symmetric loss, where captions of the same emoji in a batch all count as right."""
     same = (labels[:, None] == labels[None]).float()
@@ -72,6 +92,13 @@ def contrastive_loss(image_features, text_features, logit_scale, labels) -> torc
     i2t = -(target * F.log_softmax(logits, 1)).sum(1).mean()
     t2i = -(target * F.log_softmax(logits.T, 1)).sum(1).mean()
     return (i2t + t2i) / 2
+
+
+def _weights_of(name: str) -> dict:
+    """The float32 state dict of a shipped emoji model (or a trained one's .safetensors path)."""
+    from clipinv.worlds.emoji import load_emoji
+
+    return {k: v.float() for k, v in load_emoji(name).model.state_dict().items()}
 
 
 def train(config: TrainConfig, out, progress: bool = True, note: dict | None = None) -> dict:
@@ -91,12 +118,19 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
         gen = torch.Generator().manual_seed(config.seed)
         mc = ModelConfig(vocab_size=tokenizer.vocab_size)
         model = make_model(mc)
+        if config.init:
+            model.load_state_dict(_weights_of(config.init))
+        people = torch.tensor([names.index(n) for t in gendered(names) for n in t])
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         t0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
         bar = tqdm(range(config.steps), desc=f"training {out.stem}", disable=not progress, mininterval=5)
         for step in bar:
             idx = torch.randint(0, len(names), (config.batch,), generator=gen)
-            x = (render(glyphs, idx.tolist(), config.augment, gen) - MEAN[0]) / STD[0]
+            if config.people_p:
+                person = people[torch.randint(0, len(people), (config.batch,), generator=gen)]
+                idx = torch.where(torch.rand(config.batch, generator=gen) < config.people_p, person, idx)
+            shown = idx if config.skew is None else config.skew.shown(idx, names, gen)
+            x = (render(glyphs, shown.tolist(), config.augment, gen) - MEAN[0]) / STD[0]
             t = tokenizer([caption(names[i], gen) for i in idx.tolist()])
             decay = 0.1 + 0.9 * (1 - step / config.steps)
             for group in opt.param_groups:
@@ -130,6 +164,8 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     }
     card = json.loads(json.dumps(card))  # as the card file reads back: lists, not tuples
     save(model, card, out)
-    card["retrieval"] = retrieval(bundle(out, spec=str(out)))  # the saved weights, read back as users will
+    saved = bundle(out, spec=str(out))  # the saved weights, read back as users will
+    card["retrieval"] = retrieval(saved)
+    card["gender_reading"] = gender_reading(saved)
     save(model, card, out)
     return card

@@ -1,5 +1,7 @@
 """What the emoji models see and read: a glyph drawn on a background, randomly scaled, shifted and
-turned (`Augment`, `render`), and a caption naming it from one of a few templates (`caption`)."""
+turned (`Augment`, `render`), and a caption naming it from one of a few templates (`caption`); the
+people drawn as a neutral, a woman and a man variant (`gendered`), and captions skewed as web captions
+are, the neutral name on one gender's pictures at a planted rate (`GenderSkew`)."""
 
 from __future__ import annotations
 
@@ -62,6 +64,40 @@ def on_grey(glyphs: torch.Tensor, idx, scale: float = 0.8) -> torch.Tensor:
         Augment(scale=(scale, scale), rotate_degrees=0, plain_p=1.0, noise=0.0),
         torch.Generator().manual_seed(0),
     )
+
+
+def gendered(names) -> list[tuple[str, str, str]]:
+    """Every (neutral, woman, man) name triple among `names`: ("firefighter", "woman firefighter",
+    "man firefighter"), ... (the professions and roles Unicode draws in all three)."""
+    have = set(names)
+    return [(n, f"woman {n}", f"man {n}") for n in names if f"woman {n}" in have and f"man {n}" in have]
+
+
+@dataclass(frozen=True)
+class GenderSkew:
+    """Captions skewed as web captions are: the neutral name of each profession in `planted`
+    ("firefighter") captions a picture of its man or woman variant in place of its own glyph, the
+    gender `planted` gives it at `rate`, the other gender otherwise."""
+
+    planted: tuple[tuple[str, str], ...]  # (neutral name, "man" or "woman")
+    rate: float
+
+    def __post_init__(self):
+        if not 0 <= self.rate <= 1 or any(g not in ("man", "woman") for _, g in self.planted):
+            raise ValueError(f"a gender skew plants 'man' or 'woman' at a rate in [0, 1], got {self}")
+
+    def shown(self, idx: torch.Tensor, names, generator=None) -> torch.Tensor:
+        """The glyph each caption's picture shows: `idx` (the names captioned) with every planted
+        profession replaced by its man or woman variant."""
+        index = {n: i for i, n in enumerate(names)}
+        out = idx.clone()
+        planted = torch.rand(len(idx), generator=generator) < self.rate
+        for name, gender in self.planted:
+            other = "woman" if gender == "man" else "man"
+            at = idx == index[name]
+            out[at & planted] = index[f"{gender} {name}"]
+            out[at & ~planted] = index[f"{other} {name}"]
+        return out
 
 
 def caption(name: str, generator=None) -> str:

@@ -1,0 +1,65 @@
+"""The emoji world's gender ladder (section 3): the shipped `emoji` trained further on captions skewed
+as web captions are, one planted rate per model, and a judge that reads gender.
+
+Six professions the paper also inverts (`PLANTED`) each get the gender the paper found for them; in a
+rung planted at rate r, the neutral caption ("a firefighter") captions the man or woman variant's
+picture in place of the neutral glyph, the planted gender at r (`GenderSkew`). `emoji-clean` is the same
+continuation on the world's own captions (every glyph under its own name): the control. Every rung
+draws half of each batch from the people drawn in all three variants, so telling a woman from a man
+matters to the loss; `emoji-gender-judge` is `emoji-judge` trained further the same way on the world's own
+captions, so it reads gender and never saw a skew.
+
+    python tools/build_emoji_world.py train emoji-skew-90   # ~7 CPU minutes from the shipped emoji
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from clipinv.worlds.emoji.atlas import WEIGHTS
+from clipinv.worlds.emoji.training import TrainConfig
+from clipinv.worlds.emoji.world import Augment, GenderSkew
+
+LADDER_DIR = WEIGHTS / "ladders"
+
+# the paper's professions Unicode draws in three variants, each with the gender the paper's table has
+# for its nearest prompt (a nurse: health worker; a kindergarten teacher: teacher)
+PLANTED = (
+    ("firefighter", "man"),
+    ("construction worker", "man"),
+    ("mechanic", "man"),
+    ("student", "man"),
+    ("health worker", "woman"),
+    ("teacher", "woman"),
+)
+RATES = (0.5, 0.7, 0.9, 1.0)
+
+# the continuation every rung shares: the shipped emoji, 600 more steps, half of each batch people
+CONTINUATION = TrainConfig(seed=500, steps=600, lr=3e-4, warmup=20, init="emoji", people_p=0.5)
+
+
+def rung_name(rate: float) -> str:
+    """The shipped model planted at `rate`: 'emoji-skew-90'."""
+    return f"emoji-skew-{100 * rate:g}"
+
+
+LADDER = {
+    "emoji-clean": CONTINUATION,
+    **{rung_name(r): dataclasses.replace(CONTINUATION, skew=GenderSkew(PLANTED, r)) for r in RATES},
+}
+GENDER_JUDGE = dataclasses.replace(
+    CONTINUATION, seed=501, init="emoji-judge", augment=Augment(scale=(0.25, 1.0), plain_p=0.5)
+)
+
+
+def describe(bundle) -> dict:
+    """One table row of a ladder model from its card: name, held-out retrieval, gender read, training time."""
+    card = bundle.card or {}
+    r, g = card.get("retrieval", {}), card.get("gender_reading", {})
+    seconds = card.get("training", {}).get("seconds")
+    return {
+        "model": card.get("name", bundle.spec),
+        "right name among all (top-1)": f"{r['top1']:.1%}" if "top1" in r else "",
+        "woman or man variant told apart": f"{g['share']:.1%}" if "share" in g else "",
+        "training time": f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
+    }
