@@ -221,6 +221,12 @@ class Setup:
             return frame["judged"] == self.focal
         return frame["judged"] == frame["prompt"].map(self.planted)
 
+    def template_text(self) -> str:
+        """The judge's template in words: "'a photo of a {}'", or each prompt's, e.g. "'a {} firefighter', ..."."""
+        if isinstance(self.template, str):
+            return f"the template {self.template!r}"
+        return "each prompt's own template: " + ", ".join(repr(t) for t in self.template.values())
+
     def neutral_only(self) -> Setup:
         """The same set-up with only the neutral wording of each prompt (a third of the inversions)."""
         return dataclasses.replace(self, prompts=[p[:1] for p in self.prompts], variants=self.variants[:1], named={})
@@ -503,6 +509,45 @@ class Page:
     per_image: pd.DataFrame
     shown: list
     phrases: dict
+    grids: list = dataclasses.field(default_factory=list)  # `Grid`s of images, in the order shown
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Images to show as a grid: `images` [R, C, 3, H, W], a label per row and column, the caption, and
+    the model and seeds the caption names."""
+
+    images: torch.Tensor
+    rows: list
+    cols: list
+    caption: str
+    model: str
+    seeds: int
+
+
+def wording_grid(setup: Setup, inv, inverted, first: int = 4) -> Grid:
+    """Every wording's inversions: one prompt's wordings as rows and its first seeds as columns, or
+    several prompts as rows and their wordings (first seed) as columns."""
+    n_var = len(setup.variants)
+    if len(setup.prompts) == 1:
+        k = min(first, len(inv.seeds))
+        return Grid(
+            inv.images[:, :k],
+            list(setup.prompts[0]),
+            [f"seed {s}" for s in inv.seeds[:k]],
+            "Inversions of every wording (rows, first seeds).",
+            inverted.spec,
+            len(inv.seeds),
+        )
+    images = inv.images[:, 0].reshape(len(setup.prompts), n_var, *inv.images.shape[2:])
+    return Grid(
+        images,
+        [p[0] for p in setup.prompts],
+        list(setup.variants),
+        f"Inversions of every wording (rows: the neutral prompt; columns: its wordings; seed {inv.seeds[0]}).",
+        inverted.spec,
+        len(inv.seeds),
+    )
 
 
 def page(
@@ -571,7 +616,8 @@ def _paper_page(setup: Setup, bundle, judge, seeds, recipe) -> Page:
         "; beside it the paper's number (OpenAI ViT-B/16, about 100 per cell), 'outside' where it lies "
         "outside this page's interval."
     )
-    return Page(bundle, inv, per_image, [_shares(setup, per_image, inv, bundle, where)], phrases)
+    shares = [_shares(setup, per_image, inv, bundle, where)]
+    return Page(bundle, inv, per_image, shares, phrases, [wording_grid(setup, inv, bundle)])
 
 
 def _ladder_page(
@@ -584,8 +630,9 @@ def _ladder_page(
     neutral_only = setup.neutral_only()
     control = load(ladder.control, device=device)
     models = {p: load(name, device=device) for p, name in chosen}
-    control_run = neutral_only.run(control, judge, seeds, recipe=recipe)[1]
-    runs = {p: neutral_only.run(b, judge, seeds, recipe=recipe)[1] for p, b in models.items()}
+    control_inv, control_run = neutral_only.run(control, judge, seeds, recipe=recipe)
+    inverted_runs = {p: neutral_only.run(b, judge, seeds, recipe=recipe) for p, b in models.items()}
+    runs = {p: r[1] for p, r in inverted_runs.items()}
     on_curve = ladder.control_rate not in runs  # the control on the calibration curve where no rung shares its rate
     cal = calibration({**runs, ladder.control_rate: control_run} if on_curve else runs, setup)
     ctrl = rate(setup.hits(control_run))
@@ -654,6 +701,17 @@ def _ladder_page(
         f"in {control_text}, {'an interval that holds' if balanced else 'an interval that misses'} "
         f"{100 * ladder.control_rate:g}%.",
         "headline": f"recovered skew holds the planted rate for {held}/{len(rungs)} rungs; control {control_text} "
-        f"at {100 * ladder.control_rate:g}% planted",
+        f"(expected {100 * ladder.control_rate:g}%)",
     }
-    return Page(inverted, inv, per_image, shown, phrases)
+    ladder_invs = [control_inv, *(r[0] for _, r in sorted(inverted_runs.items()))]
+    k = max(1, min(4 // len(setup.prompts), seeds))  # one prompt: its first seeds; several: each one's first
+    grid = Grid(
+        torch.stack([i.images[:, :k].reshape(-1, *i.images.shape[2:]) for i in ladder_invs]),
+        [ladder.control, *(name for _, name in sorted(chosen))],
+        [p[0] if k == 1 else f"{p[0]}, seed {s}" for p in setup.prompts for s in range(k)],
+        f"The neutral {'prompt' if one_prompt else 'prompts'} on every rung of the ladder (rows: the control, then "
+        f"planted at {', '.join(f'{100 * p:g}%' for p, _ in sorted(chosen))}).",
+        ", ".join([ladder.control, *(name for _, name in sorted(chosen))]),
+        seeds,
+    )
+    return Page(inverted, inv, per_image, shown, phrases, [grid, wording_grid(setup, inv, inverted)])
