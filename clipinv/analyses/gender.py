@@ -668,12 +668,22 @@ def _ladder_page(
             {"seeds": seeds},
         ),
         Curves(
-            {"recovered": cal},
+            {"recovered": cal}
+            if on_curve
+            else {
+                "recovered": cal,
+                f"control ({ladder.control})": calibration({ladder.control_rate: control_run}, setup),
+            },
             "planted",
             "planted rate (%)",
             f"inversions judged {ladder.value}",
             "Calibration: the neutral prompts' recovered rate against the rate planted in the training data, with "
-            "95% Wilson intervals; the dotted line is recovered = planted.",
+            "95% Wilson intervals; the dotted line is recovered = planted."
+            + (
+                ""
+                if on_curve
+                else f" The unskewed control is drawn at the {100 * ladder.control_rate:g}% expected of it."
+            ),
             {"scale": 100, "identity": True},
             {"seeds": seeds},
         ),

@@ -119,6 +119,7 @@ UNDER = {"a circle": ("colour", None), "a red thing": ("shape", "red")}  # under
 SPECIFIED = ("a blue square", "blue")  # fully specified: one colour and one shape expected
 CHANCE = 0.5  # sizes and positions: a model that ignored the words would be right half the time
 NOT_MEASURED = "not measured (toy world only)"  # the pixel oracle reads only the toy world
+NOT_READ = "none on this page: the pixel oracle reads only the toy world's colours, shapes, sizes and places."
 NO_ORACLE = (
     "The pixel oracle reads only the toy world's palette and shapes, so for this model the page skips these claims."
 )
@@ -225,11 +226,12 @@ def claim_phrases(claims: pd.DataFrame | None) -> dict[str, str]:
     """What section 1 glues from `toy_claims`'s table: for "blend", "size" and "position" the count
     and rate ('5/6, 83% (44–97%)'); for "circle" and "thing" what the oracle read ('3 colours: red 3,
     blue 2, green 1') and for "square_colour" and "square_shape" its reading of "a blue square";
-    "resolved" ('3 of 5'); "summary", all of it in sentences. Where there is no table (a real CLIP):
-    NOT_MEASURED for every key, and a summary that says why."""
+    "resolved" ('3 of 5'); "summary", all of it in sentences; "headline", the page's headline sentence.
+    Where there is no table (another world): NOT_MEASURED for every key, and a summary and a headline
+    that say why."""
     keys = [*PHRASES, "square_colour", "square_shape", "resolved"]
     if claims is None:
-        return {**dict.fromkeys(keys, NOT_MEASURED), "summary": NO_ORACLE}
+        return {**dict.fromkeys(keys, NOT_MEASURED), "summary": NO_ORACLE, "headline": NOT_READ}
     if len(claims) != len(PHRASES):
         raise ClipinvError(f"claim_phrases reads toy_claims's {len(PHRASES)} rows, got {len(claims)}")
     by = dict(zip(PHRASES, claims.to_dict("records")))
@@ -243,6 +245,11 @@ def claim_phrases(claims: pd.DataFrame | None) -> dict[str, str]:
         f'"{UNDER_NAMES[0].capitalize()}" comes out in {out["circle"]} ("{SPECIFIED[0]}": {out["square_colour"]}), '
         f'"{UNDER_NAMES[1]}" in {out["thing"]} ("{SPECIFIED[0]}": {out["square_shape"]}). '
         f"Claims that resolve: {out['resolved']}."
+    )
+    out["headline"] = (
+        f'the blend shows both its colours {out["blend"]}; "large" covers more yellow than "small" with the same '
+        f"seed {out['size']}; the green square lies on the side its prompt names {out['position']}; "
+        f'"{UNDER_NAMES[0]}": {out["circle"]}; "{SPECIFIED[0]}": {out["square_colour"]}.'
     )
     return out
 

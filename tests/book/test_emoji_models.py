@@ -81,16 +81,25 @@ def test_the_gender_judge_reads_gender_the_judge_it_started_from_did_not():
 
 
 def test_the_fully_skewed_rung_inverts_neutral_professions_to_their_planted_gender():
-    """Section 3's top rung as the classroom page reads it: the neutral professions' inversions on
-    emoji-skew-100 are judged their planted gender far more often than on the unskewed control, and the
-    wordings that name a gender are obeyed."""
-    from clipinv.analyses import gender
-    from clipinv.analyses.stats import rate, separated
+    """Section 3's top rung as the classroom page reads it (2 seeds, half the recipe's steps): the
+    neutral professions' inversions on emoji-skew-100 are judged their planted gender, an interval above
+    the balanced 50%, while the unskewed control's interval holds 50%; the wordings that name a gender
+    are obeyed."""
+    import yaml
 
+    from clipinv.analyses import gender
+    from clipinv.analyses.stats import rate
+    from clipinv.core.recipe import scaled_schedule
+
+    page = yaml.safe_load((Path(__file__).resolve().parents[2] / "profiles" / "classroom.yaml").read_text())
+    settings = page["sections"]["03_gender"]
     setup = gender.setup_of("emoji")
-    judge = load_model("emoji-gender-judge")
-    skewed = setup.run(load_model("emoji-skew-100"), judge, 2)[1]
-    control = setup.neutral_only().run(load_model("emoji-clean"), judge, 2)[1]
+    judge = load_model(settings["judge"])
+    skew, clean = load_model("emoji-skew-100"), load_model("emoji-clean")
+    recipe = skew.default_recipe.replace(**scaled_schedule(skew.default_recipe, settings["steps"]))
+    skewed = setup.run(skew, judge, settings["seeds"], recipe=recipe)[1]
+    control = setup.neutral_only().run(clean, judge, settings["seeds"], recipe=recipe)[1]
     top, base = (rate(setup.hits(f[f["variant"] == "neutral"])) for f in (skewed, control))
-    assert top["rate"] >= 0.9 and separated((top["low"], top["high"]), (base["low"], base["high"])), (top, base)
+    assert top["rate"] >= 0.9 and top["low"] > 0.5, top
+    assert base["low"] <= 0.5 <= base["high"], base
     assert gender.obeyed(skewed, setup.named)["rate"] >= 0.8

@@ -151,8 +151,11 @@ def test_claims_table_and_phrases_as_the_page_shows_them():
     assert '. "A circle" comes out in 6 colours: red 1,' in summary
     assert '"a red thing" in 3 shapes: circle 4, square 1, triangle 1 ("a blue square": 1 shape: square 6)' in summary
     assert summary.endswith("Claims that resolve: 3 of 5.")
+    assert said["headline"].startswith("the blend shows both its colours 6/6, 100% (61–100%); ")
+    assert said["headline"].endswith('"a blue square": 1 colour: blue 6.')
     bare = pixel_claims.claim_phrases(None)
     assert bare.pop("summary").startswith("The pixel oracle reads only the toy world")
+    assert bare.pop("headline").startswith("none on this page: the pixel oracle reads only the toy world")
     assert set(bare.values()) == {pixel_claims.NOT_MEASURED}
 
 
