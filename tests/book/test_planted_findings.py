@@ -8,7 +8,7 @@ from clipinv.analyses import audit, gender
 
 
 def test_a_skew_planted_on_every_square_separates_from_the_unskewed_control():
-    """Section 3's one resolved reading: "a square" inverts to red far more often on the model whose
+    """The toy section 3's one resolved reading (section 8 reads it too): "a square" inverts to red far more often on the model whose
     every square was red than on the unskewed control (below 100% the classroom page finds it is
     not recovered), and the named colour overrides the skew."""
     from clipinv import load_model
@@ -19,14 +19,15 @@ def test_a_skew_planted_on_every_square_separates_from_the_unskewed_control():
     judge = load_model("toy-judge")
     found = {}
     for name in ("toy-skew-100", "toy-clean"):
+        wordings = prompts if name == "toy-skew-100" else [p[:1] for p in prompts]  # the control: neutral only
         _, per_image = gender.run(
             load_model(name),
             judge,
             12,
-            prompts=prompts,
+            prompts=wordings,
             labels=labels,
             template=template,
-            variant_names=("neutral", "other", "planted"),
+            variant_names=("neutral", "other", "planted")[: len(wordings[0])],
             progress=False,
         )
         neutral = per_image[per_image["variant"] == "neutral"]
