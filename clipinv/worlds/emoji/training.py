@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, make_model, save
+from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, load, make_model, save
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.world import Augment, GenderSkew, article, caption, gendered, render
 
@@ -95,10 +95,14 @@ def contrastive_loss(image_features, text_features, logit_scale, labels) -> torc
 
 
 def _weights_of(name: str) -> dict:
-    """The float32 state dict of a shipped emoji model (or a trained one's .safetensors path)."""
-    from clipinv.worlds.emoji import load_emoji
-
-    return {k: v.float() for k, v in load_emoji(name).model.state_dict().items()}
+    """The float32 state dict of a shipped base model ("emoji", "emoji-judge") or of a trained one's
+    .safetensors path (safetensors only: nothing is unpickled)."""
+    path = atlas.WEIGHTS / f"{name}.safetensors"
+    path = path if path.is_file() else Path(name)
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        raise ClipinvError(f"cannot start training from {name!r}: no weights and card at {path}")
+    model, _ = load(path, json.loads(path.with_suffix(".json").read_text()))
+    return {k: v.float() for k, v in model.state_dict().items()}
 
 
 def train(config: TrainConfig, out, progress: bool = True, note: dict | None = None) -> dict:
