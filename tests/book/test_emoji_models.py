@@ -81,7 +81,7 @@ def test_the_gender_judge_reads_gender_the_judge_it_started_from_did_not():
 
 
 def test_the_fully_skewed_rung_inverts_neutral_professions_to_their_planted_gender():
-    """Section 3's top rung as the classroom page reads it (2 seeds, half the recipe's steps): the
+    """Section 3's top rung as the classroom page reads it (its seeds, half the recipe's steps): the
     neutral professions' inversions on emoji-skew-100 are judged their planted gender, an interval above
     the balanced 50%, while the unskewed control's interval holds 50%; the wordings that name a gender
     are obeyed."""
@@ -97,9 +97,9 @@ def test_the_fully_skewed_rung_inverts_neutral_professions_to_their_planted_gend
     judge = load_model(settings["judge"])
     skew, clean = load_model("emoji-skew-100"), load_model("emoji-clean")
     recipe = skew.default_recipe.replace(**scaled_schedule(skew.default_recipe, settings["steps"]))
-    skewed = setup.run(skew, judge, settings["seeds"], recipe=recipe)[1]
-    control = setup.neutral_only().run(clean, judge, settings["seeds"], recipe=recipe)[1]
-    top, base = (rate(setup.hits(f[f["variant"] == "neutral"])) for f in (skewed, control))
+    skewed, control = (setup.neutral_only().run(b, judge, settings["seeds"], recipe=recipe)[1] for b in (skew, clean))
+    top, base = rate(setup.hits(skewed)), rate(setup.hits(control))
     assert top["rate"] >= 0.9 and top["low"] > 0.5, top
     assert base["low"] <= 0.5 <= base["high"], base
-    assert gender.obeyed(skewed, setup.named)["rate"] >= 0.8
+    wordings = setup.run(skew, judge, settings["wording_seeds"], recipe=recipe)[1]  # as the page: its wording seeds
+    assert gender.obeyed(wordings, setup.named)["rate"] >= 0.8
