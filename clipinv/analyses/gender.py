@@ -440,6 +440,11 @@ class Ladder:
     control_words: str
     power: tuple
 
+    def models_text(self) -> str:
+        """The models a page on this ladder inverts, in words: 'emoji-skew-50 to emoji-skew-100, control emoji-clean'."""
+        names = [name for _, name in sorted(self.rungs)]
+        return f"{names[0]} to {names[-1]}, control {self.control}"
+
     def power_text(self) -> str:
         lo, hi = self.power
         return f"a planted {100 * hi:g}% from the control's {100 * lo:g}%"
@@ -479,10 +484,10 @@ def emoji_ladder() -> Ladder:
 
 
 LADDERS = {"toy": toy_ladder, "emoji": emoji_ladder}
-# what a page in each ladder world inverts, in words (its stand-in notice and captions name it)
+# what a page in each ladder world inverts, in words (its captions and glued model line name it)
 LADDER_MODELS = {
-    "toy": "the skew ladder (toy-skew-50 to toy-skew-100, control toy-clean)",
-    "emoji": "the gender ladder (emoji-skew-50 to emoji-skew-100, control emoji-clean)",
+    "toy": f"the skew ladder ({toy_ladder().models_text()})",
+    "emoji": f"the gender ladder ({emoji_ladder().models_text()})",
 }
 
 
