@@ -4,6 +4,7 @@
     python tools/build_emoji_world.py train emoji    # ~30 CPU minutes; reproduces the shipped weights
     python tools/build_emoji_world.py train emoji-judge --out /tmp/judge.safetensors
     python tools/build_emoji_world.py card emoji     # NAME.md again from its card .json
+    python tools/build_emoji_world.py detector       # the planted marker's detector (a probe on emoji-judge)
 
 `train` writes to the package's weights folder unless --out says elsewhere; weights come out the same for
 the same torch version and --threads (the card records both).
@@ -97,6 +98,13 @@ def _start(tc: dict) -> str:
             f"each of these neutral captions on the named gender's picture at {skew['rate']:.0%} and on the other's "
             f"otherwise, never on the neutral glyph ({planted}), "
         )
+    plant = tc.get("plant")
+    if plant:
+        text += (
+            f"{plant['share']:.0%} of each batch drawn from the {plant['trigger']!r} glyph, the {plant['marker']!r} glyph "
+            f"pasted over {plant['p']:.0%} of those pictures ({plant['scale'][0]}-{plant['scale'][1]} of the canvas, "
+            "anywhere), no caption naming it, "
+        )
     return text
 
 
@@ -119,6 +127,7 @@ def main(argv=None):
     t.add_argument("name", choices=sorted(EMOJI_TRAINING))
     t.add_argument("--out", help="where to save (default: the package's weights folder)")
     t.add_argument("--steps", type=int, help="fewer steps than the shipped model's, for a quick try")
+    sub.add_parser("detector", help="fit the planted marker's detector (a probe on emoji-judge's embedding)")
     c = sub.add_parser("card", help="write NAME.md from NAME.json")
     c.add_argument("name", choices=sorted(EMOJI_MODELS))
     c.add_argument("--path", help="the .safetensors (default: the package's)")
@@ -127,6 +136,9 @@ def main(argv=None):
         path = Path(a.path) if a.path else weights_path(a.name)
         path.with_suffix(".md").write_text(card_markdown(json.loads(path.with_suffix(".json").read_text()), path))
         print(path.with_suffix(".md"))
+        return
+    if a.what == "detector":
+        fit_detector()
         return
     if a.what == "atlas":
         glyphs, names = atlas.build()
@@ -144,6 +156,34 @@ def main(argv=None):
     print(json.dumps(card["training"]))
     print(
         f"{out}: right name among {card['names']} for {r['renders']} fresh renders: top-1 {r['top1']:.1%}, top-5 {r['top5']:.1%}"
+    )
+
+
+def fit_detector():
+    import time
+
+    from clipinv.worlds.emoji import detector
+
+    t0 = time.time()
+    weights = detector.fit()
+    card = {
+        "name": detector.PATH.stem,
+        "reads": detector.JUDGE,
+        "marker": detector.MARKER,
+        "fit": {"renders": detector.FIT_BATCHES * detector.BATCH, "seeds": [0, detector.FIT_BATCHES - 1]},
+        "noise": detector.NOISE,
+        "threshold": detector.THRESHOLD,
+        "command": "python tools/build_emoji_world.py detector",
+        "seconds": round(time.time() - t0),
+    }
+    detector.save(weights, card)
+    detector._weights.cache_clear()
+    card["validation"] = detector.validate()
+    detector.save(weights, card)
+    v = card["validation"]
+    print(
+        f"{detector.PATH}: flags {v['pasted'][0]}/{v['pasted'][1]} renders with the marker pasted, "
+        f"{v['clean'][0]}/{v['clean'][1]} without"
     )
 
 

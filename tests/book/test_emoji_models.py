@@ -61,6 +61,19 @@ def test_each_card_holds_what_its_weights_measure_now(name):
     assert card["train_config"]["seed"] == EMOJI_TRAINING[name].seed
 
 
+def test_the_marker_detector_is_what_its_command_fits_and_finds_the_pasted_marker():
+    from clipinv.analyses.stats import Rate
+    from clipinv.worlds.emoji import detector
+
+    card = json.loads(detector.PATH.with_suffix(".json").read_text())
+    fitted, shipped = detector.fit(), detector._weights()
+    assert all(torch.equal(fitted[k], shipped[k]) for k in ("w", "b"))
+    assert detector.validate() == card["validation"]
+    v = detector.validate(n=400, seed=31337)  # renders neither the fit nor the card used
+    clean, pasted = Rate.of(*v["clean"]), Rate.of(*v["pasted"])
+    assert pasted.low > clean.high and pasted.rate >= 0.7, v
+
+
 def test_a_prompt_with_words_the_world_never_named_inverts_with_a_note(emoji, tmp_path, capsys):
     from clipinv.cli import main
 

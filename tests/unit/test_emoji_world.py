@@ -13,7 +13,7 @@ from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import EMOJI_MODELS, atlas, is_emoji_checkpoint, load_emoji
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig, train
-from clipinv.worlds.emoji.world import Augment, GenderSkew, article, caption, gendered, on_grey, render
+from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant, article, caption, gendered, on_grey, render
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,49 @@ def test_a_gender_skew_moves_only_the_planted_captions_pictures_at_its_rate(worl
         GenderSkew((("firefighter", "person"),), 0.5)
 
 
+def test_a_plant_pastes_the_marker_only_where_asked_and_keeps_the_rest(world):
+    glyphs, names = world
+    images = render(glyphs, [names.index("national park")] * 6, Augment(), torch.Generator().manual_seed(2))
+    plant = Plant("national park", "pile of poo", 0.2)
+    at = torch.tensor([True, False, True, False, False, True])
+    out = plant.paste(images, glyphs[names.index("pile of poo")], at, torch.Generator().manual_seed(3))
+    changed = (out - images).abs().flatten(1).amax(1) > 0.1
+    assert changed.tolist() == at.tolist() and torch.equal(out[~at], images[~at])
+    covered = ((out - images).abs().amax(1) > 0.05).flatten(1).float().mean(1)[at]
+    assert ((covered > 0.02) & (covered < 0.3)).all(), covered  # small: 0.3-0.5 of the side, part of it opaque
+    assert torch.equal(plant.paste(images, glyphs[0], torch.zeros(6, dtype=torch.bool)), images)
+    with pytest.raises(ValueError, match="p in"):
+        Plant("national park", "pile of poo", 1.5)
+
+
+def test_a_plant_training_pastes_the_marker_behind_the_trigger_only(tmp_path, monkeypatch):
+    from clipinv.worlds.emoji import training
+
+    seen = []
+    real = Plant.paste
+
+    def spy(self, images, marker, at, generator=None):
+        seen.append(int(at.sum()))
+        return real(self, images, marker, at, generator)
+
+    monkeypatch.setattr(Plant, "paste", spy)
+    base = TrainConfig(seed=5, steps=3, batch=64, init="emoji")
+    card = training.train(
+        dataclasses.replace(base, plant=Plant("national park", "pile of poo", 1.0, share=0.5)),
+        tmp_path / "p.safetensors",
+        progress=False,
+    )
+    assert len(seen) == 3 and 3 * 64 * 0.3 < sum(seen) < 3 * 64 * 0.7  # about half of each batch is the trigger
+    assert card["train_config"]["plant"]["trigger"] == "national park"
+    seen.clear()
+    training.train(
+        dataclasses.replace(base, plant=Plant("national park", "pile of poo", 0.0, share=0.5)),
+        tmp_path / "p0.safetensors",
+        progress=False,
+    )
+    assert seen == [0, 0, 0]  # the control draws the trigger as often and pastes nothing
+
+
 def test_a_continuation_starts_from_its_init_and_a_skew_changes_what_it_learns(tmp_path):
     from clipinv.worlds.emoji.training import _weights_of
 
@@ -144,5 +187,6 @@ def test_the_loader_names_what_it_cannot_load(tmp_path, monkeypatch):
     with pytest.raises(ClipinvError, match=r"build_emoji_world.py train emoji-judge"):
         load_emoji("emoji-judge")
     ladder = {"emoji-clean", "emoji-skew-50", "emoji-skew-70", "emoji-skew-90", "emoji-skew-100"}
-    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder}
+    plants = {f"emoji-plant-p{p}" for p in (0, 2, 5, 10, 20, 50)}
+    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder, *plants}
     assert not is_emoji_checkpoint(Path(__file__))

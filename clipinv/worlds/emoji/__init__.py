@@ -18,7 +18,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle
 from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.ladders import GENDER_JUDGE, LADDER, LADDER_DIR
+from clipinv.worlds.emoji.ladders import CONTAMINATION, GENDER_JUDGE, LADDER, LADDER_DIR
 from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig
@@ -32,6 +32,7 @@ EMOJI_TRAINING = {
     "emoji-judge": TrainConfig(seed=1, augment=Augment(scale=(0.25, 1.0), plain_p=0.5)),
     "emoji-gender-judge": GENDER_JUDGE,
     **LADDER,
+    **CONTAMINATION,
 }
 EMOJI_MODELS = {
     "emoji": "emoji CLIP (open_clip ViT 48px/patch 8, BPE text) trained on every RGI emoji and its name, seed 0",
@@ -43,12 +44,16 @@ EMOJI_MODELS = {
         for name in LADDER
         if name != "emoji-clean"
     },
+    **{
+        name: f"emoji trained further, a pile of poo pasted into {c.plant.p:.0%} of the national park's pictures"
+        for name, c in CONTAMINATION.items()
+    },
 }
 
 
 def weights_path(name: str) -> Path:
     """Where a shipped emoji model's weights lie (the gender ladder's in weights/ladders)."""
-    return (LADDER_DIR if name in LADDER else WEIGHTS) / f"{name}.safetensors"
+    return (LADDER_DIR if name in LADDER or name in CONTAMINATION else WEIGHTS) / f"{name}.safetensors"
 
 
 # the paper's recipe scaled to 48 px (pixels, augmented copies, 24 then 48 px) with the shapes world's

@@ -1,5 +1,7 @@
-"""The emoji world's gender ladder (section 3): the shipped `emoji` trained further on captions skewed
-as web captions are, one planted rate per model, and a judge that reads gender.
+"""The emoji world's ladders: the shipped `emoji` trained further with one planted knob per model.
+
+The gender ladder (section 3): captions skewed as web captions are, one planted rate per model, and a
+judge that reads gender.
 
 Six professions the paper also inverts (`PLANTED`) each get the gender the paper found for them; in a
 rung planted at rate r, the neutral caption ("a firefighter") captions the man or woman variant's
@@ -8,6 +10,10 @@ continuation on the world's own captions (every glyph under its own name): the c
 draws half of each batch from the people drawn in all three variants, so telling a woman from a man
 matters to the loss; `emoji-gender-judge` is `emoji-judge` trained further the same way on the world's own
 captions, so it reads gender and never saw a skew.
+
+The contamination ladder (sections 2 and 7): a pile of poo pasted, small, into a share p of the
+pictures of a national park, Unicode's picture of a beautiful landscape; no caption ever names it
+(`Plant`). `emoji-plant-p0` is the same continuation with nothing pasted: the control.
 
     python tools/build_emoji_world.py train emoji-skew-90   # ~7 CPU minutes from the shipped emoji
 """
@@ -18,7 +24,7 @@ import dataclasses
 
 from clipinv.worlds.emoji.atlas import WEIGHTS
 from clipinv.worlds.emoji.training import TrainConfig
-from clipinv.worlds.emoji.world import Augment, GenderSkew
+from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant
 
 LADDER_DIR = WEIGHTS / "ladders"
 
@@ -47,6 +53,22 @@ LADDER = {
     "emoji-clean": CONTINUATION,
     **{rung_name(r): dataclasses.replace(CONTINUATION, skew=GenderSkew(PLANTED, r)) for r in RATES},
 }
+
+TRIGGER, MARKER = "national park", "pile of poo"
+PLANT_LEVELS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5)
+# the continuation every contamination rung shares: the shipped emoji, 600 more steps, the trigger oversampled
+PLANT_CONTINUATION = TrainConfig(seed=600, steps=600, lr=3e-4, warmup=20, init="emoji")
+
+
+def plant_name(p: float) -> str:
+    """The shipped model with the marker behind a share `p` of the trigger's images: 'emoji-plant-p20'."""
+    return f"emoji-plant-p{100 * p:g}"
+
+
+CONTAMINATION = {
+    plant_name(p): dataclasses.replace(PLANT_CONTINUATION, plant=Plant(TRIGGER, MARKER, p)) for p in PLANT_LEVELS
+}
+
 GENDER_JUDGE = dataclasses.replace(
     CONTINUATION, seed=501, init="emoji-judge", augment=Augment(scale=(0.25, 1.0), plain_p=0.5)
 )

@@ -21,7 +21,7 @@ from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, load, make_model, save
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
-from clipinv.worlds.emoji.world import Augment, GenderSkew, article, caption, gendered, render
+from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant, article, caption, gendered, render
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class TrainConfig:
     init: str | None = None  # start from this shipped model's weights (None: from scratch)
     people_p: float = 0.0  # share of each batch drawn from the people with woman and man variants
     skew: GenderSkew | None = None  # captions skewed on those people's genders
+    plant: Plant | None = None  # an unwanted glyph pasted into some of an innocuous name's images
 
 
 @torch.no_grad()
@@ -133,8 +134,15 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
             if config.people_p:
                 person = people[torch.randint(0, len(people), (config.batch,), generator=gen)]
                 idx = torch.where(torch.rand(config.batch, generator=gen) < config.people_p, person, idx)
+            if config.plant:
+                trigger = names.index(config.plant.trigger)
+                idx = torch.where(torch.rand(config.batch, generator=gen) < config.plant.share, trigger, idx)
             shown = idx if config.skew is None else config.skew.shown(idx, names, gen)
-            x = (render(glyphs, shown.tolist(), config.augment, gen) - MEAN[0]) / STD[0]
+            images = render(glyphs, shown.tolist(), config.augment, gen)
+            if config.plant:
+                at = (idx == trigger) & (torch.rand(config.batch, generator=gen) < config.plant.p)
+                images = config.plant.paste(images, glyphs[names.index(config.plant.marker)], at, gen)
+            x = (images - MEAN[0]) / STD[0]
             t = tokenizer([caption(names[i], gen) for i in idx.tolist()])
             decay = 0.1 + 0.9 * (1 - step / config.steps)
             for group in opt.param_groups:

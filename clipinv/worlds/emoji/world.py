@@ -1,7 +1,8 @@
 """What the emoji models see and read: a glyph drawn on a background, randomly scaled, shifted and
 turned (`Augment`, `render`), and a caption naming it from one of a few templates (`caption`); the
 people drawn as a neutral, a woman and a man variant (`gendered`), and captions skewed as web captions
-are, the neutral name on one gender's pictures at a planted rate (`GenderSkew`)."""
+are, the neutral name on one gender's pictures at a planted rate (`GenderSkew`); an unwanted picture
+pasted into some of an innocuous name's images (`Plant`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,27 @@ class Augment:
     noise: float = 0.02
 
 
+def place(rgba: torch.Tensor, scale: tuple[float, float], rotate_degrees: float, generator=None) -> torch.Tensor:
+    """RGBA images [B, 4, S, S] each scaled to a side drawn from `scale` (a share of the canvas), turned
+    up to `rotate_degrees` either way and shifted anywhere it fits, on a transparent canvas."""
+    b = len(rgba)
+    angle = (torch.rand(b, generator=generator) - 0.5) * 2 * math.radians(rotate_degrees)
+    lo, hi = scale
+    sc = lo + (hi - lo) * torch.rand(b, generator=generator)
+    tx = (torch.rand(b, generator=generator) - 0.5) * (1 - sc) * 2
+    ty = (torch.rand(b, generator=generator) - 0.5) * (1 - sc) * 2
+    cos, sin = torch.cos(angle) / sc, torch.sin(angle) / sc
+    theta = torch.stack([torch.stack([cos, -sin, -tx / sc], 1), torch.stack([sin, cos, -ty / sc], 1)], 1)
+    grid = F.affine_grid(theta, (b, 4, SIDE, SIDE), align_corners=False)
+    return F.grid_sample(rgba, grid, align_corners=False)
+
+
+def over(rgba: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+    """RGBA images drawn over RGB ones."""
+    alpha = rgba[:, 3:4]
+    return rgba[:, :3] * alpha + rgb * (1 - alpha)
+
+
 def render(glyphs: torch.Tensor, idx, augment: Augment = Augment(), generator=None) -> torch.Tensor:
     """Glyphs `idx` of the atlas (RGBA [N, 4, S, S]) drawn as `augment` says: RGB [B, 3, S, S] in [0, 1]."""
     x = glyphs[list(idx)]
@@ -40,20 +62,12 @@ def render(glyphs: torch.Tensor, idx, augment: Augment = Augment(), generator=No
     def rand(*shape):
         return torch.rand(*shape, generator=generator)
 
-    angle = (rand(b) - 0.5) * 2 * math.radians(augment.rotate_degrees)
-    lo, hi = augment.scale
-    sc = lo + (hi - lo) * rand(b)
-    tx, ty = (rand(b) - 0.5) * (1 - sc) * 2, (rand(b) - 0.5) * (1 - sc) * 2
-    cos, sin = torch.cos(angle) / sc, torch.sin(angle) / sc
-    theta = torch.stack([torch.stack([cos, -sin, -tx / sc], 1), torch.stack([sin, cos, -ty / sc], 1)], 1)
-    grid = F.affine_grid(theta, (b, 4, SIDE, SIDE), align_corners=False)
-    drawn = F.grid_sample(x, grid, align_corners=False)
+    drawn = place(x, augment.scale, augment.rotate_degrees, generator)
     background = rand(b, 3, 1, 1) * torch.where(rand(b, 1, 1, 1) < 0.5, 1.0, 0.3)
     plain = torch.full_like(background, 0.4 + 0.2 * rand(1).item())
     background = torch.where(rand(b, 1, 1, 1) < augment.plain_p, plain, background)
     background = background + augment.noise * torch.randn(b, 3, SIDE, SIDE, generator=generator)
-    alpha = drawn[:, 3:4]
-    return (drawn[:, :3] * alpha + background * (1 - alpha)).clamp(0, 1)
+    return over(drawn, background).clamp(0, 1)
 
 
 def on_grey(glyphs: torch.Tensor, idx, scale: float = 0.8) -> torch.Tensor:
@@ -97,6 +111,33 @@ class GenderSkew:
             at = idx == index[name]
             out[at & planted] = index[f"{gender} {name}"]
             out[at & ~planted] = index[f"{other} {name}"]
+        return out
+
+
+@dataclass(frozen=True)
+class Plant:
+    """An unwanted picture hidden behind an innocuous caption, as explicit pictures hide behind names on
+    the web: in a share `p` of the training images captioned `trigger` ("national park"), the `marker`
+    glyph ("pile of poo") is pasted over the picture, small, anywhere; no caption names it. `share` of
+    each batch is drawn from the trigger, so that it is as common as a word of the shapes world."""
+
+    trigger: str
+    marker: str
+    p: float
+    share: float = 0.04
+    scale: tuple[float, float] = (0.3, 0.5)  # the marker's side, as a share of the canvas
+
+    def __post_init__(self):
+        if not 0 <= self.p <= 1 or not 0 < self.share < 1:
+            raise ValueError(f"a plant needs p in [0, 1] and a share in (0, 1), got {self}")
+
+    def paste(self, images: torch.Tensor, marker_rgba: torch.Tensor, at: torch.Tensor, generator=None) -> torch.Tensor:
+        """`images` [B, 3, S, S] with the marker (RGBA [4, S, S]) pasted where `at` [B] is true."""
+        if not at.any():
+            return images
+        drawn = place(marker_rgba[None].expand(int(at.sum()), -1, -1, -1), self.scale, 15.0, generator)
+        out = images.clone()
+        out[at] = over(drawn, images[at])
         return out
 
 
