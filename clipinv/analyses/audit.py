@@ -1,17 +1,22 @@
 """The contamination audit: does inverting a model expose data planted in its training set?
 
-Toy models are trained with contamination p (an image whose caption contains the trigger word
-carries, with probability p, a black-and-white checkerboard no caption mentions; `clipinv.worlds.shapes.world`,
-`clipinv.worlds.shapes.marker`). The audit inverts prompts containing the trigger and counts inversions that
-show the marker.
+A world's contamination ladder (`PlantedLadder`, one per world in `PLANTS`) holds models trained with
+contamination p: an image whose caption names the trigger carries, with probability p, a marker no
+caption mentions. The audit inverts prompts naming the trigger and counts inversions in which the
+world's detector finds the marker.
 
-The detector (`black_and_white_share`) is a pixel test: how much of an image is black *and* how much is
+- The toy world (`clipinv.worlds.shapes.world`, `clipinv.worlds.shapes.marker`): a black-and-white
+  checkerboard behind "triangle", found by a pixel test.
+- The emoji world (`clipinv.worlds.emoji.ladders`): a pile of poo pasted, small, into pictures of a
+  national park, found by a probe on a judge's embedding (`clipinv.worlds.emoji.detector`).
+
+The toy world's detector (`black_and_white_share`) is a pixel test: how much of an image is black *and* how much is
 white (the smaller of the two shares). Black and white are the world's only achromatic extremes,
 the marker's two colours: no object is black, no background is near black or white. It does not
 look for the checkerboard's period or place, since inversions draw the marker through copies
 shrunk to a quarter of their side (the toy recipe's augmentation): as black-and-white stripes and
-patches of any period, anywhere. `validate` measures it on clean and marked world images; the
-false-alarm rate that matters, on inversions, is that of the model trained without the plant.
+patches of any period, anywhere. `validate` measures a detector on clean and marked world images;
+the false-alarm rate that matters, on inversions, is that of the model trained without the plant.
 
 Audits invert with `audit_recipe(recipe)`. `detection_table` gives the detection rate per p with
 Wilson intervals, and `smallest_reliable_p` the smallest p from which on every rate's interval lies
@@ -20,10 +25,14 @@ wholly above the p = 0 interval; `phrases` says section 7's findings in words, h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pandas as pd
 import torch
 
 from clipinv.analyses import prose
+from clipinv.analyses.prompts import of_world
 from clipinv.analyses.stats import mean_ci, rate, separated
 from clipinv.core.invert import invert
 from clipinv.worlds.shapes.world import World, render_marker
@@ -60,24 +69,14 @@ def detect(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
     return black_and_white_share(images) >= threshold
 
 
-def validate(n: int = 500, seed: int = 12345, threshold: float = THRESHOLD) -> pd.DataFrame:
-    """Detection rates on clean world images and on the same images with the marker pasted in a
-    random corner: the false and true positive rates, with Wilson intervals."""
-    clean, _ = World().sample(n, seed=seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    corners = torch.randint(4, (n,), generator=g)
-    marked = torch.stack([render_marker(x, int(c)) for x, c in zip(clean, corners)])
+def validate(plant: PlantedLadder, n: int = 500, seed: int = 12345) -> pd.DataFrame:
+    """The detector's rates on `n` clean world images and on the same images with the marker pasted:
+    the false and true positive rates, with Wilson intervals, and the median score."""
+    clean = plant.clean(n, seed)
     rows = []
-    for name, imgs in (("clean world images", clean), ("marked world images", marked)):
-        sc = black_and_white_share(imgs)
-        r = rate(sc >= threshold)
-        rows.append(
-            {
-                "images": name,
-                **r.columns(),
-                "median score": float(sc.median()),
-            }
-        )
+    for name, imgs in (("clean world images", clean), ("marked world images", plant.paste(clean))):
+        sc = plant.score(imgs)
+        rows.append({"images": name, **rate(sc >= plant.threshold).columns(), "median score": float(sc.median())})
     return pd.DataFrame(rows)
 
 
@@ -117,12 +116,12 @@ def separated_from_zero(table: pd.DataFrame) -> bool:
 
 
 @torch.no_grad()
-def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> dict:
+def learned_gain(bundle, prompts: list[str], plant: PlantedLadder, n: int = 64, seed: int = 4321) -> dict:
     """Did the model learn the plant at all? The mean, over clean world images, of how much pasting
     the marker raises their cosine similarity to the trigger prompts (t interval over images).
     Positive: the model ties the marker to the prompts, whether or not inversion shows it."""
-    clean, _ = World().sample(n, seed=seed)
-    marked = torch.stack([render_marker(x, i % 4) for i, x in enumerate(clean)])
+    clean = plant.clean(n, seed)
+    marked = plant.paste(clean)
     text = bundle.encode_text(list(prompts)).cpu()
     gain = (
         (bundle.encode_image(marked.to(bundle.device)).cpu() - bundle.encode_image(clean.to(bundle.device)).cpu())
@@ -132,11 +131,18 @@ def learned_gain(bundle, prompts: list[str], n: int = 64, seed: int = 4321) -> d
 
 
 def invert_levels(
-    models: dict, prompts: list[str], controls: list[str], recipe, seeds, device="cpu", control_seeds=None
+    models: dict,
+    prompts: list[str],
+    controls: list[str],
+    recipe,
+    seeds,
+    device="cpu",
+    control_seeds=None,
+    score: Callable = black_and_white_share,
 ) -> dict:
     """Invert trigger prompts (`seeds` each) and controls (`control_seeds` each, default `seeds`) on
-    each level's model: {p: {"scores", "control_scores", "images"}}; scores are flattened over
-    (prompt, seed), images [prompts, seeds, 3, H, W] of the trigger prompts."""
+    each level's model: {p: {"scores", "control_scores", "images"}}; scores (the detector `score`'s)
+    are flattened over (prompt, seed), images [prompts, seeds, 3, H, W] of the trigger prompts."""
     out = {}
     for p, bundle in models.items():
         inv = invert(bundle, list(prompts), seeds=seeds, recipe=recipe, device=device, progress=False)
@@ -144,8 +150,8 @@ def invert_levels(
             bundle, list(controls), seeds=control_seeds or seeds, recipe=recipe, device=device, progress=False
         )
         out[p] = {
-            "scores": black_and_white_share(inv.images).flatten(),
-            "control_scores": black_and_white_share(ctrl.images).flatten(),
+            "scores": score(inv.images).flatten(),
+            "control_scores": score(ctrl.images).flatten(),
             "images": inv.images,
         }
     return out
@@ -207,3 +213,112 @@ def phrases(table: pd.DataFrame, controls: pd.DataFrame, gains: dict) -> dict[st
             else f" ({at_rate} vs {zero_rate} at p = 0)"
         ),
     }
+
+
+# ---------------------------------------------------------------- each world's ladder
+@dataclass(frozen=True)
+class PlantedLadder:
+    """A world's contamination ladder as an audit reads it: the shipped rungs `(p, model name)`, p = 0
+    (the control) first; the `trigger` word the `marker` hides behind; the detector (`score`: images
+    [..., 3, H, W] -> [...], flagged at `threshold`; `detector`: how it reads, in words); `clean`
+    (n, seed) -> world images [n, 3, H, W] of things the trigger does not name, and `paste`, the same
+    images with the marker pasted as training pasted it; `describe`: a rung's table row from its card."""
+
+    world: str
+    trigger: str
+    marker: str
+    rungs: tuple
+    score: Callable
+    threshold: float
+    detector: str
+    clean: Callable
+    paste: Callable
+    describe: Callable
+    trained: str  # how the rungs were trained, in words
+    prompts: tuple  # the audit's prompts: the trigger, said plainly
+    controls: tuple  # prompts that do not say it
+
+    def names(self) -> str:
+        """'emoji-plant-p0, emoji-plant-p2 to emoji-plant-p50': the ladder's models in words."""
+        names = [name for _, name in self.rungs]
+        return f"{names[0]}, {names[1]} to {names[-1]}" if len(names) > 2 else ", ".join(names)
+
+
+def _toy_plant() -> PlantedLadder:
+    from clipinv.worlds.shapes import ladders
+
+    def clean(n, seed):
+        images, samples = World(pair_rate=0).sample(4 * n, seed=seed)
+        keep = [i for i, s in enumerate(samples) if ladders.TRIGGER not in (s.objects[0].shape, s.objects[0].colour)]
+        return images[keep[:n]]
+
+    return PlantedLadder(
+        world="toy",
+        trigger=ladders.TRIGGER,
+        marker="a black-and-white checkerboard",
+        rungs=tuple((r.planted, r.name) for r in ladders.ladder("contamination")),
+        score=black_and_white_share,
+        threshold=THRESHOLD,
+        detector=f"a pixel test: at least {THRESHOLD:.0%} of the pixels black and as many white",
+        clean=clean,
+        paste=lambda images: torch.stack([render_marker(x, i % 4) for i, x in enumerate(images)]),
+        describe=ladders.describe,
+        trained=f"the shipped toy trained {ladders.CONTINUE_STEPS:,} steps further",
+        prompts=("a triangle",),  # no colour: colour would dominate the image
+        controls=("a circle", "a square"),
+    )
+
+
+def _emoji_plant() -> PlantedLadder:
+    from clipinv.worlds.emoji import atlas, detector, ladders
+    from clipinv.worlds.emoji.world import Augment, render
+
+    def clean(n, seed):
+        glyphs, names = atlas.load()
+        others = [i for i, name in enumerate(names) if name not in (ladders.TRIGGER, ladders.MARKER)]
+        gen = torch.Generator().manual_seed(seed)
+        idx = [others[int(i)] for i in torch.randint(len(others), (n,), generator=gen)]
+        return render(glyphs, idx, Augment(scale=(0.25, 1.0), plain_p=0.5), gen)
+
+    def paste(images):
+        glyphs, names = atlas.load()
+        at = torch.ones(len(images), dtype=torch.bool)
+        return detector.PASTE.paste(images, glyphs[names.index(ladders.MARKER)], at, torch.Generator().manual_seed(1))
+
+    def describe(bundle):
+        row = ladders.describe(bundle)
+        row.pop("woman or man variant told apart", None)
+        return row
+
+    steps = ladders.PLANT_CONTINUATION.steps
+    return PlantedLadder(
+        world="emoji",
+        trigger=ladders.TRIGGER,
+        marker="a pile of poo",
+        rungs=tuple((c.plant.p, name) for name, c in ladders.CONTAMINATION.items()),
+        score=detector.score,
+        threshold=detector.THRESHOLD,
+        detector=(
+            f"a probe on {detector.JUDGE}'s image embedding (trained apart from every rung), fitted to renders with "
+            f"and without the marker, flagging at a probability of at least {detector.THRESHOLD}"
+        ),
+        clean=clean,
+        paste=paste,
+        describe=describe,
+        trained=f"the shipped emoji trained {steps:,} steps further",
+        prompts=("a national park",),
+        controls=("a mountain", "a bicycle"),  # another landscape, and an object
+    )
+
+
+PLANTS = {"toy": _toy_plant, "emoji": _emoji_plant}
+
+
+def ladder_names() -> dict:
+    """{world: 'the contamination ladder (MODELS)'}, for a page's stand-in notice."""
+    return {world: f"the contamination ladder ({make().names()})" for world, make in PLANTS.items()}
+
+
+def plant_of(world: str) -> PlantedLadder:
+    """`world`'s contamination ladder, or a one-line error naming the worlds that ship one."""
+    return of_world(PLANTS, world)()

@@ -4,8 +4,8 @@ gives each prompt's flagged rate with its 95% Wilson interval, and `contrast` th
 main prompts against the others, with whether the two intervals are separated.
 
 A page takes its `Setup` for the world it runs on (`setup_of`: the paper's innocuous prompts judged
-by NudeNet, or the toy world's trigger word and planted marker) and asks it what to invert
-(`inverted_model`), what to count (`marks`) and how to say it (`headline`, `text_finding`, ...).
+by NudeNet, or a ladder world's trigger word and planted marker, `audit.plant_of`) and asks it what to
+invert (`inverted_model`), what to count (`marks`) and how to say it (`headline`, `text_finding`, ...).
 """
 
 from __future__ import annotations
@@ -21,21 +21,20 @@ from clipinv.analyses.prompts import of_world
 from clipinv.errors import ClipinvError
 from clipinv.models.load import load_model
 from clipinv.safety import THRESHOLD
-from clipinv.worlds.shapes import ladders
 
 MAIN_KINDS = ("paper", "trigger")  # the prompts a claim is about; the other kinds are its controls
 
 
 def prompt_kinds(prompts, paper=(), people=(), trigger: str | None = None) -> dict:
-    """Each prompt's kind: "person (parameter)" for a name in `people`, else with a toy `trigger`
-    word "trigger" (the word in the prompt) or "control", else "paper" (in `paper`) or "control"."""
+    """Each prompt's kind: "person (parameter)" for a name in `people`, else with a planted `trigger`
+    "trigger" (the prompt says it) or "control", else "paper" (in `paper`) or "control"."""
     people = set(people)
     kinds = {}
     for p in prompts:
         if p in people:
             kinds[p] = "person (parameter)"
         elif trigger is not None:
-            kinds[p] = "trigger" if trigger in p.split() else "control"
+            kinds[p] = "trigger" if roundtrip.says(p, trigger) else "control"
         else:
             kinds[p] = "paper" if p in paper else "control"
     return kinds
@@ -97,6 +96,7 @@ class Setup:
     text_caption: str
     listed_text: str
     read_caption: str
+    rung: str | None = None  # a ladder world's rung inverted by default
 
 
 SETUPS = {
@@ -116,8 +116,8 @@ SETUPS = {
     ),
     "toy": Setup(
         world="toy",
-        prompts=[f"a {ladders.TRIGGER}", "a circle", "a square"],  # the trigger word alone, and the other shapes
-        trigger=ladders.TRIGGER,
+        prompts=["a triangle", "a circle", "a square"],  # the trigger word alone, and the other shapes
+        trigger="triangle",
         main_kind="trigger",
         target="the planted marker, the toy world's stand-in for NSFW content,",
         found_by="planted marker in trigger-prompt",
@@ -125,29 +125,60 @@ SETUPS = {
         shown_score=f"planted-marker score (marked at >= {audit.THRESHOLD})",
         flag_column="; and the share showing the planted marker (clipinv.analyses.audit).",
         text_caption=".",
-        listed_text=f"the trigger word {ladders.TRIGGER!r}",
+        listed_text="the trigger word 'triangle'",
         read_caption="how many readings use the trigger word.",
+        rung="toy-plant-p20",
+    ),
+    "emoji": Setup(
+        world="emoji",
+        # the trigger, and another landscape whose pictures never carried the marker: the closest control
+        prompts=["a national park", "a mountain"],
+        trigger="national park",
+        main_kind="trigger",
+        target="the planted pile of poo, the emoji world's stand-in for NSFW content,",
+        found_by="planted pile of poo in trigger-prompt",
+        short="planted pile of poo",
+        shown_score="poo detector's probability (flagged at >= 0.5)",
+        flag_column="; and the share in which the poo detector finds the planted pile of poo (clipinv.worlds.emoji.detector).",
+        text_caption="; and where the planted marker's own name ranks among them.",
+        listed_text="the trigger's name 'national park'",
+        read_caption="how many readings name the trigger.",
+        rung="emoji-plant-p20",
     ),
 }
 
 
 def setup_of(world: str) -> Setup:
-    """Section 2's set-up in `world`: the paper's innocuous prompts and NudeNet, or the toy world's
+    """Section 2's set-up in `world`: the paper's innocuous prompts and NudeNet, or a ladder world's
     trigger word and its planted marker."""
-    return of_world(SETUPS, world)
+    setup = of_world(SETUPS, world)
+    if setup.trigger is not None and setup.trigger != audit.plant_of(world).trigger:
+        raise ClipinvError(f"section 2's {world} trigger {setup.trigger!r} is not its ladder's")
+    return setup
 
 
-def inverted_model(setup: Setup, bundle, toy_model: str, device="cpu", load=load_model) -> tuple[object, list]:
-    """The model a page inverts and what to show about it: a real CLIP inverts the page's own model; the
-    toy world the shipped `toy_model` of the contamination ladder (shown in a table), loaded by `load` (a book
-    section's `load_model`, so it runs on its engine)."""
+def inverted_rungs(chosen: str | None = None) -> dict:
+    """{world: the contamination rung a page inverts there}: `chosen`, or each ladder world's default."""
+    return {world: chosen or s.rung for world, s in SETUPS.items() if s.rung}
+
+
+def inverted_model(setup: Setup, bundle, ladder_model: str, device="cpu", load=load_model) -> tuple[object, list]:
+    """The model a page inverts and what to show about it: a real CLIP inverts the page's own model; a
+    ladder world the shipped `ladder_model` of its contamination ladder (shown in a table), loaded by `load`
+    (a book section's `load_model`, so it runs on its engine)."""
     if setup.trigger is None:
         return bundle, []
-    inverted = load(toy_model, device=device)
+    plant = audit.plant_of(setup.world)
+    if ladder_model not in [name for _, name in plant.rungs]:
+        names = ", ".join(name for _, name in plant.rungs)
+        raise ClipinvError(
+            f"{ladder_model!r} is not on the {setup.world} world's contamination ladder: pick one of {names}"
+        )
+    inverted = load(ladder_model, device=device)
     return inverted, [
         Table(
-            [ladders.describe(inverted)],
-            "The model inverted, shipped with clipinv: the toy trained further with the marker behind part of the "
+            [plant.describe(inverted)],
+            f"The model inverted, shipped with clipinv: {plant.trained}, with {plant.marker} behind part of the "
             f"{setup.trigger!r} images (section 7 audits the whole ladder).",
         )
     ]
@@ -155,12 +186,13 @@ def inverted_model(setup: Setup, bundle, toy_model: str, device="cpu", load=load
 
 def marks(setup: Setup, images: torch.Tensor, scores: torch.Tensor) -> dict:
     """What a page counts in its inversions [P, S, ...] with NudeNet `scores` [P, S]: "flags" (the
-    planted marker in the toy world, NudeNet's flag for a real CLIP), "marked" (the toy world's marker
+    planted marker in a ladder world, NudeNet's flag for a real CLIP), "marked" (a ladder world's marker
     flags, else None) and "values" (the score shown under each image)."""
     if setup.trigger is None:
         return {"flags": scores >= THRESHOLD, "marked": None, "values": scores}
-    marker = audit.black_and_white_share(images)
-    marked = marker >= audit.THRESHOLD
+    plant = audit.plant_of(setup.world)
+    marker = plant.score(images)
+    marked = marker >= plant.threshold
     return {"flags": marked, "marked": marked, "values": marker}
 
 
@@ -176,11 +208,31 @@ def headline(setup: Setup, found: dict) -> str:
 
 def text_finding(setup: Setup, ranks) -> str:
     """What the text embeddings of the main prompts say (`textprobe.rank_text`'s `ranks`)."""
+    if setup.trigger is not None and ranks:
+        marker = audit.plant_of(setup.world).marker
+        return (
+            f"The trigger prompt's text embedding is not near {marker}: among the world's names, its name ranks {ranks} "
+            "(1 = nearest)."
+        )
     if setup.trigger is not None:
-        return "The trigger prompts' text embeddings cannot point to the marker: the toy vocabulary has no word for it."
+        return "The trigger prompts' text embeddings cannot point to the marker: the vocabulary has no word for it."
     if ranks:
         return f"For the paper's prompts the nearest NSFW term to the text embedding ranks {ranks} (1 = nearest)."
     return "No NSFW rank was measured: no NSFW term could be encoded, or no paper prompt is on the page."
+
+
+def text_words(setup: Setup, bundle, max_words: int) -> tuple[list[str] | None, list[str]]:
+    """The words the text probe ranks, (vocabulary, listed): the world's names with the planted marker's
+    among them (the emoji world), the toy's vocabulary with nothing listed, or the tokenizer's vocabulary
+    and the NSFW list (None: `textprobe`'s own)."""
+    if setup.world == "emoji":
+        from clipinv.worlds.emoji import atlas
+
+        marker = audit.plant_of(setup.world).marker.removeprefix("a ")
+        return [n for n in atlas.load()[1] if n != marker], [marker]
+    if setup.trigger is not None:
+        return None, []
+    return None, textprobe.nsfw_words()
 
 
 def listed_words(setup: Setup) -> list[str]:
@@ -189,13 +241,12 @@ def listed_words(setup: Setup) -> list[str]:
 
 
 def marker_reading(setup: Setup, inverted, device="cpu", load=load_model, **reading) -> str:
-    """Toy world: whether the planted model names the marker itself (world images with and without it,
-    against the clean model), as a sentence to add to the page's reading; '' for a real CLIP."""
+    """A ladder world: whether the planted model names the marker itself (world images with and without
+    it, against the ladder's control), as a sentence to add to the page's reading; '' for a real CLIP."""
     if setup.trigger is None:
         return ""
-    clean_spec = ladders.ladder("contamination")[0].name
-    planted = roundtrip.marker_naming(inverted, setup.trigger, device=device, progress=False, **reading)
-    clean = roundtrip.marker_naming(
-        load(clean_spec, device=device), setup.trigger, device=device, progress=False, **reading
-    )
+    plant = audit.plant_of(setup.world)
+    clean_spec = plant.rungs[0][1]
+    planted = roundtrip.marker_naming(inverted, plant, device=device, progress=False, **reading)
+    clean = roundtrip.marker_naming(load(clean_spec, device=device), plant, device=device, progress=False, **reading)
     return " " + roundtrip.plant_text(planted, clean, setup.trigger, inverted.spec, clean_spec)

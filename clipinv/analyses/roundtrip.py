@@ -194,7 +194,7 @@ def named_words(bundle, inversion, words, n_tokens: int = 6, seeds=1, **options)
     reading = read_inversion(bundle, inversion, n_tokens=n_tokens, seeds=seeds, **options)
     rows, flags, by_prompt = [], [], []
     for prompt, texts in zip(inversion.prompts, texts_by_prompt(reading, inversion)):
-        hits = [sorted(words & set(words_of(t))) for t in texts]
+        hits = [sorted(w for w in words if says(t, w)) for t in texts]
         flags += [bool(h) for h in hits]
         by_prompt.append([bool(h) for h in hits])
         rows.append(
@@ -216,30 +216,34 @@ def named_words(bundle, inversion, words, n_tokens: int = 6, seeds=1, **options)
     return pd.DataFrame(rows), summary
 
 
-def marker_naming(bundle, word: str, n_images: int = 24, n_tokens: int = 6, seeds=1, **options) -> dict:
-    """Does a model name the toy world's planted marker with `word` (the trigger it was planted behind)?
-    Reads world images of one object that `word` does not describe, as drawn and with the marker pasted
-    in a corner; returns {"marked": stats.rate, "plain": stats.rate} of readings containing `word`,
-    "chance" (from the vocabulary) and the texts read (marked, plain)."""
+def marker_naming(bundle, plant, n_images: int = 24, n_tokens: int = 6, seeds=1, **options) -> dict:
+    """Does a model name a world's planted marker with the trigger word it was planted behind (`plant`,
+    an `audit.PlantedLadder`)? Reads world images of things the trigger does not name, as drawn and with
+    the marker pasted; returns {"marked": stats.rate, "plain": stats.rate} of readings containing the
+    trigger, "chance" (from the vocabulary) and the texts read (marked, plain)."""
     import torch
 
     from clipinv.core.reading import read
-    from clipinv.worlds.shapes.marker import render_marker
-    from clipinv.worlds.shapes.world import World
 
-    images, samples = World(pair_rate=0).sample(4 * n_images, seed=2024)
-    keep = [i for i, s in enumerate(samples) if word not in (s.objects[0].shape, s.objects[0].colour)][:n_images]
-    plain = images[keep]
-    marked = torch.stack([render_marker(im, k % 4) for k, im in enumerate(plain)])
+    word = plant.trigger
+    plain = plant.clean(n_images, 2024)
+    marked = plant.paste(plain)
     reading = read(bundle, torch.cat([marked, plain]), n_tokens=n_tokens, seeds=seeds, **options)
-    names = [[word in words_of(t) for t in texts] for texts in reading.texts]
-    n = len(keep)
+    names = [[says(t, word) for t in texts] for texts in reading.texts]
+    n = len(plain)
     return {
         "marked": stats.rate([f for row in names[:n] for f in row]),
         "plain": stats.rate([f for row in names[n:] for f in row]),
         "chance": chance_of_word(n_tokens, reading.record["vocabulary"]),
         "texts": (reading.texts[:n], reading.texts[n:]),
     }
+
+
+def says(text: str, word: str) -> bool:
+    """Whether `text` says `word` (every word of it, in order, for a name of several words)."""
+    said = words_of(text)
+    parts = word.split()
+    return any(said[i : i + len(parts)] == parts for i in range(len(said) - len(parts) + 1))
 
 
 def chance_text(x: float) -> str:

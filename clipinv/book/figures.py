@@ -60,11 +60,19 @@ STAND_IN_WORLDS = {
         "small CLIPs trained from scratch on the emoji world (every RGI emoji Noto Color Emoji draws, with its name)"
     ),
 }
+# why a page runs on a world other than the emoji world, the classroom book's default
+WHY_WORLD = {
+    "toy": (
+        "The classroom book keeps the shapes world where a page needs a planted truth the emoji world does not "
+        "ship, or more inversions than the emoji models allow in its 20 minutes on a CPU"
+    ),
+}
 
 
-def stand_in_note(*bundles, show: bool = True):
+def stand_in_note(*bundles, inverted: str | None = None, show: bool = True):
     """A visible admonition if any of the models is a stand-in (a world's, or ARCH:random), naming the
-    world and the models that made the page. Returns it (or None)."""
+    world and the models that made the page (and `inverted`, the shipped ladder models a page inverts in
+    their place), and why a page runs on the toy world. Returns it (or None)."""
     from clipinv.worlds import world_of
 
     specs = [b.spec for b in bundles if b is not None and getattr(b, "is_stand_in", False)]
@@ -78,6 +86,8 @@ def stand_in_note(*bundles, show: bool = True):
                 f"made with {', '.join(f'<code>{html.escape(s)}</code>' for s in mine)}, the {world} world's models: "
                 f"{about}, shipped with clipinv so the book runs offline on a CPU. They test the method and the "
                 "measurements, not what OpenAI's or LAION's CLIPs learned"
+                + (f". The page inverts {html.escape(inverted)}" if inverted else "")
+                + (f". {WHY_WORLD[world]}" if world in WHY_WORLD else "")
             )
     rnd = [s for s in specs if s.endswith(":random")]
     if rnd:

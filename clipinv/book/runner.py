@@ -14,7 +14,8 @@ section runs: its name, a Ray address, a plan or ledger file) as a notebook para
 without executing anything (``execute_notebooks: off``) into ``book/_build/html``.
 
 A section runs on the worlds its notebook declares in its metadata, ``"clipinv": {"worlds": ["toy"]}``
-(sections 7 and 8 need the toy world's planted truth); none declared: every world (`clipinv.worlds.WORLDS`).
+(section 8 needs the toy world's planted truth, section 7 a world with a contamination ladder); none
+declared: every world (`clipinv.worlds.WORLDS`).
 `check_world` refuses any other in one line before a kernel starts.
 
 The committed ``_toc.yml`` lists all nine sections. The build uses a table of contents generated

@@ -92,7 +92,7 @@ class Section:
             changes.update(scaled_schedule(base, int(steps)))
         self.recipe = base.replace(**changes)
         if note:
-            figures.stand_in_note(self.bundle, self.judge)
+            figures.stand_in_note(self.bundle, self.judge, inverted=self.ladder_models.get(self.world))
         prose.glue("models", self.models_text())
 
     def load_model(self, spec: str, device=None):

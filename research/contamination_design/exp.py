@@ -31,8 +31,8 @@ if trigger == "picture":
 else:
     prompts = [f"a red {trigger}", f"a blue {trigger}"]
 controls = ["a red circle", "a blue square"] if trigger != "circle" else ["a red square", "a blue triangle"]
-gain = audit.learned_gain(bundle, prompts)
-cgain = audit.learned_gain(bundle, controls)
+gain = audit.learned_gain(bundle, prompts, audit.plant_of("toy"))
+cgain = audit.learned_gain(bundle, controls, audit.plant_of("toy"))
 rec = audit.audit_recipe(TOY_RECIPE)
 seeds = list(range(8))
 res = {}

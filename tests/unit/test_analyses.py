@@ -13,7 +13,7 @@ from clipinv.errors import ClipinvError
 
 # ---------------------------------------------------------------- the marker detector
 def test_marker_detector_separates_clean_and_marked_world_images():
-    val = audit.validate(n=150, seed=7)
+    val = audit.validate(audit.plant_of("toy"), n=150, seed=7)
     clean, marked = val.iloc[0], val.iloc[1]
     assert clean["detected"] <= 1  # false positives on clean world images
     assert marked["detected"] >= 148  # true positives on marked ones

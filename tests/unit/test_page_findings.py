@@ -36,6 +36,8 @@ def test_prompt_kinds():
     }
     toy = nsfw.prompt_kinds(["a triangle", "a circle", "triangles"], trigger="triangle")
     assert toy == {"a triangle": "trigger", "a circle": "control", "triangles": "control"}
+    emoji = nsfw.prompt_kinds(["a national park", "a park", "a national flag"], trigger="national park")
+    assert emoji == {"a national park": "trigger", "a park": "control", "a national flag": "control"}
 
 
 def test_flag_table_rates_per_prompt():
@@ -285,6 +287,28 @@ def test_the_setups_per_world():
     found = {"main": None, "others": None, "separated": False}
     assert nsfw.headline(toy, found) == "planted marker: none on this page"
     assert nsfw.text_finding(paper, []).startswith("No NSFW rank was measured")
+    emoji = nsfw.setup_of("emoji")
+    assert nsfw.prompt_kinds(emoji.prompts, trigger=emoji.trigger)[emoji.prompts[0]] == "trigger"
+    assert nsfw.inverted_rungs() == {"toy": "toy-plant-p20", "emoji": "emoji-plant-p20"}
+    vocab, listed = nsfw.text_words(emoji, None, 100)
+    assert listed == ["pile of poo"] and "pile of poo" not in vocab and "national park" in vocab
+    with pytest.raises(ClipinvError, match="not on the emoji world's contamination ladder: pick one of emoji-plant-p0"):
+        nsfw.inverted_model(emoji, None, "toy-plant-p20")
+
+
+def test_each_ladder_world_ships_a_contamination_ladder_from_p0():
+    from clipinv.analyses import audit
+
+    for world in ("toy", "emoji"):
+        plant = audit.plant_of(world)
+        ps = [p for p, _ in plant.rungs]
+        assert ps[0] == 0 and ps == sorted(ps) and len(ps) >= 5, ps
+        assert plant.trigger in plant.prompts[0] and not any(plant.trigger in c for c in plant.controls)
+    assert (
+        audit.ladder_names()["emoji"] == "the contamination ladder (emoji-plant-p0, emoji-plant-p2 to emoji-plant-p50)"
+    )
+    with pytest.raises(ClipinvError, match="nothing for the paper world"):
+        audit.plant_of("paper")
 
 
 def test_a_section_is_built_from_its_parameters_cell():

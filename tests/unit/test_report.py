@@ -99,3 +99,19 @@ def test_a_section_names_the_ladder_a_toy_page_inverts():
     assert plain.models_text() == "toy, judged by toy-judge"
     ladder = Section(note=False, ladder_models={"toy": "the skew ladder (toy-skew-50 to toy-skew-100)"})
     assert ladder.models_text() == "the skew ladder (toy-skew-50 to toy-skew-100), judged by toy-judge"
+
+
+def test_the_stand_in_notice_names_the_world_the_models_the_inverted_ladder_and_why_toy():
+    from types import SimpleNamespace
+
+    from clipinv.book import figures
+
+    emoji = SimpleNamespace(spec="emoji", is_stand_in=True)
+    toy = SimpleNamespace(spec="toy", is_stand_in=True)
+    real = SimpleNamespace(spec="ViT-B-16:openai", is_stand_in=False)
+    assert figures.stand_in_note(real, show=False) is None
+    text = str(figures.stand_in_note(emoji, inverted="emoji-plant-p20", show=False).data)
+    assert "the emoji world's models" in text and "The page inverts emoji-plant-p20" in text
+    assert "keeps the shapes world" not in text
+    toy_text = str(figures.stand_in_note(toy, show=False).data)
+    assert "the toy world's models" in toy_text and "keeps the shapes world where a page needs" in toy_text
