@@ -59,12 +59,12 @@ def test_profiles_are_valid_for_every_section(profile):
 
 
 def test_a_section_declares_its_worlds_and_the_runner_refuses_the_others_in_one_line():
-    assert supported_worlds(REPO, "07_toy_audit") == ("toy",)
+    assert supported_worlds(REPO, "07_toy_audit") == ("toy", "emoji")
     assert supported_worlds(REPO, "03_gender") == ("paper", "toy", "emoji")
-    assert supported_worlds(REPO, "02_nsfw") == ("paper", "toy")
+    assert supported_worlds(REPO, "02_nsfw") == ("paper", "toy", "emoji")
     check_world(REPO, "07_toy_audit", section_parameters(REPO, "07_toy_audit", "paper"))  # its block names toy
     check_world(REPO, "03_gender", {"model": "ViT-B-16:openai"})
-    with pytest.raises(ClipinvError, match="07_toy_audit runs only on the toy world, not on the paper world") as e:
+    with pytest.raises(ClipinvError, match="07_toy_audit runs only on the toy or emoji world, not on the paper") as e:
         check_world(REPO, "07_toy_audit", {"model": "ViT-B-16:openai"})
     assert "\n" not in str(e.value) and "-p model toy -p judge toy-judge" in str(e.value)
 
@@ -131,6 +131,9 @@ def test_the_sections_that_serve_the_emoji_world_execute_on_it_and_the_others_re
     text = json.dumps(nbformat.read(str(res["output"]), as_version=4).cells)
     assert "the emoji world's models" in text and "emoji-judge" in text, "the page names its world and models"
     assert "profile smoke" in text
+    inverted = {"02_nsfw": "emoji-plant-p20", "03_gender": "the gender ladder", "07_toy_audit": "the contamination ladder (emoji-plant-p0"}
+    if name in inverted:
+        assert f"The page inverts {inverted[name]}" in text, "a ladder page names the ladder it inverts"
 
 
 def test_failing_section_names_section_cell_and_error_and_keeps_output(tmp_path):

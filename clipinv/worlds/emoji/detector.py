@@ -110,10 +110,10 @@ def score(images: torch.Tensor) -> torch.Tensor:
 
 def validate(n: int = 1000, seed: int = 10_000) -> dict:
     """The detector on `n` renders no fit used (seed `seed`), half with the marker pasted: the share it
-    flags of each half, {"clean": (flagged, n), "pasted": (flagged, n)}."""
+    flags of each half, {"clean": [flagged, n], "pasted": [flagged, n]} (as the card stores it)."""
     images, pasted = renders(n, seed)
     flagged = score(images) >= THRESHOLD
     return {
-        "clean": (int(flagged[~pasted].sum()), int((~pasted).sum())),
-        "pasted": (int(flagged[pasted].sum()), int(pasted.sum())),
+        "clean": [int(flagged[~pasted].sum()), int((~pasted).sum())],
+        "pasted": [int(flagged[pasted].sum()), int(pasted.sum())],
     }
