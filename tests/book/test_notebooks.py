@@ -131,7 +131,11 @@ def test_the_sections_that_serve_the_emoji_world_execute_on_it_and_the_others_re
     text = json.dumps(nbformat.read(str(res["output"]), as_version=4).cells)
     assert "the emoji world's models" in text and "emoji-judge" in text, "the page names its world and models"
     assert "profile smoke" in text
-    inverted = {"02_nsfw": "emoji-plant-p20", "03_gender": "the gender ladder", "07_toy_audit": "the contamination ladder (emoji-plant-p0"}
+    inverted = {
+        "02_nsfw": "emoji-plant-p20",
+        "03_gender": "the gender ladder",
+        "07_toy_audit": "the contamination ladder (emoji-plant-p0",
+    }
     if name in inverted:
         assert f"The page inverts {inverted[name]}" in text, "a ladder page names the ladder it inverts"
 
