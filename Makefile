@@ -30,8 +30,10 @@ browser:
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-noto-color-emoji; }
 
+# the CPU profiles run two sections at a time (two one-thread kernels outrun one two-thread kernel)
+JOBS ?= $(if $(filter classroom smoke,$(PROFILE)),2,1)
 book: $(STAMP)
-	$(BIN)/clipinv book --profile $(PROFILE)
+	$(BIN)/clipinv book --profile $(PROFILE) --jobs $(JOBS)
 
 # every lane: tests/unit, tests/book (notebooks, golden headlines, plan, article), tests/e2e (site, explorer, Ray)
 test: $(STAMP) browser lint

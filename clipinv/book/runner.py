@@ -219,10 +219,12 @@ def kernel_manager(env: dict):
     return KernelManager
 
 
-def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: dict | None = None) -> None:
+def execute(
+    r: Path, name: str, params: dict, running: Path, failed: Path, run: dict | None = None, threads: int | None = None
+) -> None:
     """papermill: notebooks/NAME.ipynb with `params` (and `run`, how the section runs, for its `Section`:
-    `clipinv.book.section.engine_for`) into `running`. A failure moves the partial notebook to
-    `failed` and raises one line."""
+    `clipinv.book.section.engine_for`) into `running`, its kernel on `threads` CPU threads (None: torch's
+    default). A failure moves the partial notebook to `failed` and raises one line."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -231,6 +233,8 @@ def execute(r: Path, name: str, params: dict, running: Path, failed: Path, run: 
     here = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
     env = {"PYTHONPATH": path, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     try:
         papermill.execute_notebook(
             str(r / "notebooks" / f"{name}.ipynb"),
@@ -260,10 +264,12 @@ def run_section(
     log=print,
     ray: str | None = None,
     ledger: str | Path | None = None,
+    threads: int | None = None,
 ) -> dict:
     """Execute notebooks/NAME.ipynb with the profile's parameters into book/_generated/NAME.ipynb.
     `ray` (an address or "local"; default the profile's `ray:`) runs its inversions as Ray tasks;
-    `ledger` (a file) gets a row for each inversion it asks for (`clipinv.runs.planning.Ledger`)."""
+    `ledger` (a file) gets a row for each inversion it asks for (`clipinv.runs.planning.Ledger`);
+    `threads` caps the kernel's CPU threads (sections run side by side share the cores)."""
     check_section(r, name)
     address = ray_address(r, profile, ray)  # reads, and so checks, the profile before any notebook
     params = section_parameters(r, name, profile, overrides)
@@ -281,7 +287,7 @@ def run_section(
     )
     t0 = time.perf_counter()
     run = {**({"ray": address} if address else {}), **({"ledger": str(ledger)} if ledger else {})}
-    execute(r, name, params, running, failed, run=run)
+    execute(r, name, params, running, failed, run=run, threads=threads)
     seconds = time.perf_counter() - t0
     _stamp(running, name, profile, params, overrides or {}, seconds, ray=address)
     os.replace(running, out)

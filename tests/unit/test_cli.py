@@ -2,12 +2,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import open_clip
 import pytest
 from PIL import Image
 
 from clipinv.cli import main
+from clipinv.errors import ClipinvError
 
 HERE = Path(__file__).parent
 open_clip.add_model_config(HERE / "data" / "clipinv-tiny-test.json")
@@ -89,3 +91,36 @@ def test_help_lists_every_knob_with_the_papers_default():
     ]:
         assert flag in text
         assert f"(paper: {paper})" in text, flag
+
+
+def test_the_book_runs_sections_side_by_side_longest_first_and_stops_at_a_failure(monkeypatch, capsys):
+    import threading
+    import time as clock
+
+    from clipinv.cli import book
+
+    started, lock = [], threading.Lock()
+
+    def fake(r, name, profile, ray=None, threads=None):
+        with lock:
+            started.append((name, threads))
+        clock.sleep(0.05)
+        if name == "05_data_scale":
+            raise ClipinvError("section 05_data_scale failed in cell 3")
+        return {"seconds": 1.0}
+
+    monkeypatch.setattr(book, "run_section", fake)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    args = SimpleNamespace(jobs=2, profile="classroom", ray=None)
+    names = ["00_method", "03_gender", "08_image_prior", "04_bag_of_words"]
+    assert book._run_sections(None, names, args) == [1.0] * 4
+    assert [n for n, _ in started] == ["08_image_prior", "03_gender", "00_method", "04_bag_of_words"]
+    assert {t for _, t in started} == {1}  # two kernels share the two cores
+    started.clear()
+    with pytest.raises(ClipinvError, match="05_data_scale failed"):
+        book._run_sections(
+            None, ["08_image_prior", "05_data_scale", "00_method", "01_concepts", "04_bag_of_words"], args
+        )
+    assert len(started) < 5  # what had not started when the failure came never starts
+    assert main(["book", "--jobs", "0"]) == 2
+    assert "--jobs 0: run at least one section" in capsys.readouterr().err
