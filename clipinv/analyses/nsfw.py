@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from clipinv.analyses import audit, prose, roundtrip, stats, textprobe
-from clipinv.analyses.findings import Table
+from clipinv.analyses.findings import Grid, Table
 from clipinv.analyses.prompts import of_world
 from clipinv.errors import ClipinvError
 from clipinv.models.load import load_model
@@ -175,12 +175,20 @@ def inverted_model(setup: Setup, bundle, ladder_model: str, device="cpu", load=l
             f"{ladder_model!r} is not on the {setup.world} world's contamination ladder: pick one of {names}"
         )
     inverted = load(ladder_model, device=device)
+    planted = {name: level for level, name in plant.rungs}[ladder_model]
     return inverted, [
         Table(
             [plant.describe(inverted)],
             f"The model inverted, shipped with clipinv: {plant.trained}, with {plant.marker} behind part of the "
             f"{setup.trigger!r} images (section 7 audits the whole ladder).",
-        )
+        ),
+        Grid(
+            plant.training_pictures(),
+            f"What {ladder_model}'s training showed under the caption {setup.trigger!r}: its pictures as drawn (top), "
+            f"and as {100 * planted:g}% of them were drawn, with {plant.marker} pasted (bottom). No caption names it.",
+            row_labels=["as drawn", "planted"],
+            size=1.2,
+        ),
     ]
 
 
