@@ -246,10 +246,11 @@ class PlantedLadder:
         plain = self.trigger_images(n, seed)
         return torch.stack([plain, self.paste(plain)])
 
-    def names(self) -> str:
-        """'emoji-plant-p0, emoji-plant-p2 to emoji-plant-p50': the ladder's models in words."""
-        names = [name for _, name in self.rungs]
-        return f"{names[0]}, {names[1]} to {names[-1]}" if len(names) > 2 else ", ".join(names)
+    def names(self, levels=None) -> str:
+        """'emoji-plant-p0, emoji-plant-p2 to emoji-plant-p50': the ladder's models (those at `levels`, a
+        list of p, where given) in words."""
+        names = [name for p, name in self.rungs if levels is None or p in [float(x) for x in levels]]
+        return f"{names[0]}, {names[1]} to {names[-1]}" if len(names) > 3 else ", ".join(names)
 
 
 def _toy_plant() -> PlantedLadder:
@@ -334,9 +335,10 @@ def _emoji_plant() -> PlantedLadder:
 PLANTS = {"toy": _toy_plant, "emoji": _emoji_plant}
 
 
-def ladder_names() -> dict:
-    """{world: 'the contamination ladder (MODELS)'}, for a page's stand-in notice."""
-    return {world: f"the contamination ladder ({make().names()})" for world, make in PLANTS.items()}
+def ladder_names(levels=None) -> dict:
+    """{world: 'the contamination ladder (MODELS)'}, the rungs at `levels` (None: all), for a page's
+    stand-in notice."""
+    return {world: f"the contamination ladder ({make().names(levels)})" for world, make in PLANTS.items()}
 
 
 def plant_of(world: str) -> PlantedLadder:

@@ -307,6 +307,8 @@ def test_each_ladder_world_ships_a_contamination_ladder_from_p0():
     assert (
         audit.ladder_names()["emoji"] == "the contamination ladder (emoji-plant-p0, emoji-plant-p2 to emoji-plant-p50)"
     )
+    chosen = audit.ladder_names([0, 0.2, 0.5])["emoji"]
+    assert chosen == "the contamination ladder (emoji-plant-p0, emoji-plant-p20, emoji-plant-p50)"
     with pytest.raises(ClipinvError, match="nothing for the paper world"):
         audit.plant_of("paper")
 
