@@ -102,7 +102,9 @@ def paper_root(tmp_path_factory):
 def test_paper_profile_executes_with_random_stand_ins(name, paper_root):
     overrides = {**PAPER_STAND_IN, **PAPER_SECTION_EXTRA.get(name, {})}
     if "paper" not in supported_worlds(paper_root, name):  # declared toy-only: refused before a kernel starts
-        with pytest.raises(ClipinvError, match=rf"^section {name} runs only on the toy world.*-p model toy") as e:
+        with pytest.raises(
+            ClipinvError, match=rf"^section {name} runs only on the toy.* world, not on the paper.*-p model toy"
+        ) as e:
             run_section(paper_root, name, "paper", overrides, log=lambda *_: None)
         assert "\n" not in str(e.value) and STAND_IN in str(e.value)
         assert not (paper_root / "book" / "_generated" / f"{name}.ipynb").exists()
