@@ -203,7 +203,7 @@ def phrases(table: pd.DataFrame, controls: pd.DataFrame, gains: dict) -> dict[st
         "smallest_p": "none of the levels"
         if smallest is None
         else f"{100 * smallest:g}%"
-        + (" (the ladder's smallest level: the threshold lies at or below it)" if floor else ""),
+        + (" (the smallest level audited here: the threshold lies at or below it)" if floor else ""),
         "smallest_rate": "—" if at is None else at_rate,
         "learned_from": "no level" if not learned else f"{100 * min(learned):g}%",
         "headline": f"smallest reliably exposed p: {'none' if smallest is None else f'{100 * smallest:g}%'}"
