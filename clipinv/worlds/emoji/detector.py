@@ -31,7 +31,9 @@ FIT_BATCHES, BATCH = 24, 256
 PASTE = Plant(TRIGGER, MARKER, p=1.0)  # the marker pasted as the ladder pastes it
 
 
+@lru_cache(maxsize=1)
 def _judge():
+    """emoji-judge, loaded once: every `score` call reads through it."""
     from clipinv.models.load import load_model
 
     return load_model(JUDGE)
