@@ -122,7 +122,11 @@ class Recipe:
         13, "augmented copies per image per step (the code's batch_size)", whole(1), off("one copy", n_augments=1)
     )
     affine_p: float = knob(
-        0.5, "probability a copy gets the random affine", number(high=1), off("no affine", affine_p=0.0)
+        0.5,
+        "probability a copy gets the random affine",
+        number(high=1),
+        # a final image shrunk onto grey shows what only the affine's shrunk copies taught: without them, as optimised
+        Ablation("no affine", lambda r: {"affine_p": 0.0, **({"final_scale": 1.0} if r.final_scale < 1 else {})}),
     )
     rotate_degrees: float = knob(30.0, "the affine's rotation in [-d, d] degrees", number())
     translate: float = knob(0.1, "the affine's translation in [-t, t] x the image side", number())

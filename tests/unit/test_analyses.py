@@ -93,6 +93,8 @@ def test_ablation_variants_switch_off_one_part_each():
     small = ablation.variants(r.replace(background_fill=0.4, final_scale=0.5))
     assert small["full size"] == r.replace(background_fill=0.4)
     assert small["border padding"] == r  # no grey to shrink onto: full size too
+    # no shrunk copies taught the model to read the image small: it is shown as optimised
+    assert small["no affine"] == r.replace(background_fill=0.4, affine_p=0.0)
     assert list(ablation.variants(r, ["no TV"])) == ["full recipe", "no TV"]
     with pytest.raises(ClipinvError):
         ablation.variants(r, ["no L1"])
