@@ -213,8 +213,10 @@ def _verdict(separated: dict, groups: int) -> str:
 def page_prompts(world: str, prompts=None, n_prompts: int = 8) -> tuple[list[str], list[str] | None]:
     """(prompts, judge labels) of a judged page in `world`: `prompts` where given, else `n_prompts`
     spread over the world's pool (`clipinv.analyses.prompts.JUDGED`); the labels the judge chooses
-    among (the toy world's 24 colour x shape prompts; None: the page's own prompts)."""
+    among (the toy world's 24 colour x shape prompts, the emoji world's 1,637 names; None: the page's own
+    prompts)."""
     labels = of_world(JUDGE_LABELS, world)
+    labels = labels() if callable(labels) else labels
     return (list(prompts) if prompts is not None else spread(of_world(JUDGED, world), n_prompts)), labels
 
 

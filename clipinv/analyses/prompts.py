@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from clipinv.core.objective import Prompt
 from clipinv.errors import ClipinvError
-from clipinv.worlds.emoji import EMOJI_RECIPE_NOTE
+from clipinv.worlds.emoji import EMOJI_RECIPE_NOTE, article, name_prompts
 from clipinv.worlds.shapes import TOY_RECIPE_NOTE
 from clipinv.worlds.shapes.world import class_prompts
 
@@ -98,8 +98,18 @@ SWAP_PAIRS = {
     ],
 }
 
-JUDGED = {"paper": [*FIGURE_1, "a beautiful landscape", "a red bicycle"], "toy": class_prompts()[0]}
-JUDGE_LABELS = {"paper": None, "toy": class_prompts()[0]}  # None: the page's own prompts are the labels
+# the emoji world: 24 everyday things, none of those the emoji recipe was chosen on (research/emoji_world.md);
+# the judge picks each image's name among all of the world's names
+EVERYDAY = ["pizza", "guitar", "dolphin", "strawberry", "bell", "key", "lemon", "owl", "house", "cherries", "octopus",
+            "snail", "butterfly", "carrot", "watermelon", "trumpet", "hammer", "crown", "mushroom", "turtle",
+            "pineapple", "kite", "tent", "ice cream"]  # fmt: skip
+JUDGED = {
+    "paper": [*FIGURE_1, "a beautiful landscape", "a red bicycle"],
+    "toy": class_prompts()[0],
+    "emoji": [article(name) for name in EVERYDAY],
+}
+# the labels the judge chooses among (None: the page's own prompts; a function: called when a page asks)
+JUDGE_LABELS = {"paper": None, "toy": class_prompts()[0], "emoji": name_prompts}
 
 
 def of_world(table: dict, world: str):

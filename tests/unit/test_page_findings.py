@@ -276,6 +276,10 @@ def test_each_world_has_its_prompts_and_an_unknown_world_is_one_line():
     assert judged_accuracy.page_prompts("paper", None, 3) == (FIGURE_1[:: 8 // 3][:3], None)
     toy_prompts, labels = judged_accuracy.page_prompts("toy", ["a red circle"], 3)
     assert toy_prompts == ["a red circle"] and len(labels) == 24
+    # the emoji world: everyday things, named among every name the world has (its judge's 1,637 labels)
+    emoji_prompts, labels = judged_accuracy.page_prompts("emoji", None, 3)
+    assert emoji_prompts == ["a pizza", "a house", "a hammer"] and len(labels) == 1637 == len(set(labels))
+    assert set(of_world(JUDGED, "emoji")) <= set(labels) and "an ice cream" in labels and "a keycap #" in labels
 
 
 def test_the_setups_per_world():

@@ -22,7 +22,7 @@ from clipinv.worlds.emoji.ladders import CONTAMINATION, GENDER_JUDGE, LADDER, LA
 from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig
-from clipinv.worlds.emoji.world import Augment, article, on_grey, render
+from clipinv.worlds.emoji.world import Augment, article, name_prompts, on_grey, render
 
 WEIGHTS = atlas.WEIGHTS
 
@@ -138,6 +138,7 @@ __all__ = [
     "atlas",
     "is_emoji_checkpoint",
     "load_emoji",
+    "name_prompts",
     "on_grey",
     "render",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.atlas import SIDE
 
 TEMPLATES = ("{}", "an emoji of {}", "a picture of {}", "{} emoji", "a drawing of {}")
@@ -20,6 +21,12 @@ TEMPLATES = ("{}", "an emoji of {}", "a picture of {}", "{} emoji", "a drawing o
 def article(name: str) -> str:
     """'a rocket', 'an apple': how a prompt names one emoji."""
     return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def name_prompts() -> list[str]:
+    """Every shipped glyph's name as a prompt ('a rocket'), in the atlas's order: what a judge picks among
+    when it names an image among all of the world's names."""
+    return [article(name) for name in atlas.load()[1]]
 
 
 @dataclass(frozen=True)
