@@ -1,15 +1,13 @@
-"""Shared by the book and e2e lanes: one smoke book per test run (shared by the pytest-xdist workers),
-built off a copy of the working tree's sources (so the user's book/_build is never touched), and the paper
+"""Shared by the book and e2e lanes: one smoke book per test run (shared by the pytest-xdist workers, kept
+in pytest's own temporary folders, which pytest prunes), built off a copy of the working tree's sources (so the user's book/_build is never touched), and the paper
 profile's stand-ins."""
 
 from __future__ import annotations
 
 import fcntl
-import functools
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,21 +42,18 @@ def sections() -> list[str]:
     return available_sections(REPO)
 
 
-@functools.cache
-def smoke_book() -> tuple[Path, dict]:
-    """Execute every section with the smoke profile and build the site, once a test run. Returns (root,
-    seconds). Under pytest-xdist the workers share one book: the first to ask builds it while the others
-    wait on a lock, then each reads it (no test writes into it)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:
-        return _build_smoke_book(Path(tempfile.mkdtemp(prefix="clipinv-smoke-book-")))
-    root = Path(tempfile.gettempdir()) / f"clipinv-smoke-book-{run}"
-    with open(f"{root}.lock", "w") as lock:
+def smoke_book_in(base: Path, shared: bool) -> tuple[Path, dict]:
+    """Execute every section with the smoke profile and build the site in `base`/smoke-book. Returns (root,
+    seconds). With `shared` (the pytest-xdist workers of one run), the first worker to ask builds it while the
+    others wait on a lock, then each reads it (no test writes into it)."""
+    root = base / "smoke-book"
+    if not shared:
+        return _build_smoke_book(root)
+    with open(base / "smoke-book.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         built = root / "seconds.json"
         if not built.is_file():
             shutil.rmtree(root, ignore_errors=True)
-            root.mkdir()
             built.write_text(json.dumps(_build_smoke_book(root)[1]))
     return root, json.loads(built.read_text())
 
@@ -66,6 +61,7 @@ def smoke_book() -> tuple[Path, dict]:
 def _build_smoke_book(root: Path) -> tuple[Path, dict]:
     from clipinv.book.runner import build_site, copy_sources, run_section
 
+    root.mkdir()
     copy_sources(root, REPO)
     os.environ.setdefault("CLIPINV_CACHE", str(root / "cache"))
     seconds = {}

@@ -7,6 +7,7 @@ import os
 
 import pytest
 import torch
+from book_helpers import smoke_book_in
 from helpers import make_tiny
 
 WORKER = "PYTEST_XDIST_WORKER" in os.environ
@@ -22,6 +23,14 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def tiny():
     return make_tiny(0)
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """(root, seconds) of the smoke book every section's page is checked on, built once a test run. The
+    workers of one run share pytest's folder for the run (each has its own folder below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return smoke_book_in(base.parent if WORKER else base, shared=WORKER)
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from book_helpers import REPO, sections, smoke_book
+from book_helpers import REPO, sections
 from helpers import chromium
 
 OFFLINE = ["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
@@ -56,8 +56,8 @@ def serve(html: Path):
 
 
 @pytest.fixture(scope="module")
-def book():
-    root, _ = smoke_book()
+def book(smoke_book):
+    root, _ = smoke_book
     html = root / "book" / "_build" / "html"
     server, url = serve(html)
     yield root, html, url

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from book_helpers import smoke_book
 from helpers import golden_tools
 
 
-def test_the_smoke_book_gives_the_recorded_headlines():
-    root, _ = smoke_book()
+def test_the_smoke_book_gives_the_recorded_headlines(smoke_book):
+    root, _ = smoke_book
     golden = golden_tools()
     got = []
     for nb_path in sorted((root / "book" / "_generated").glob("*.ipynb")):

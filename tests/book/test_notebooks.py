@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, STAND_IN, sections, smoke_book
+from book_helpers import PAPER_SECTION_EXTRA, PAPER_STAND_IN, REPO, STAND_IN, sections
 
 from clipinv.book.runner import (
     COMMON,
@@ -79,8 +79,8 @@ def test_every_section_has_a_notebook():
 
 
 @pytest.mark.parametrize("name", SECTIONS)
-def test_smoke_profile_executes(name):
-    root, _seconds = smoke_book()
+def test_smoke_profile_executes(name, smoke_book):
+    root, _seconds = smoke_book
     out = root / "book" / "_generated" / f"{name}.ipynb"
     nb = nbformat.read(str(out), as_version=4)
     assert nb.metadata["clipinv"]["profile"] == "smoke"

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from book_helpers import REPO, sections, smoke_book
+from book_helpers import REPO, sections
 from helpers import chromium
 
 CHROMIUM_FLAGS = [
@@ -59,8 +59,8 @@ function check(url) { return new Promise(resolve => {
 
 
 @pytest.fixture(scope="module")
-def site():
-    root, _seconds = smoke_book()
+def site(smoke_book):
+    root, _seconds = smoke_book
     html = root / "book" / "_build" / "html"
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
