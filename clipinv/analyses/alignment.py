@@ -81,8 +81,7 @@ def _check_probs(probs: torch.Tensor, own) -> None:
 def probability_ci(values) -> dict:
     """`stats.mean_ci` of probabilities with its interval clipped to [0, 1], where a probability lies
     (a t interval over few seeds can otherwise reach below 0 or above 1)."""
-    m = stats.mean_ci(values)
-    return {**m, "low": max(0.0, m["low"]), "high": min(1.0, m["high"])}
+    return dict(stats.mean_ci(values, within=(0.0, 1.0)))
 
 
 def _own_mass(probs: torch.Tensor, own, idx) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch
 from clipinv.analyses import prose, stats
 from clipinv.analyses.findings import Table
 from clipinv.analyses.prompts import JUDGE_LABELS, JUDGED, of_world, spread
-from clipinv.analyses.stats import mean_ci, rate
+from clipinv.analyses.stats import COSINE, mean_ci, rate
 from clipinv.core.invert import invert
 from clipinv.errors import ClipinvError
 from clipinv.models.judge import judge as zero_shot
@@ -115,8 +115,8 @@ def summary(df: pd.DataFrame, by) -> pd.DataFrame:
     rows = []
     for key, g in df.groupby(by, sort=False):
         acc = rate(g["correct"])
-        sim = mean_ci(g["similarity"])
-        jsim = mean_ci(g["judge_similarity"])
+        sim = mean_ci(g["similarity"], within=COSINE)
+        jsim = mean_ci(g["judge_similarity"], within=COSINE)
         key = key if isinstance(key, tuple) else (key,)
         rows.append(
             {

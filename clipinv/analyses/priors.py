@@ -130,7 +130,7 @@ def measure(prior, recipe, models: PriorModels, seeds, alignment_seeds, control_
         "marker": stats.rate(marked),
         "marker controls": stats.rate(audit.detect(controls.images)),
         "skew": gender.recovery(skewed, control, setup, SKEW_PLANTED),
-        "similarity": stats.mean_ci(shown.similarity),
+        "similarity": stats.mean_ci(shown.similarity, within=stats.COSINE),
         "seconds": seconds_per_image(models.toy, r, device),
         "images": images,
     }

@@ -161,8 +161,10 @@ def t_value(df: int, level: float = 0.95) -> float:
     )
 
 
-def mean_ci(values, level: float = 0.95) -> Estimate:
-    """Mean with a Student-t interval (low = high = mean for one value)."""
+def mean_ci(values, level: float = 0.95, within: tuple[float, float] | None = None) -> Estimate:
+    """Mean with a Student-t interval (low = high = mean for one value). `within` = (least, most): the range
+    the values can take (a cosine: (-1, 1)); the interval is clipped to it, where a t interval over a few
+    seeds can otherwise run past what a value can be."""
     x = np.asarray(values, dtype=float).reshape(-1)
     if x.size == 0:
         raise ClipinvError("mean_ci needs at least one value")
@@ -170,7 +172,13 @@ def mean_ci(values, level: float = 0.95) -> Estimate:
     if x.size == 1:
         return Estimate(1, m, m, m)
     half = t_value(x.size - 1, level) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return Estimate(int(x.size), m, m - half, m + half)
+    low, high = m - half, m + half
+    if within is not None:
+        low, high = max(within[0], low), min(within[1], high)
+    return Estimate(int(x.size), m, low, high)
+
+
+COSINE = (-1.0, 1.0)  # the range of a cosine similarity, for `mean_ci(..., within=COSINE)`
 
 
 def inversions_needed(base: float, effect: float, level: float = 0.95, most: int = 10_000) -> int | None:

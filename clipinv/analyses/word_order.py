@@ -126,7 +126,7 @@ def text_cosines(model, variants: dict[str, list[str]]) -> dict[str, torch.Tenso
 
 def text_table(cosines: dict[str, torch.Tensor]):
     """(table: each variant's mean cosine with its 95% interval and how many, summary {variant: mean_ci})."""
-    summary = {name: stats.mean_ci(x) for name, x in cosines.items()}
+    summary = {name: stats.mean_ci(x, within=stats.COSINE) for name, x in cosines.items()}
     rows = [
         {"compared with": name, "pairs": int(cosines[name].numel()), "mean cosine": prose.mean(m)}
         for name, m in summary.items()

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from clipinv.analyses.stats import mean_ci, rate, separated, t_value, wilson
+from clipinv.analyses.stats import COSINE, mean_ci, rate, separated, t_value, wilson
 from clipinv.errors import ClipinvError
 
 
@@ -49,6 +49,15 @@ def test_t_interval_hand_computed():
     m = mean_ci([1.0, 2.0, 3.0, 4.0])  # sd = 1.29099, t(3) = 3.1824, half = 2.0542
     assert m["mean"] == 2.5
     assert m["high"] - m["mean"] == pytest.approx(3.1824 * 1.29099 / 2, rel=5e-3)
+
+
+def test_a_cosine_interval_stays_within_what_a_cosine_can_be():
+    sims = [0.99, 0.55, 0.98, 0.99]  # mean 0.8775, sd 0.2175, t(3) = 3.1824: the t interval is 0.531 to 1.224
+    assert mean_ci(sims)["high"] == pytest.approx(1.2236, abs=2e-3)
+    m = mean_ci(sims, within=COSINE)
+    assert (m["mean"], m["high"]) == (pytest.approx(0.8775), 1.0)
+    assert m["low"] == pytest.approx(0.5314, abs=2e-3)
+    assert mean_ci([-0.9, -0.1, -0.95], within=COSINE)["low"] == -1.0
 
 
 def test_separated():
