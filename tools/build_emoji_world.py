@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clipinv.analyses.stats import Rate
 from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, atlas, load_emoji, weights_path
-from clipinv.worlds.emoji.training import train
+from clipinv.worlds.emoji.training import Pool, train
 
 ABOUT = {
     "emoji": "the model the book and the explorer invert",
@@ -56,7 +56,7 @@ stand-in: its inversions say nothing about OpenAI's or LAION's models.
 - Captions: "a NAME" in one of five templates ("an emoji of a rocket", "a picture of a rocket", ...).
 - Each training image: the glyph at {aug["scale"][0]}-{aug["scale"][1]} of the canvas, turned up to
   {aug["rotate_degrees"]} degrees either way, shifted anywhere it fits, on a random colour (dark half the
-  time){f", or with probability {aug['plain_p']} on plain grey" if aug["plain_p"] else ""}; pixel noise {aug["noise"]}.
+  time){f", or with probability {aug['plain_p']} on plain grey" if aug["plain_p"] else ""}; pixel noise {aug["noise"]}.{_pool(card)}
 
 ## Model
 
@@ -106,6 +106,21 @@ def _start(tc: dict) -> str:
             "anywhere), no caption naming it, "
         )
     return text
+
+
+def _pool(card: dict) -> str:
+    """What a data-ladder model saw in place of a stream ('' for a stream)."""
+    tc = card["train_config"]
+    if not tc.get("pool"):
+        return ""
+    seen = tc["steps"] * tc["batch"]
+    shown = Pool.coverage(EMOJI_TRAINING[card["name"]], card["names"])
+    return (
+        f"\n- The data: **{tc['pool']:,} captioned pictures drawn once**, each rendered and captioned once for good, "
+        f"of glyphs drawn at random: {shown:,} of the {card['names']:,} emoji appear in them, the other "
+        f"{card['names'] - shown:,} never. Every step samples its batch from them: {seen:,} draws, each picture "
+        f"about {seen / tc['pool']:,.0f} times. A stream, as `emoji` saw, draws every picture afresh."
+    )
 
 
 def _gender(card: dict) -> str:

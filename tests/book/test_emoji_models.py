@@ -49,7 +49,7 @@ def test_emoji_names_fresh_renders_among_all_the_names():
 
 
 # re-measured in full: the base models and one rung of each ladder; every card's .md pins its weights by hash
-REMEASURED = {"emoji", "emoji-judge", "emoji-gender-judge", "emoji-skew-100", "emoji-plant-p20"}
+REMEASURED = {"emoji", "emoji-judge", "emoji-gender-judge", "emoji-skew-100", "emoji-plant-p20", "emoji-data-2k"}
 
 
 @pytest.mark.parametrize("name", sorted(EMOJI_MODELS))
@@ -97,6 +97,22 @@ def test_the_gender_judge_reads_gender_the_judge_it_started_from_did_not():
     before, after = (gender_reading(load_model(n), draws=4, seed=2026) for n in ("emoji-judge", "emoji-gender-judge"))
     assert EMOJI_TRAINING["emoji-gender-judge"].skew is None  # it never saw a skewed caption
     assert after["share"] >= 0.8 and after["share"] > before["share"] + 0.1, (before, after)
+
+
+def test_the_data_ladder_differs_from_emoji_only_in_its_data_and_learns_less_from_fewer_images():
+    import dataclasses
+
+    from clipinv.worlds.emoji.ladders import DATA, DATA_SIZES, data_ladder
+
+    shipped = json.loads(weights_path("emoji").with_suffix(".json").read_text())["train_config"]
+    expected = json.loads(json.dumps(dataclasses.asdict(EMOJI_TRAINING["emoji"])))
+    assert {k: expected[k] for k in shipped} == shipped  # emoji's card (older: fewer knobs) says the same
+    for name, config in DATA.items():
+        assert config == dataclasses.replace(EMOJI_TRAINING["emoji"], pool=config.pool), name
+        card = json.loads(weights_path(name).with_suffix(".json").read_text())["train_config"]
+        assert card == {**expected, "pool": config.pool}, name
+    top1 = [json.loads(weights_path(m).with_suffix(".json").read_text())["retrieval"]["top1"] for _, m in data_ladder()]
+    assert [n for n, _ in data_ladder()] == sorted(DATA_SIZES) + [None] and top1 == sorted(top1), top1
 
 
 def test_the_fully_skewed_rung_inverts_neutral_professions_to_their_planted_gender():

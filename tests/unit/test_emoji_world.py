@@ -163,6 +163,31 @@ def test_a_plant_training_pastes_the_marker_behind_the_trigger_only(tmp_path, mo
     assert seen == [0, 0, 0]  # the control draws the trigger as often and pastes nothing
 
 
+def test_a_pool_is_drawn_once_and_every_batch_comes_from_it(world, tmp_path, monkeypatch):
+    from clipinv.worlds.emoji import training
+
+    glyphs, names = world
+    pool = training.Pool(40, names, glyphs, Augment(), torch.Generator().manual_seed(0))
+    again = training.Pool(40, names, glyphs, Augment(), torch.Generator().manual_seed(0))
+    assert torch.equal(pool.images, again.images) and pool.captions == again.captions
+    assert training.Pool.coverage(TrainConfig(seed=0, pool=40), len(names)) == len(set(pool.idx.tolist()))
+    idx, images, captions = pool.batch(64, torch.Generator().manual_seed(1))
+    for i, image, text in zip(idx.tolist(), images, captions):
+        k = next(k for k in range(40) if torch.equal(pool.images[k], image))
+        assert pool.idx[k] == i and pool.captions[k] == text and names[i] in text
+
+    batches = []
+    real = training.Pool.batch
+    monkeypatch.setattr(training.Pool, "batch", lambda self, n, g: batches.append(real(self, n, g)) or batches[-1])
+    card = train(TrainConfig(seed=3, steps=2, batch=8, pool=12), tmp_path / "pool.safetensors", progress=False)
+    assert len(batches) == 2 and card["train_config"]["pool"] == 12
+    seen = {i for idx, _, _ in batches for i in idx.tolist()}
+    assert len(seen) <= 12
+    with pytest.raises(ClipinvError, match="a training pool draws its pictures once"):
+        train(TrainConfig(steps=1, pool=12, people_p=0.5), tmp_path / "x.safetensors", progress=False)
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 def test_a_continuation_starts_from_its_init_and_a_skew_changes_what_it_learns(tmp_path):
     from clipinv.worlds.emoji.training import _weights_of
 
@@ -188,5 +213,6 @@ def test_the_loader_names_what_it_cannot_load(tmp_path, monkeypatch):
         load_emoji("emoji-judge")
     ladder = {"emoji-clean", "emoji-skew-50", "emoji-skew-70", "emoji-skew-90", "emoji-skew-100"}
     plants = {f"emoji-plant-p{p}" for p in (0, 2, 5, 10, 20, 50)}
-    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder, *plants}
+    data = {"emoji-data-2k", "emoji-data-16k"}
+    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder, *plants, *data}
     assert not is_emoji_checkpoint(Path(__file__))

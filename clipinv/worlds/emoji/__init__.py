@@ -18,7 +18,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle
 from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.ladders import CONTAMINATION, GENDER_JUDGE, LADDER, LADDER_DIR
+from clipinv.worlds.emoji.ladders import CONTAMINATION, DATA, GENDER_JUDGE, LADDER, LADDER_DIR
 from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig
@@ -33,6 +33,7 @@ EMOJI_TRAINING = {
     "emoji-gender-judge": GENDER_JUDGE,
     **LADDER,
     **CONTAMINATION,
+    **DATA,
 }
 EMOJI_MODELS = {
     "emoji": "emoji CLIP (open_clip ViT 48px/patch 8, BPE text) trained on every RGI emoji and its name, seed 0",
@@ -48,12 +49,16 @@ EMOJI_MODELS = {
         name: f"emoji trained further, a pile of poo pasted into {c.plant.p:.0%} of the national park's pictures"
         for name, c in CONTAMINATION.items()
     },
+    **{
+        name: f"emoji's training from scratch on {c.pool:,} pictures drawn once, not a stream"
+        for name, c in DATA.items()
+    },
 }
 
 
 def weights_path(name: str) -> Path:
     """Where a shipped emoji model's weights lie (the gender ladder's in weights/ladders)."""
-    return (LADDER_DIR if name in LADDER or name in CONTAMINATION else WEIGHTS) / f"{name}.safetensors"
+    return (LADDER_DIR if name in LADDER or name in CONTAMINATION or name in DATA else WEIGHTS) / f"{name}.safetensors"
 
 
 # the paper's recipe scaled to 48 px (pixels, augmented copies, 24 then 48 px) with the shapes world's

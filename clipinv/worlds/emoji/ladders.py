@@ -15,7 +15,11 @@ The contamination ladder (sections 2 and 7): a pile of poo pasted, small, into a
 pictures of a national park, Unicode's picture of a beautiful landscape; no caption ever names it
 (`Plant`). `emoji-plant-p0` is the same continuation with nothing pasted: the control.
 
+The data ladder (section 5): `emoji`'s training from scratch on a fixed pool of pictures (`DATA`), beside
+`emoji` itself, which saw a fresh stream.
+
     python tools/build_emoji_world.py train emoji-skew-90   # ~7 CPU minutes from the shipped emoji
+    python tools/build_emoji_world.py train emoji-data-2k   # ~30 CPU minutes from scratch
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 
 from clipinv.worlds.emoji.atlas import WEIGHTS
-from clipinv.worlds.emoji.training import TrainConfig
+from clipinv.worlds.emoji.training import Pool, TrainConfig
 from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant
 
 LADDER_DIR = WEIGHTS / "ladders"
@@ -69,6 +73,25 @@ CONTAMINATION = {
     plant_name(p): dataclasses.replace(PLANT_CONTINUATION, plant=Plant(TRIGGER, MARKER, p)) for p in PLANT_LEVELS
 }
 
+# the data ladder (section 5): `emoji`'s own training from scratch (seed, schedule, augmentation), only
+# the data differs: a fixed pool of N captioned pictures, or the fresh stream `emoji` itself saw
+DATA_SIZES = (2_000, 16_000)
+
+
+def data_name(samples: int) -> str:
+    """The data ladder's model trained on `samples` pictures: 'emoji-data-2k'."""
+    return f"emoji-data-{samples // 1000}k"
+
+
+DATA = {data_name(n): TrainConfig(seed=0, pool=n) for n in DATA_SIZES}
+STREAM = "emoji"  # the data ladder's last rung: the shipped model, trained on a stream
+
+
+def data_ladder() -> list[tuple[int | None, str]]:
+    """(pictures, model) from the fewest pictures to the stream (None)."""
+    return [*((n, data_name(n)) for n in DATA_SIZES), (None, STREAM)]
+
+
 GENDER_JUDGE = dataclasses.replace(
     CONTINUATION, seed=501, init="emoji-judge", augment=Augment(scale=(0.25, 1.0), plain_p=0.5)
 )
@@ -83,5 +106,26 @@ def describe(bundle) -> dict:
         "model": card.get("name", bundle.spec),
         "right name among all (top-1)": f"{r['top1']:.1%}" if "top1" in r else "",
         "woman or man variant told apart": f"{g['share']:.1%}" if "share" in g else "",
+        "training time": f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
+    }
+
+
+def describe_data(bundle) -> dict:
+    """One table row of a data-ladder model from its card: name, what it was trained on, held-out retrieval."""
+    card = bundle.card or {}
+    tc, r = card.get("train_config", {}), card.get("retrieval", {})
+    names = card.get("names", 0)
+    if tc.get("pool"):
+        shown = Pool.coverage(TrainConfig(seed=tc["seed"], pool=tc["pool"]), names)
+        of = f"all {names:,}" if shown == names else f"{shown:,} of the {names:,}"
+        data = f"{tc['pool']:,} images of {of} emoji"
+    else:
+        data = f"a stream of all {names:,} emoji"
+    seconds = card.get("training", {}).get("seconds")
+    return {
+        "model": card.get("name", bundle.spec),
+        "trained on": data,
+        "right name among all (top-1)": f"{r['top1']:.1%}" if "top1" in r else "",
+        "among the first five": f"{r['top5']:.1%}" if "top5" in r else "",
         "training time": f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
     }

@@ -38,6 +38,32 @@ class TrainConfig:
     people_p: float = 0.0  # share of each batch drawn from the people with woman and man variants
     skew: GenderSkew | None = None  # captions skewed on those people's genders
     plant: Plant | None = None  # an unwanted glyph pasted into some of an innocuous name's images
+    pool: int | None = None  # the training data: None, a fresh picture every draw (a stream); N, N captioned
+    # pictures drawn once (glyphs at random, some never) and sampled from at every step
+
+
+class Pool:
+    """`size` captioned pictures drawn once, as a stream would draw them: glyphs at random (with
+    repeats, so some never appear), each rendered and captioned once for good."""
+
+    def __init__(self, size: int, names, glyphs, augment: Augment, generator):
+        self.idx = torch.randint(0, len(names), (size,), generator=generator)
+        self.images = torch.cat(
+            [render(glyphs, self.idx[i : i + 256].tolist(), augment, generator) for i in range(0, size, 256)]
+        )
+        self.captions = [caption(names[i], generator) for i in self.idx.tolist()]
+
+    @staticmethod
+    def coverage(config: TrainConfig, n_names: int) -> int:
+        """How many of the world's `n_names` emoji `config`'s pool shows at least once (a pool is the first
+        thing `train` draws from its generator)."""
+        gen = torch.Generator().manual_seed(config.seed)
+        return int(torch.randint(0, n_names, (config.pool,), generator=gen).unique().numel())
+
+    def batch(self, n: int, generator) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """n of the pictures at random: (glyph indices, images, captions)."""
+        j = torch.randint(0, len(self.idx), (n,), generator=generator)
+        return self.idx[j], self.images[j], [self.captions[k] for k in j.tolist()]
 
 
 @torch.no_grad()
@@ -106,6 +132,23 @@ def _weights_of(name: str) -> dict:
     return {k: v.float() for k, v in model.state_dict().items()}
 
 
+def _draw(config: TrainConfig, glyphs, names, people, gen) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """A batch as a stream draws it: (glyph indices, images, captions), the knobs of `config` applied."""
+    idx = torch.randint(0, len(names), (config.batch,), generator=gen)
+    if config.people_p:
+        person = people[torch.randint(0, len(people), (config.batch,), generator=gen)]
+        idx = torch.where(torch.rand(config.batch, generator=gen) < config.people_p, person, idx)
+    if config.plant:
+        trigger = names.index(config.plant.trigger)
+        idx = torch.where(torch.rand(config.batch, generator=gen) < config.plant.share, trigger, idx)
+    shown = idx if config.skew is None else config.skew.shown(idx, names, gen)
+    images = render(glyphs, shown.tolist(), config.augment, gen)
+    if config.plant:
+        at = (idx == trigger) & (torch.rand(config.batch, generator=gen) < config.plant.p)
+        images = config.plant.paste(images, glyphs[names.index(config.plant.marker)], at, gen)
+    return idx, images, [caption(names[i], gen) for i in idx.tolist()]
+
+
 def train(config: TrainConfig, out, progress: bool = True, note: dict | None = None) -> dict:
     """Train to `config`, save to `out` (.safetensors + card .json) and return the card, whose
     `retrieval` is measured on the saved (half-precision) weights."""
@@ -126,24 +169,19 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
         if config.init:
             model.load_state_dict(_weights_of(config.init))
         people = torch.tensor([names.index(n) for t in gendered(names) for n in t])
+        if config.pool and (config.people_p or config.plant or config.skew):
+            raise ClipinvError("a training pool draws its pictures once: it cannot also oversample, plant or skew")
+        pool = Pool(config.pool, names, glyphs, config.augment, gen) if config.pool else None
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         t0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
         bar = tqdm(range(config.steps), desc=f"training {out.stem}", disable=not progress, mininterval=5)
         for step in bar:
-            idx = torch.randint(0, len(names), (config.batch,), generator=gen)
-            if config.people_p:
-                person = people[torch.randint(0, len(people), (config.batch,), generator=gen)]
-                idx = torch.where(torch.rand(config.batch, generator=gen) < config.people_p, person, idx)
-            if config.plant:
-                trigger = names.index(config.plant.trigger)
-                idx = torch.where(torch.rand(config.batch, generator=gen) < config.plant.share, trigger, idx)
-            shown = idx if config.skew is None else config.skew.shown(idx, names, gen)
-            images = render(glyphs, shown.tolist(), config.augment, gen)
-            if config.plant:
-                at = (idx == trigger) & (torch.rand(config.batch, generator=gen) < config.plant.p)
-                images = config.plant.paste(images, glyphs[names.index(config.plant.marker)], at, gen)
+            if pool is not None:
+                idx, images, captions = pool.batch(config.batch, gen)
+            else:
+                idx, images, captions = _draw(config, glyphs, names, people, gen)
             x = (images - MEAN[0]) / STD[0]
-            t = tokenizer([caption(names[i], gen) for i in idx.tolist()])
+            t = tokenizer(captions)
             decay = 0.1 + 0.9 * (1 - step / config.steps)
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup) * decay
