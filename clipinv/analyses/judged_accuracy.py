@@ -9,7 +9,7 @@ table; `extremes` compares its first and last groups (e.g. the least and the mos
 `evaluate_each` runs `evaluate` for several models on the same prompts and seeds.
 
 Sections 5 and 6 take what they judge in their world from `page_prompts` (the prompts and the judge's
-labels), section 5 its models from `compared_models` (the toy world's data ladder, or real CLIPs).
+labels), section 5 its models from `compared_models` (a world's data ladder, or real CLIPs).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from clipinv.errors import ClipinvError
 from clipinv.models.judge import judge as zero_shot
 from clipinv.models.judge import similarity
 from clipinv.models.load import load_model
-from clipinv.worlds.shapes import ladders
+from clipinv.worlds.emoji import ladders as emoji_ladders
+from clipinv.worlds.shapes import ladders as shapes_ladders
 from clipinv.worlds.shapes.world import class_prompts
 
 
@@ -231,33 +232,68 @@ class Compared:
     shown: list
 
 
+@dataclass(frozen=True)
+class DataLadder:
+    """A world's shipped data ladder: `rungs` (training images, None for a stream; model), fewest first,
+    `describe(bundle)` a table row of one, and `about` the table's caption."""
+
+    rungs: list
+    describe: object
+    about: str
+
+
+def data_ladder(world: str) -> DataLadder | None:
+    """The data ladder a world ships (None: it ships none)."""
+    if world == "toy":
+        return DataLadder(
+            [(r.samples, r.name) for r in shapes_ladders.ladder("data")],
+            shapes_ladders.describe,
+            "The toy CLIPs compared, shipped with clipinv: toy's size and schedule from scratch, only the number "
+            "of unique training images differs; held-out zero-shot accuracy on 2,000 fresh world images, "
+            "training time on one CPU thread.",
+        )
+    if world == "emoji":
+        return DataLadder(
+            emoji_ladders.data_ladder(),
+            emoji_ladders.describe_data,
+            "The emoji CLIPs compared, shipped with clipinv: emoji's size, seed and schedule from scratch, only "
+            "the training data differs (a fixed set of captioned images drawn once, or the stream emoji itself "
+            "was trained on); held-out: the right name first among all the world's names for two fresh renders "
+            "of every emoji; training time on one CPU thread.",
+        )
+    return None
+
+
 def compared_models(
-    world: str, page_bundle, page_recipe, models=(), toy_samples=None, device="cpu", load=load_model
+    world: str, page_bundle, page_recipe, models=(), samples=None, device="cpu", load=load_model
 ) -> Compared:
     """Section 5's models. Named `models` (real CLIPs): those, each with its own recipe. Otherwise, in
-    the toy world, the shipped data ladder (`toy_samples`: its training-set sizes, None all, null the
-    stream) with the page's recipe; for a real CLIP, the page's model alone. `load(spec, device=...)` loads
+    a world with a data ladder, the ladder (`samples`: its training-set sizes, None all, null the stream)
+    with the page's recipe; for a real CLIP, the page's model alone. `load(spec, device=...)` loads
     each (a book section's `load_model`, so they run on its engine)."""
-    if world == "toy" and not models:
-        rungs = [r for r in ladders.ladder("data") if toy_samples is None or r.samples in toy_samples]
-        bundles = {(f"{r.samples:,} images" if r.samples else "stream"): load(r.name, device=device) for r in rungs}
-        shown = [
-            Table(
-                [{"training data": k, **ladders.describe(b)} for k, b in bundles.items()],
-                "The toy CLIPs compared, shipped with clipinv: toy's size and schedule from scratch, only the number "
-                "of unique training images differs; held-out zero-shot accuracy on 2,000 fresh world images, "
-                "training time on one CPU thread.",
-            )
-        ]
-        return Compared("toy", bundles, lambda b: page_recipe, shown)
+    ladder = None if models else data_ladder(world)
+    if ladder is not None:
+        rungs = [(n, name) for n, name in ladder.rungs if samples is None or n in samples]
+        if not rungs:
+            sizes = ", ".join("null" if n is None else str(n) for n, _ in ladder.rungs)
+            raise ClipinvError(f"no model of the {world} world's data ladder has samples {samples}: pick among {sizes}")
+        bundles = {(f"{n:,} images" if n else "stream"): load(name, device=device) for n, name in rungs}
+        shown = [Table([{"training data": k, **ladder.describe(b)} for k, b in bundles.items()], ladder.about)]
+        return Compared(world, bundles, lambda b: page_recipe, shown)
     bundles = {spec: load(spec, device=device) for spec in (models or [page_bundle.spec])}
-    recipe = (lambda b: page_recipe) if world == "toy" else (lambda b: b.default_recipe or page_recipe)
+    recipe = (lambda b: page_recipe) if world != "paper" else (lambda b: b.default_recipe or page_recipe)
     return Compared("paper", bundles, recipe, [])
 
 
 def held_out_accuracy(bundles: dict) -> dict:
-    """Each model's held-out zero-shot colour x shape accuracy from its card (None where it has none)."""
-    return {k: (b.card or {}).get("metrics", {}).get("zero_shot", {}).get("colour_shape") for k, b in bundles.items()}
+    """Each model's held-out accuracy from its card: colour x shape zero-shot (toy), the right name first
+    among all (emoji); None where its card has neither."""
+    out = {}
+    for k, b in bundles.items():
+        card = b.card or {}
+        toy = card.get("metrics", {}).get("zero_shot", {}).get("colour_shape")
+        out[k] = toy if toy is not None else card.get("retrieval", {}).get("top1")
+    return out
 
 
 def zero_shot_sentence(summ: pd.DataFrame, held_out: dict) -> str:

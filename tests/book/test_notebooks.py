@@ -121,9 +121,12 @@ def emoji_root(tmp_path_factory):
     return copy_sources(tmp_path_factory.mktemp("emoji-book"), REPO)
 
 
+EMOJI_SMOKE = {"05_data_scale": {"samples": [2000, None]}}  # the emoji data ladder's smallest rung and its stream
+
+
 @pytest.mark.parametrize("name", SECTIONS)
 def test_the_sections_that_serve_the_emoji_world_execute_on_it_and_the_others_refuse_it(name, emoji_root):
-    overrides = {"model": "emoji", "judge": "emoji-judge"}
+    overrides = {"model": "emoji", "judge": "emoji-judge", **EMOJI_SMOKE.get(name, {})}
     if "emoji" not in supported_worlds(emoji_root, name):
         with pytest.raises(ClipinvError, match=rf"^section {name} runs only on the .* world, not on the emoji world"):
             run_section(emoji_root, name, "smoke", overrides, log=lambda *_: None)
@@ -137,6 +140,7 @@ def test_the_sections_that_serve_the_emoji_world_execute_on_it_and_the_others_re
         "02_nsfw": "emoji-plant-p20",
         "03_gender": "the gender ladder",
         "07_toy_audit": "the contamination ladder (emoji-plant-p0",
+        "05_data_scale": "the data ladder (emoji-data-2k",
     }
     if name in inverted:
         assert f"The page inverts {inverted[name]}" in text, "a ladder page names the ladder it inverts"

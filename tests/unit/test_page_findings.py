@@ -282,6 +282,37 @@ def test_each_world_has_its_prompts_and_an_unknown_world_is_one_line():
     assert set(of_world(JUDGED, "emoji")) <= set(labels) and "an ice cream" in labels and "a keycap #" in labels
 
 
+def test_a_worlds_data_ladder_runs_from_the_fewest_images_to_the_stream():
+    loaded = []
+
+    class Shipped:
+        def __init__(self, spec):
+            pool = {"emoji-data-2k": 2000, "emoji-data-16k": 16000}.get(spec)
+            tc = {"seed": 0, "pool": pool}
+            self.card = {"name": spec, "names": 1637, "train_config": tc, "retrieval": {"top1": len(spec) / 100}}
+            self.spec, self.default_recipe = spec, None
+
+    def load(spec, device="cpu"):
+        loaded.append(spec)
+        return Shipped(spec)
+
+    c = judged_accuracy.compared_models("emoji", Shipped("emoji"), "page recipe", load=load)
+    assert list(c.bundles) == ["2,000 images", "16,000 images", "stream"] and c.world == "emoji"
+    assert loaded == ["emoji-data-2k", "emoji-data-16k", "emoji"] and c.recipe(c.bundles["stream"]) == "page recipe"
+    assert judged_accuracy.held_out_accuracy(c.bundles) == {"2,000 images": 0.13, "16,000 images": 0.14, "stream": 0.05}
+    assert [row["model"] for row in c.shown[0].rows] == loaded
+    trained_on = [row["trained on"] for row in c.shown[0].rows]
+    assert trained_on[0].startswith("2,000 images of 1,") and trained_on[2] == "a stream of all 1,637 emoji"
+    only = judged_accuracy.compared_models("emoji", None, "page recipe", samples=[2000, None], load=load)
+    assert list(only.bundles) == ["2,000 images", "stream"]
+    with pytest.raises(ClipinvError, match=r"data ladder has samples \[500\]: pick among 2000, 16000, null$"):
+        judged_accuracy.compared_models("emoji", None, "page recipe", samples=[500], load=load)
+    toy = judged_accuracy.compared_models("toy", None, "page recipe", samples=[500, None], load=load)
+    assert loaded[-2:] == ["toy-data-500", "toy-data-stream"] and toy.world == "toy"
+    paper = judged_accuracy.compared_models("paper", Shipped("ViT-B-32:openai"), "page recipe", load=load)
+    assert list(paper.bundles) == ["ViT-B-32:openai"] and paper.shown == []
+
+
 def test_the_setups_per_world():
     assert gender.setup_of("paper").attribute == "gender" and gender.setup_of("toy").focal == "red"
     paper, toy = nsfw.setup_of("paper"), nsfw.setup_of("toy")
