@@ -7,8 +7,10 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= classroom
 PYTEST_ARGS ?=
 # the tests run in two worker processes of one thread each (pytest-xdist), as `make book` runs its kernels,
-# a test file at a time (its module fixtures, e.g. a Ray cluster, built once); WORKERS=0: in one process
+# a test file at a time (its module fixtures, e.g. a Ray cluster, built once), in the order the lanes are
+# listed (the long e2e and book files first, the short unit files fill the end); WORKERS=0: in one process
 WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: all install browser book test test-fast explore lint format bench clean-book clean
 
@@ -40,11 +42,11 @@ book: $(STAMP)
 
 # every lane: tests/unit, tests/book (notebooks, golden headlines, plan, article), tests/e2e (site, explorer, Ray)
 test: $(STAMP) browser lint
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # the unit lane alone: the package, in minutes
 test-fast: $(STAMP) browser
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) tests/unit $(PYTEST_ARGS)
 
 explore: $(STAMP)
 	$(BIN)/clipinv explore
