@@ -75,4 +75,4 @@ def headline(summary: pd.DataFrame) -> str:
     """Section 6's line for the front page: the full recipe's judged accuracy and the largest drop's."""
     accuracy = readable(summary, "variant").set_index("variant")["judged correct"]
     worst = largest_drop(summary)["variant"]
-    return f"full recipe judged correct {accuracy['full recipe']}; without {worst!r}: {accuracy[worst]}"
+    return f"full recipe judged correct {accuracy['full recipe']}; with {worst!r}: {accuracy[worst]}"
