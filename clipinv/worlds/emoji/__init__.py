@@ -57,7 +57,7 @@ EMOJI_MODELS = {
 
 
 def weights_path(name: str) -> Path:
-    """Where a shipped emoji model's weights lie (the gender ladder's in weights/ladders)."""
+    """Where a shipped emoji model's weights lie (the ladders' in weights/ladders)."""
     return (LADDER_DIR if name in LADDER or name in CONTAMINATION or name in DATA else WEIGHTS) / f"{name}.safetensors"
 
 
