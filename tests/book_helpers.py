@@ -1,6 +1,6 @@
 """Shared by the book and e2e lanes: one smoke book per test run (shared by the pytest-xdist workers, kept
-in pytest's own temporary folders, which pytest prunes), built off a copy of the working tree's sources (so the user's book/_build is never touched), and the paper
-profile's stand-ins."""
+in pytest's own temporary folders, which pytest prunes), built off a copy of the working tree's sources
+(so the user's book/_build is never touched), and the paper profile's stand-ins."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def _pool(card: dict) -> str:
     if not tc.get("pool"):
         return ""
     seen = tc["steps"] * tc["batch"]
-    shown = Pool.coverage(EMOJI_TRAINING[card["name"]], card["names"])
+    shown = Pool.coverage(tc["seed"], tc["pool"], card["names"])
     return (
         f"\n- The data: **{tc['pool']:,} captioned pictures drawn once**, each rendered and captioned once for good, "
         f"of glyphs drawn at random: {shown:,} of the {card['names']:,} emoji appear in them, the other "

@@ -170,7 +170,7 @@ def test_a_pool_is_drawn_once_and_every_batch_comes_from_it(world, tmp_path, mon
     pool = training.Pool(40, names, glyphs, Augment(), torch.Generator().manual_seed(0))
     again = training.Pool(40, names, glyphs, Augment(), torch.Generator().manual_seed(0))
     assert torch.equal(pool.images, again.images) and pool.captions == again.captions
-    assert training.Pool.coverage(TrainConfig(seed=0, pool=40), len(names)) == len(set(pool.idx.tolist()))
+    assert training.Pool.coverage(0, 40, len(names)) == len(set(pool.idx.tolist()))
     idx, images, captions = pool.batch(64, torch.Generator().manual_seed(1))
     for i, image, text in zip(idx.tolist(), images, captions):
         k = next(k for k in range(40) if torch.equal(pool.images[k], image))

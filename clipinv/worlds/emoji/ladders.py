@@ -116,7 +116,7 @@ def describe_data(bundle) -> dict:
     tc, r = card.get("train_config", {}), card.get("retrieval", {})
     names = card.get("names", 0)
     if tc.get("pool"):
-        shown = Pool.coverage(TrainConfig(seed=tc["seed"], pool=tc["pool"]), names)
+        shown = Pool.coverage(tc["seed"], tc["pool"], names)
         of = f"all {names:,}" if shown == names else f"{shown:,} of the {names:,}"
         data = f"{tc['pool']:,} images of {of} emoji"
     else:

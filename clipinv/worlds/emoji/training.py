@@ -47,18 +47,22 @@ class Pool:
     repeats, so some never appear), each rendered and captioned once for good."""
 
     def __init__(self, size: int, names, glyphs, augment: Augment, generator):
-        self.idx = torch.randint(0, len(names), (size,), generator=generator)
+        self.idx = self.glyphs_drawn(size, len(names), generator)
         self.images = torch.cat(
             [render(glyphs, self.idx[i : i + 256].tolist(), augment, generator) for i in range(0, size, 256)]
         )
         self.captions = [caption(names[i], generator) for i in self.idx.tolist()]
 
     @staticmethod
-    def coverage(config: TrainConfig, n_names: int) -> int:
-        """How many of the world's `n_names` emoji `config`'s pool shows at least once (a pool is the first
-        thing `train` draws from its generator)."""
-        gen = torch.Generator().manual_seed(config.seed)
-        return int(torch.randint(0, n_names, (config.pool,), generator=gen).unique().numel())
+    def glyphs_drawn(size: int, n_names: int, generator) -> torch.Tensor:
+        """The glyph of each of a pool's `size` pictures, drawn at random among `n_names`."""
+        return torch.randint(0, n_names, (size,), generator=generator)
+
+    @classmethod
+    def coverage(cls, seed: int, size: int, n_names: int) -> int:
+        """How many of the world's `n_names` emoji the pool of a training seeded `seed` shows at least once
+        (a pool is the first thing `train` draws from its generator)."""
+        return int(cls.glyphs_drawn(size, n_names, torch.Generator().manual_seed(seed)).unique().numel())
 
     def batch(self, n: int, generator) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         """n of the pictures at random: (glyph indices, images, captions)."""
