@@ -57,7 +57,7 @@ def admonition(title: str, body: str, kind: str = "warning"):
 STAND_IN_WORLDS = {
     "toy": "tiny CLIPs trained on a synthetic world of coloured shapes",
     "emoji": (
-        "small CLIPs trained from scratch on the emoji world (every RGI emoji Noto Color Emoji draws, with its name)"
+        "small CLIPs trained from scratch on the emoji world (the emoji Noto Color Emoji draws, and their names)"
     ),
 }
 # why a page runs on a world other than the emoji world, the classroom book's default
@@ -341,12 +341,17 @@ def rate_curves(
 
 
 def histograms(groups: dict, xlabel: str, title=None, bins=30):
-    """Overlaid histograms of several named samples. Returns the figure."""
+    """Overlaid histograms of several named samples, on the same bins (so a sample bunched in a narrow range
+    shows as one tall bar, not as slivers). Returns the figure."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
+    samples = {name: torch.as_tensor(x).flatten().float().numpy() for name, x in groups.items()}
+    values = np.concatenate([x for x in samples.values() if x.size] or [np.zeros(1)])
+    edges = np.histogram_bin_edges(values, bins=bins)
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    for name, x in groups.items():
-        ax.hist(torch.as_tensor(x).flatten().numpy(), bins=bins, alpha=0.5, label=name)
+    for name, x in samples.items():
+        ax.hist(x, bins=edges, alpha=0.5, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     if title:

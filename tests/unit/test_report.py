@@ -115,3 +115,17 @@ def test_the_stand_in_notice_names_the_world_the_models_the_inverted_ladder_and_
     assert "keeps the shapes world" not in text
     toy_text = str(figures.stand_in_note(toy, show=False).data)
     assert "the toy world's models" in toy_text and "keeps the shapes world where a page needs" in toy_text
+
+
+def test_overlaid_histograms_share_their_bins_so_a_narrow_sample_shows_as_one_bar():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from clipinv.book import figures
+
+    wide, narrow = torch.linspace(-0.4, 1.0, 300), torch.full((200,), 0.997)
+    fig = figures.histograms({"wide": wide, "narrow": narrow}, "cosine", bins=14)
+    bars = fig.axes[0].patches
+    lefts = [round(b.get_x(), 6) for b in bars]
+    assert len(bars) == 28 and lefts[:14] == lefts[14:]  # the same 14 bins for both samples
+    assert max(b.get_height() for b in bars[14:]) == 200  # the narrow sample: one bar holding all 200
