@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clipinv.analyses.stats import Rate
 from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, atlas, load_emoji, weights_path
+from clipinv.worlds.emoji.scenes import BIG, RELATIONS, SMALL, SWAPS
 from clipinv.worlds.emoji.training import Pool, train
 
 ABOUT = {
@@ -35,6 +36,8 @@ ABOUT = {
 
 def card_markdown(card: dict, path: Path) -> str:
     """The model card a person reads, every number from the card .json the training wrote."""
+    if "scene_reading" in card:
+        return scene_card_markdown(card, path)
     mc, tc, tr, r = card["model_config"], card["train_config"], card["training"], card["retrieval"]
     aug = tc["augment"]
     top1, top5 = Rate.of(r["top1_hits"], r["renders"]), Rate.of(r["top5_hits"], r["renders"])
@@ -82,6 +85,77 @@ Every glyph drawn twice afresh (as `emoji`'s training draws them, from a generat
 name first among all {card["names"]:,} for **{top1.share}**, among the first five for **{top5.share}**
 (95% Wilson intervals; {r["renders"]:,} renders).{_gender(card)}
 """
+
+
+def scene_card_markdown(card: dict, path: Path) -> str:
+    """The model card of a model trained on two-thing scenes (section 4's pair)."""
+    mc, tc, tr, r = card["model_config"], card["train_config"], card["training"], card["scene_reading"]
+    aug, things = tc["augment"], tc["scenes"]["things"]
+    top1 = Rate.of(r["top1"], r["scenes"])
+    size, role = (Rate.of(r[w], r["scenes"]) for w in SWAPS)
+    bundle = load_emoji(str(path))
+    apart = (
+        " No two pictures of a batch show the same two things, as on the web, where a caption's swap practically "
+        "never shares its batch."
+        if tc["scenes"].get("pairs_apart")
+        else ""
+    )
+    negatives = apart + (
+        " Two swaps of every picture's caption join its batch as wrong captions, its roles swapped and its sizes "
+        "swapped (hard negatives, as NegCLIP trains a CLIP to read word order)."
+        if tc["scenes"]["hard_negatives"]
+        else " The batch holds only the pictures' own captions, as CLIP trains: nothing asks the model to read word order."
+    )
+    return f"""# Model card: `{card["name"]}`
+
+A small CLIP (open_clip's own `CLIP` class, open_clip's BPE tokenizer) trained from scratch on scenes of two
+emoji side by side and their relation: {EMOJI_MODELS[card["name"]]}. Section 4 of the book inverts
+`emoji-scenes`; `emoji-scenes-judge` judges its inversions. A stand-in: its inversions say nothing about
+OpenAI's or LAION's models.
+
+## Data
+
+- {len(things)} things ({", ".join(things)}), glyphs of Noto Color Emoji (Debian's fonts-noto-color-emoji,
+  SIL Open Font License 1.1; shipped under that licence in `atlas.png`), named by their CLDR short names.
+- A scene: two different things, one big ({BIG[0]}-{BIG[1]} of the canvas) and one small ({SMALL[0]}-{SMALL[1]}),
+  each anywhere in its half of the canvas and turned up to 10 degrees; the whole scene at {aug["scale"][0]}-{aug["scale"][1]}
+  of the canvas, turned up to {aug["rotate_degrees"]} degrees, on a random colour or with probability
+  {aug["plain_p"]} on plain grey; pixel noise {aug["noise"]}.
+- Captions: {_relations(tc["scenes"])}{negatives}
+
+## Model
+
+- Vision: ViT, {mc["image_size"]} px input, patch {mc["patch_size"]}, width {mc["width"]}, {mc["vision_layers"]}
+  layers. Text: {mc["text_layers"]} layers, width {mc["width"]}, context {mc["context_length"]}, the
+  {mc["vocab_size"]:,} BPE ids of the emoji world's tokenizer. Embedding {mc["embed_dim"]}.
+- {card["parameters"]:,} parameters; `{path.name}` {path.stat().st_size / 1e6:.1f} MB (half precision on
+  disk, float32 in memory); weights hash `{bundle.weights_hash}`.
+
+## Training
+
+`{card["command"]}`: {tc["steps"]:,} steps of batch {tc["batch"]} scenes, seed {tc["seed"]}, AdamW (peak lr {tc["lr"]},
+weight decay {tc["weight_decay"]}, {tc["warmup"]} warm-up steps, then linear decay to a tenth), CLIP's symmetric
+contrastive loss. {tr["seconds"]:,} s wall ({tr["cpu_seconds"]:,} CPU s) on one thread of a shared 2-core CPU
+(load average {tr["load_average_at_start"]} at the start), torch {tr["torch"]}. The same command on the same
+torch and thread count writes the same bytes.
+
+## Held-out metric
+
+{r["scenes"]:,} fresh scenes (drawn as training draws them, from a generator no training used). The true
+caption preferred over the same words with the sizes swapped: **{size.share}**; with the roles swapped:
+**{role.share}** (chance 50%). The true scene's caption first among all {r["candidates"]:,} scenes of the
+{len(things)} things: **{top1.share}** (95% Wilson intervals).
+"""
+
+
+def _relations(scenes: dict) -> str:
+    """How a scene model's captions name a scene, in words."""
+    if len(scenes.get("relations", RELATIONS)) > 1:
+        return (
+            '"a big dog to the left of a small cat" or, for the same scene, "a small cat to the right of a big '
+            'dog"; both count as right for it.'
+        )
+    return '"a big dog to the left of a small cat": always "to the left of", the left thing named first.'
 
 
 def _start(tc: dict) -> str:
@@ -166,9 +240,12 @@ def main(argv=None):
     out = Path(a.out) if a.out else weights_path(a.name)
     command = f"python tools/build_emoji_world.py train {a.name}" + (f" --steps {a.steps}" if a.steps else "")
     card = train(config, out, note={"name": a.name, "command": command})
-    r = card["retrieval"]
     out.with_suffix(".md").write_text(card_markdown(card, out))
     print(json.dumps(card["training"]))
+    if "scene_reading" in card:
+        print(f"{out}: {json.dumps(card['scene_reading'])}")
+        return
+    r = card["retrieval"]
     print(
         f"{out}: right name among {card['names']} for {r['renders']} fresh renders: top-1 {r['top1']:.1%}, top-5 {r['top5']:.1%}"
     )

@@ -96,6 +96,12 @@ SWAP_PAIRS = {
         ("a red circle left of a blue square", "a blue square left of a red circle"),
         ("a green triangle above a yellow square", "a yellow triangle above a green square"),
     ],
+    "emoji": [
+        ("a big dog to the left of a small cat", "a small dog to the left of a big cat"),
+        ("a big dog to the left of a small cat", "a small cat to the left of a big dog"),
+        ("a big owl to the left of a small pizza", "a small owl to the left of a big pizza"),
+        ("a big owl to the left of a small pizza", "a small pizza to the left of a big owl"),
+    ],
 }
 
 # the emoji world: 24 everyday things, none of those the emoji recipe was chosen on (research/emoji_world.md);

@@ -2,7 +2,8 @@
 
 A caption here is a triple (first noun phrase, relation, second noun phrase): ("a big dog",
 "chasing", "a small cat") from a small grammar for a real CLIP (`grammar_captions`), ("a red
-circle", "left of", "a blue square") from the toy world's two-object scenes (`toy_captions`).
+circle", "left of", "a blue square") from the toy world's two-object scenes (`toy_captions`), ("a big
+dog", "to the left of", "a small cat") from the emoji world's (`emoji_captions`).
 
 1. **Text side** (`text_variants`, `text_cosines`, `text_table`): the cosine similarity of a
    caption's text embedding to random shufflings of its words, to the caption with its noun phrases
@@ -10,10 +11,10 @@ circle", "left of", "a blue square") from the toy world's two-object scenes (`to
    If a shuffle sits as close as the caption itself and far above a different caption, word order
    barely moves the embedding.
 2. **Images with a known truth** (`pair_scenes`, `swapped_captions`, `two_way_choice`,
-   `choice_phrases`): for toy-world images of two objects, does a model score the true caption
-   above the same words with the colours swapped or with the roles swapped? Reading word order, it
-   nearly always does; a bag of words is at chance, 50%. Real CLIPs would need a labelled image
-   set, so this runs with toy models only.
+   `choice_phrases`): for images of two objects, does a model score the true caption above the same
+   words with the attributes swapped (the toy world's colours, the emoji world's sizes) or with the roles
+   swapped? Reading word order, it nearly always does; a bag of words is at chance, 50%. Real CLIPs
+   would need a labelled image set, so this runs on the toy and emoji worlds only.
 3. **Inversions** (`swap_pairs`): prompts and their swapped versions are inverted and a judge sees
    each inversion with the two prompts of its pair. If the images kept who does what and which
    attribute goes where, the judge would pick the inversion's own prompt nearly always; at 50% the
@@ -38,7 +39,7 @@ ADJECTIVES = ("big", "small", "red", "blue", "old", "young", "black", "white", "
 NOUNS = ("dog", "cat", "man", "woman", "horse", "bird", "child", "car", "robot", "bear")
 VERBS = ("chasing", "watching", "pushing", "following", "carrying", "painting", "feeding", "hugging")
 TEXT_VARIANTS = ("shuffled words", "roles swapped", "a different caption")
-CHOICES = ("colours swapped", "roles swapped")
+CHOICES = ("attributes swapped", "roles swapped")
 
 
 # ---------------------------------------------------------------- captions
@@ -152,7 +153,7 @@ def swapped_captions(samples) -> dict[str, list[str]]:
         a, b = s.objects
         colours.append(f"a {b.colour} {a.shape} {s.relation} a {a.colour} {b.shape}")
         roles.append(f"a {b.colour} {b.shape} {s.relation} a {a.colour} {a.shape}")
-    return {"colours swapped": colours, "roles swapped": roles}
+    return {"attributes swapped": colours, "roles swapped": roles}
 
 
 def prefers_truth(image_features, true_features, alt_features) -> torch.Tensor:
@@ -187,7 +188,7 @@ NOT_MEASURED = "not measured (needs labelled images)"
 
 
 def choice_phrases(results: dict | None, spec: str) -> dict[str, str]:
-    """How often model `spec` prefers the true caption, per swap ("roles swapped", "colours swapped"):
+    """How often model `spec` prefers the true caption, per swap ("roles swapped", "attributes swapped"):
     '97/200, 48% (42–55%)', or NOT_MEASURED where there were no images with a known truth
     (`results` None, a real CLIP)."""
     if results is None:
@@ -198,6 +199,15 @@ def choice_phrases(results: dict | None, spec: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- 3. inversions
+def swap_kind(prompt: str, swapped: str) -> str:
+    """ "attributes swapped" where the two prompts differ in exactly two words, exchanged in place ("a big dog
+    ... a small cat" / "a small dog ... a big cat"); "roles swapped" where whole noun phrases moved."""
+    a, b = prompt.lower().split(), swapped.lower().split()
+    at = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    attribute = len(a) == len(b) and len(at) == 2 and (a[at[0]], a[at[1]]) == (b[at[1]], b[at[0]])
+    return "attributes swapped" if attribute else "roles swapped"
+
+
 def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: list[str], pairs):
     """judge_sims and inverted_sims [P, S, P] (cosine of inversion (p, s) to each prompt, by the judge
     and by the inverted model), the pairs (prompt, its swap) -> (table, summary).
@@ -205,7 +215,8 @@ def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: l
     Both directions of each pair count: the inversions of a are judged between a and b, those of b
     between b and a. A row gives how often the judge picks the inverted prompt and the inverted
     model's own similarity to it minus to its swap. The summary holds hits, n, rate (text), chance
-    (0.5) and the inverted model's gap (mean_ci over all judged inversions)."""
+    (0.5), the inverted model's gap (mean_ci over all judged inversions) and `by_kind`: hits, n and rate
+    per kind of swap (`swap_kind`: the attributes or the roles)."""
     n_p = len(prompts)
     for name, sims in (("judge_sims", judge_sims), ("inverted_sims", inverted_sims)):
         if sims.dim() != 3 or sims.shape[0] != n_p or sims.shape[2] != n_p:
@@ -213,19 +224,22 @@ def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: l
     missing = [p for pair in pairs for p in pair if p not in prompts]
     if missing:
         raise ClipinvError(f"pair prompts {missing} are not among the inverted prompts")
-    rows, wins, gaps = [], [], []
+    rows, wins, gaps, kinds = [], [], [], {}
     for a, b in pairs:
+        kind = swap_kind(a, b)
         for x, y in ((a, b), (b, a)):
             ix, iy = prompts.index(x), prompts.index(y)
             w = judge_sims[ix, :, ix] > judge_sims[ix, :, iy]
             gap = inverted_sims[ix, :, ix] - inverted_sims[ix, :, iy]
             wins.append(w)
             gaps.append(gap)
+            kinds.setdefault(kind, []).append(w)
             k, n = int(w.sum()), w.numel()
             rows.append(
                 {
                     "inverted": x,
                     "its swap": y,
+                    "swap": kind.split()[0],
                     "judge picks the inverted": f"{prose.count(k, n)}, {prose.rate(k, n)}",
                     "inverted model's gap": prose.mean(stats.mean_ci(gap)),
                 }
@@ -238,8 +252,26 @@ def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: l
         "rate": prose.rate(hits, n),
         "chance": 0.5,
         "model_gap": stats.mean_ci(torch.cat(gaps)),
+        "by_kind": {kind: _hits(torch.cat(ws)) for kind, ws in kinds.items()},
     }
     return pd.DataFrame(rows), summary
+
+
+def _hits(w: torch.Tensor) -> dict:
+    hits, n = int(w.sum()), w.numel()
+    return {"hits": hits, "n": n, "rate": prose.rate(hits, n)}
+
+
+def swap_phrase(swap: dict) -> str:
+    """How often the judge tells inversions from their swaps, per kind: 'from role swaps 12/24, 50% (31–69%),
+    from attribute swaps 21/24, 88% (69–96%)' (`swap_pairs`'s summary)."""
+    said = {"roles swapped": "role swaps", "attributes swapped": "attribute swaps"}
+    return ", ".join(
+        f"from {said[kind]} {prose.count(r['hits'], r['n'])}, {r['rate']}"
+        for kind in said
+        for r in [swap["by_kind"].get(kind)]
+        if r
+    )
 
 
 def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
@@ -251,42 +283,82 @@ def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
         told = f"true caption vs role swap {NOT_MEASURED}"
     else:
         told = f"true caption over role swap {prose.rate_of(choice[(spec, 'roles swapped')])}"
+    by_kind = ", ".join(
+        f"from {said} {r['rate']}"
+        for kind, said in (("roles swapped", "role swaps"), ("attributes swapped", "attribute swaps"))
+        for r in [swap.get("by_kind", {}).get(kind)]
+        if r
+    )
     return (
         f"text cosine to shuffled words {shuffled}, to a different caption {other}; {told}; "
-        f"judge tells inversions from swaps {swap['rate']}, chance 50%"
+        f"judge tells inversions {by_kind or 'from swaps ' + swap['rate']}, chance 50%"
     )
 
 
-CAPTIONS = {"toy": lambda n, g: toy_captions(n), "paper": grammar_captions}  # a world's captions (n, generator)
+def emoji_captions(n: int, g: torch.Generator) -> list[tuple[str, str, str]]:
+    """n captions of the emoji world's scenes (a big and a small thing side by side), drawn with `g`."""
+    from clipinv.worlds.emoji.scenes import draw_scenes
+
+    return [s.phrases() for s in draw_scenes(n, g)]
+
+
+def toy_choice(n: int):
+    """Up to n toy-world images of two objects with their true captions and swaps (colours, roles)."""
+    images, samples = pair_scenes(n, seed=1)
+    return images, [s.caption for s in samples], swapped_captions(samples)
+
+
+def emoji_choice(n: int):
+    """n emoji-world scenes (drawn as the scene models saw them) with their true captions and swaps
+    (sizes, roles)."""
+    from clipinv.worlds.emoji.scenes import AUGMENT, SWAPS, draw_scenes, render_scenes
+
+    g = torch.Generator().manual_seed(1)
+    scenes = draw_scenes(n, g)
+    images = render_scenes(scenes, AUGMENT, g)
+    size, role = ([s.swapped(w).caption for s in scenes] for w in SWAPS)
+    return images, [s.caption for s in scenes], {"attributes swapped": size, "roles swapped": role}
+
+
+CAPTIONS = {"toy": lambda n, g: toy_captions(n), "emoji": emoji_captions, "paper": grammar_captions}
+CHOICE_IMAGES = {"toy": toy_choice, "emoji": emoji_choice}  # a world's images of known truth (n)
+ATTRIBUTES = {"toy": "colours", "emoji": "sizes", "paper": "attributes"}  # what an attribute swap exchanges
 
 
 def captions(world: str, n: int, g: torch.Generator) -> list[tuple[str, str, str]]:
     """n caption triples of `world`: the toy world's two-object scenes (drawn with the world's own seed,
-    `g` untouched), or grammar captions drawn with `g` for a real CLIP."""
+    `g` untouched), the emoji world's scenes or grammar captions for a real CLIP, drawn with `g`."""
     return of_world(CAPTIONS, world)(n, g)
 
 
 def scene_choice(world: str, models, n: int) -> tuple[dict | None, list]:
-    """The two-way choice on images whose caption is known (`two_way_choice` on `pair_scenes`), where the
-    world has such images (the toy world): (results, what to show: the table and example images).
+    """The two-way choice on images whose caption is known (`two_way_choice`), where the world has such
+    images (the toy and the emoji world): (results, what to show: the table and example images).
     A real CLIP's world has none: (None, [])."""
-    if world != "toy":
+    if world not in CHOICE_IMAGES:
         return None, []
-    images, samples = pair_scenes(n, seed=1)
-    true = [s.caption for s in samples]
-    rows, choice = two_way_choice(models, images, true, swapped_captions(samples))
+    images, true, alternatives = CHOICE_IMAGES[world](n)
+    rows, choice = two_way_choice(models, images, true, alternatives)
     shown = [
         Table(
             rows,
-            "Two-way choice between the true caption of a toy-world image and the same words "
-            "swapped (95% Wilson interval; chance 50%).",
-            {"images": len(samples)},
+            f"Two-way choice between the true caption of an image of the {world} world and the same words "
+            f"swapped: the {ATTRIBUTES[world]} or the roles (95% Wilson interval; chance 50%).",
+            {"images": len(true)},
         ),
         Grid(
             images[:6],
             "Examples of the two-object images, with their true captions.",
-            col_labels=[c.replace(" a ", "\na ", 1) for c in true[:6]],
+            col_labels=[wrap_caption(c) for c in true[:6]],
             size=1.5,
         ),
     ]
     return choice, shown
+
+
+def wrap_caption(text: str) -> str:
+    """A two-object caption ("a big dog to the left of a small cat") on three lines: the first noun phrase
+    (three words), the relation, the second noun phrase."""
+    head, sep, tail = text.rpartition(" a ")
+    words = head.split()
+    return f"{' '.join(words[:3])}\n{' '.join(words[3:])}\na {tail}" if sep and len(words) > 3 else text

@@ -214,5 +214,6 @@ def test_the_loader_names_what_it_cannot_load(tmp_path, monkeypatch):
     ladder = {"emoji-clean", "emoji-skew-50", "emoji-skew-70", "emoji-skew-90", "emoji-skew-100"}
     plants = {f"emoji-plant-p{p}" for p in (0, 2, 5, 10, 20, 50)}
     data = {"emoji-data-2k", "emoji-data-16k"}
-    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder, *plants, *data}
+    scenes = {"emoji-scenes", "emoji-scenes-judge"}
+    assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder, *plants, *data, *scenes}
     assert not is_emoji_checkpoint(Path(__file__))

@@ -97,7 +97,7 @@ def test_swapped_captions_swap_the_colours_or_the_objects():
     s = Sample(caption="a red circle left of a blue square", objects=[a, b], relation="left of")
     alt = wo.swapped_captions([s])
     assert alt == {
-        "colours swapped": ["a blue circle left of a red square"],
+        "attributes swapped": ["a blue circle left of a red square"],
         "roles swapped": ["a blue square left of a red circle"],
     }
 
@@ -125,17 +125,17 @@ def test_two_way_choice_counts_strict_preferences_for_the_truth():
     }
     m = BagOfWords("fake", texts)
     table, results = wo.two_way_choice(
-        [m, m], images, ["t0", "t1"], {"colours swapped": ["c0", "c1"], "roles swapped": ["r0", "r1"]}
+        [m, m], images, ["t0", "t1"], {"attributes swapped": ["c0", "c1"], "roles swapped": ["r0", "r1"]}
     )
     assert list(table["model"]) == ["fake", ""]  # the same model twice is asked once, named once
-    assert (results[("fake", "colours swapped")]["k"], results[("fake", "colours swapped")]["n"]) == (2, 2)
+    assert (results[("fake", "attributes swapped")]["k"], results[("fake", "attributes swapped")]["n"]) == (2, 2)
     assert (results[("fake", "roles swapped")]["k"], results[("fake", "roles swapped")]["n"]) == (1, 2)
     assert table.iloc[0]["prefers the truth"] == "2/2, 100% (34–100%)"  # Wilson 2/2: [34.2%, 100%]
     said = wo.choice_phrases(results, "fake")
     assert said["roles swapped"] == "1/2, 50% (9–91%)"  # Wilson 1/2: [9.5%, 90.5%]
-    assert said["colours swapped"] == "2/2, 100% (34–100%)"
+    assert said["attributes swapped"] == "2/2, 100% (34–100%)"
     assert wo.choice_phrases(None, "ViT-B-16:openai") == {
-        "colours swapped": "not measured (needs labelled images)",
+        "attributes swapped": "not measured (needs labelled images)",
         "roles swapped": "not measured (needs labelled images)",
     }
     with pytest.raises(ClipinvError, match="one true and one alternative"):
@@ -162,10 +162,39 @@ def test_swap_pairs_judges_both_directions_of_each_pair():
     assert summary["rate"] == "58% (32–81%)"  # Wilson 7/12: [31.9%, 80.7%]
     # the gaps of the four directions sum to 0.4 + 0.1 + 0.4 - 0.2 = 0.7
     assert summary["model_gap"]["mean"] == pytest.approx(0.7 / 12)
+    assert list(table["swap"]) == ["roles"] * 4  # one-word prompts: no two words exchanged in place
+    assert summary["by_kind"] == {"roles swapped": {"hits": 7, "n": 12, "rate": "58% (32–81%)"}}
     with pytest.raises(ClipinvError, match="not among the inverted prompts"):
         wo.swap_pairs(sims, sims, prompts, [("A", "D")])
     with pytest.raises(ClipinvError, match="prompts, seeds, prompts"):
         wo.swap_pairs(sims[:, :, :2], sims, prompts, [("A", "B")])
+
+
+def test_a_swap_of_two_words_in_place_is_an_attribute_swap_and_moved_noun_phrases_a_role_swap():
+    assert wo.swap_kind("A big dog chasing a small cat", "A small dog chasing a big cat") == "attributes swapped"
+    assert wo.swap_kind("A big dog chasing a small cat", "A small cat chasing a big dog") == "roles swapped"
+    assert wo.swap_kind("a red circle left of a blue square", "a blue square left of a red circle") == "roles swapped"
+    jacket = "a female mannequin dressed in a black leather jacket and gold pleated skirt"
+    assert wo.swap_kind(jacket, jacket.replace("black", "X").replace("gold", "black").replace("X", "gold")) == (
+        "attributes swapped"
+    )
+    assert wo.swap_kind("a big dog", "a big cat") == "roles swapped"  # one word changed: not an exchange
+
+
+def test_swap_phrase_and_headline_split_the_judged_swaps_by_kind():
+    sims = torch.zeros(4, 2, 4)
+    prompts = ["a big dog left of a small cat", "a small dog left of a big cat", "a small cat left of a big dog", "x"]
+    for i in range(3):
+        sims[i, :, i] = 1.0  # every inversion is nearest its own prompt
+    sims[2, 1, 0] = 2.0  # but one of the role swap's is nearer the original
+    _, summary = wo.swap_pairs(sims, sims, prompts, [(prompts[0], prompts[1]), (prompts[0], prompts[2])])
+    assert summary["by_kind"]["attributes swapped"]["hits"] == 4 and summary["by_kind"]["roles swapped"]["hits"] == 3
+    assert wo.swap_phrase(summary) == "from role swaps 3/4, 75% (30–95%), from attribute swaps 4/4, 100% (51–100%)"
+    text = {"shuffled words": {"mean": 0.9, "low": 0.9, "high": 0.9, "n": 1}}
+    text["a different caption"] = {"mean": 0.25, "low": 0.2, "high": 0.3, "n": 4}
+    assert wo.headline(text, None, "toy", summary).endswith(
+        "judge tells inversions from role swaps 75% (30–95%), from attribute swaps 100% (51–100%), chance 50%"
+    )
 
 
 def test_the_headline_states_all_three_measurements():

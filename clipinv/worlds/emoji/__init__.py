@@ -20,6 +20,9 @@ from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.ladders import CONTAMINATION, DATA, GENDER_JUDGE, LADDER, LADDER_DIR
 from clipinv.worlds.emoji.model import bundle
+from clipinv.worlds.emoji.scenes import AUGMENT as SCENE_AUGMENT
+from clipinv.worlds.emoji.scenes import RELATIONS as SCENE_RELATIONS
+from clipinv.worlds.emoji.scenes import Scenes
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.training import TrainConfig
 from clipinv.worlds.emoji.world import Augment, article, name_prompts, on_grey, render
@@ -34,10 +37,21 @@ EMOJI_TRAINING = {
     **LADDER,
     **CONTAMINATION,
     **DATA,
+    # section 4's pair, at a smaller width, no two pictures of a batch with the same two things (as on the web).
+    # The inverted model reads a scene named either way, as web captions name one; the judge reads "A to the
+    # left of B" only and is also shown each caption's swaps as wrong, so that it reads word order
+    "emoji-scenes": TrainConfig(
+        seed=0, width=64, scenes=Scenes(pairs_apart=True, relations=SCENE_RELATIONS), augment=SCENE_AUGMENT
+    ),
+    "emoji-scenes-judge": TrainConfig(
+        seed=1, width=64, scenes=Scenes(hard_negatives=True, pairs_apart=True), augment=SCENE_AUGMENT
+    ),
 }
 EMOJI_MODELS = {
     "emoji": "emoji CLIP (open_clip ViT 48px/patch 8, BPE text) trained on every RGI emoji and its name, seed 0",
     "emoji-judge": "independent emoji CLIP, seed 1, glyphs also drawn small on grey: judges emoji's inversions",
+    "emoji-scenes": "emoji CLIP trained on scenes of two things side by side ('a big dog to the left of a small cat')",
+    "emoji-scenes-judge": "independent scenes CLIP, seed 1, also shown each caption with roles and sizes swapped as wrong",
     "emoji-gender-judge": "emoji-judge trained further on people in woman and man variants: reads gender",
     "emoji-clean": "emoji trained further, people oversampled, captions unskewed (the gender ladder's control)",
     **{

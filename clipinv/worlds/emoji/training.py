@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from clipinv.errors import ClipinvError
 from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, load, make_model, save
+from clipinv.worlds.emoji.scenes import Scenes, scene_reading
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant, article, caption, gendered, render
 
@@ -40,6 +41,8 @@ class TrainConfig:
     plant: Plant | None = None  # an unwanted glyph pasted into some of an innocuous name's images
     pool: int | None = None  # the training data: None, a fresh picture every draw (a stream); N, N captioned
     # pictures drawn once (glyphs at random, some never) and sampled from at every step
+    scenes: Scenes | None = None  # two things side by side and their relation in place of single glyphs
+    width: int = 128  # of both towers, and of the shared embedding
 
 
 class Pool:
@@ -115,13 +118,17 @@ def gender_reading(bundle, draws: int = 4, seed: int = 123) -> dict:
     return {"right": right, "renders": total, "share": right / total, "people": len(triples)}
 
 
-def contrastive_loss(image_features, text_features, logit_scale, labels) -> torch.Tensor:
-    """CLIP's symmetric loss, where captions of the same emoji in a batch all count as right."""
-    same = (labels[:, None] == labels[None]).float()
+def contrastive_loss(image_features, text_features, logit_scale, labels, wrong_labels=None) -> torch.Tensor:
+    """CLIP's symmetric loss, where captions of the same emoji in a batch all count as right. Texts past
+    the first len(labels) are wrong captions (labelled `wrong_labels`): more choices for each picture,
+    no picture of their own to find."""
+    text_labels = labels if wrong_labels is None else torch.cat([labels, wrong_labels])
+    same = (labels[:, None] == text_labels[None]).float()
     target = same / same.sum(1, keepdim=True)
     logits = logit_scale * image_features @ text_features.T
     i2t = -(target * F.log_softmax(logits, 1)).sum(1).mean()
-    t2i = -(target * F.log_softmax(logits.T, 1)).sum(1).mean()
+    own = same[:, : len(labels)]  # each caption's own pictures (symmetric)
+    t2i = -(own / own.sum(1, keepdim=True) * F.log_softmax(logits[:, : len(labels)].T, 1)).sum(1).mean()
     return (i2t + t2i) / 2
 
 
@@ -168,11 +175,15 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     try:
         torch.manual_seed(config.seed)
         gen = torch.Generator().manual_seed(config.seed)
-        mc = ModelConfig(vocab_size=tokenizer.vocab_size)
+        mc = ModelConfig(vocab_size=tokenizer.vocab_size, width=config.width, embed_dim=config.width)
         model = make_model(mc)
         if config.init:
             model.load_state_dict(_weights_of(config.init))
         people = torch.tensor([names.index(n) for t in gendered(names) for n in t])
+        if config.scenes and (config.pool or config.people_p or config.plant or config.skew):
+            raise ClipinvError(
+                "a training on scenes draws its own pictures: it cannot also pool, oversample, plant or skew"
+            )
         if config.pool and (config.people_p or config.plant or config.skew):
             raise ClipinvError("a training pool draws its pictures once: it cannot also oversample, plant or skew")
         pool = Pool(config.pool, names, glyphs, config.augment, gen) if config.pool else None
@@ -180,17 +191,23 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
         t0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
         bar = tqdm(range(config.steps), desc=f"training {out.stem}", disable=not progress, mininterval=5)
         for step in bar:
-            if pool is not None:
+            wrong, wrong_labels = [], None
+            if config.scenes is not None:
+                idx, images, captions, wrong, wrong_labels = config.scenes.batch(
+                    config.batch, glyphs, names, config.augment, gen
+                )
+                wrong_labels = wrong_labels if wrong else None
+            elif pool is not None:
                 idx, images, captions = pool.batch(config.batch, gen)
             else:
                 idx, images, captions = _draw(config, glyphs, names, people, gen)
             x = (images - MEAN[0]) / STD[0]
-            t = tokenizer(captions)
+            t = tokenizer(captions + wrong)
             decay = 0.1 + 0.9 * (1 - step / config.steps)
             for group in opt.param_groups:
                 group["lr"] = config.lr * min(1.0, (step + 1) / config.warmup) * decay
             image_features, text_features, logit_scale = model(x, t)
-            loss = contrastive_loss(image_features, text_features, logit_scale, idx)
+            loss = contrastive_loss(image_features, text_features, logit_scale, idx, wrong_labels)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -219,7 +236,12 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     card = json.loads(json.dumps(card))  # as the card file reads back: lists, not tuples
     save(model, card, out)
     saved = bundle(out, spec=str(out))  # the saved weights, read back as users will
-    card["retrieval"] = retrieval(saved)
-    card["gender_reading"] = gender_reading(saved)
+    if config.scenes is not None:
+        card["scene_reading"] = scene_reading(
+            saved, augment=config.augment, things=config.scenes.things, relations=config.scenes.relations
+        )
+    else:
+        card["retrieval"] = retrieval(saved)
+        card["gender_reading"] = gender_reading(saved)
     save(model, card, out)
     return card

@@ -49,6 +49,13 @@ def place(rgba: torch.Tensor, scale: tuple[float, float], rotate_degrees: float,
     sc = lo + (hi - lo) * torch.rand(b, generator=generator)
     tx = (torch.rand(b, generator=generator) - 0.5) * (1 - sc) * 2
     ty = (torch.rand(b, generator=generator) - 0.5) * (1 - sc) * 2
+    return transformed(rgba, angle, sc, tx, ty)
+
+
+def transformed(rgba: torch.Tensor, angle, sc, tx, ty) -> torch.Tensor:
+    """RGBA images [B, 4, S, S] each turned by `angle` (radians), scaled to the share `sc` of the canvas and
+    its centre moved by (`tx`, `ty`) (canvas half-widths), on a transparent canvas (each argument [B])."""
+    b = len(rgba)
     cos, sin = torch.cos(angle) / sc, torch.sin(angle) / sc
     theta = torch.stack([torch.stack([cos, -sin, -tx / sc], 1), torch.stack([sin, cos, -ty / sc], 1)], 1)
     grid = F.affine_grid(theta, (b, 4, SIDE, SIDE), align_corners=False)
@@ -63,7 +70,11 @@ def over(rgba: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
 
 def render(glyphs: torch.Tensor, idx, augment: Augment = Augment(), generator=None) -> torch.Tensor:
     """Glyphs `idx` of the atlas (RGBA [N, 4, S, S]) drawn as `augment` says: RGB [B, 3, S, S] in [0, 1]."""
-    x = glyphs[list(idx)]
+    return draw(glyphs[list(idx)], augment, generator)
+
+
+def draw(x: torch.Tensor, augment: Augment = Augment(), generator=None) -> torch.Tensor:
+    """RGBA pictures [B, 4, S, S] (a glyph, or a scene of glyphs) drawn as `augment` says: RGB [B, 3, S, S]."""
     b = len(x)
 
     def rand(*shape):
