@@ -238,8 +238,7 @@ def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: l
             rows.append(
                 {
                     "inverted": x,
-                    "its swap": y,
-                    "swap": kind.split()[0],
+                    "its swap": f"{y} ({kind.split()[0]})",
                     "judge picks the inverted": f"{prose.count(k, n)}, {prose.rate(k, n)}",
                     "inverted model's gap": prose.mean(stats.mean_ci(gap)),
                 }

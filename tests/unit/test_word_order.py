@@ -153,7 +153,12 @@ def test_swap_pairs_judges_both_directions_of_each_pair():
         ]
     )
     table, summary = wo.swap_pairs(sims, sims, prompts, [("A", "B"), ("A", "C")])
-    assert list(zip(table["inverted"], table["its swap"])) == [("A", "B"), ("B", "A"), ("A", "C"), ("C", "A")]
+    assert list(zip(table["inverted"], table["its swap"])) == [
+        ("A", "B (roles)"),  # one-word prompts: no two words exchanged in place
+        ("B", "A (roles)"),
+        ("A", "C (roles)"),
+        ("C", "A (roles)"),
+    ]
     assert [s.split(",")[0] for s in table["judge picks the inverted"]] == ["2/3", "2/3", "2/3", "1/3"]
     assert table.iloc[0]["judge picks the inverted"] == "2/3, 67% (21–94%)"  # Wilson 2/3: [20.8%, 93.9%]
     # A vs B gaps 0.1, -0.1, 0.4: mean 0.133, sd 0.2517, t(2) 4.3027 -> ±0.6252
@@ -162,7 +167,6 @@ def test_swap_pairs_judges_both_directions_of_each_pair():
     assert summary["rate"] == "58% (32–81%)"  # Wilson 7/12: [31.9%, 80.7%]
     # the gaps of the four directions sum to 0.4 + 0.1 + 0.4 - 0.2 = 0.7
     assert summary["model_gap"]["mean"] == pytest.approx(0.7 / 12)
-    assert list(table["swap"]) == ["roles"] * 4  # one-word prompts: no two words exchanged in place
     assert summary["by_kind"] == {"roles swapped": {"hits": 7, "n": 12, "rate": "58% (32–81%)"}}
     with pytest.raises(ClipinvError, match="not among the inverted prompts"):
         wo.swap_pairs(sims, sims, prompts, [("A", "D")])
