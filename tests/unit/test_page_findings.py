@@ -271,8 +271,14 @@ def test_each_world_has_its_prompts_and_an_unknown_world_is_one_line():
     assert of_world(METHOD, "toy")[0] == "a red circle" and len(of_world(JUDGED, "toy")) == 24
     assert spread(list(range(24)), 8) == [0, 3, 6, 9, 12, 15, 18, 21]
     assert of_world(METHOD, "emoji")[0] == "a castle" and len(of_world(CONCEPTS, "emoji")) == 9
-    with pytest.raises(ClipinvError, match="nothing for the emoji world: it runs on the paper or toy world"):
-        of_world(SWAP_PAIRS, "emoji")  # section 4's scenes of two things: not in the emoji world yet
+    assert of_world(SWAP_PAIRS, "emoji")[0] == (
+        "a big dog to the left of a small cat",
+        "a small dog to the left of a big cat",
+    )
+    with pytest.raises(
+        ClipinvError, match="^this page has nothing for the moon world: it runs on the paper or toy or emoji world$"
+    ):
+        of_world(SWAP_PAIRS, "moon")
     assert judged_accuracy.page_prompts("paper", None, 3) == (FIGURE_1[:: 8 // 3][:3], None)
     toy_prompts, labels = judged_accuracy.page_prompts("toy", ["a red circle"], 3)
     assert toy_prompts == ["a red circle"] and len(labels) == 24
