@@ -5,8 +5,8 @@ sizes swapped ("a small dog to the left of a big cat")?
 
 A scene is (left thing, right thing, whether the left one is big), named "A to the left of B" (`LEFT_OF`)
 or from the other side, "B to the right of A" (`RELATIONS`): both captions of one scene count as the same.
-The inverted model reads both, as web captions name a scene either way; the judge reads the first only. `Scenes` draws batches of them for
-training; `scene_reading` measures a model on fresh ones.
+The inverted model reads both, as web captions name a scene either way; the judge reads the first only.
+`Scenes` draws batches of them for training; `scene_reading` measures a model on fresh ones.
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ def scene_reading(
     every = [Scene(a, b, big) for a in things for b in things if a != b for big in (True, False)]
     text = torch.cat([bundle.encode_text([s.caption for s in every[i : i + 256]]) for i in range(0, len(every), 256)])
     first = (v @ text.T).argmax(1)
-    truth = torch.tensor([every.index(Scene(s.left, s.right, s.left_big)) for s in scenes])
+    position = {scene: i for i, scene in enumerate(every)}
+    truth = torch.tensor([position[Scene(s.left, s.right, s.left_big)] for s in scenes])
     out["top1"] = int((first == truth).sum())
     out["candidates"] = len(every)
     return out
