@@ -67,8 +67,7 @@ stand-in: its inversions say nothing about OpenAI's or LAION's models.
   layers. Text: {mc["text_layers"]} layers, width {mc["width"]}, context {mc["context_length"]}, the
   {mc["vocab_size"]:,} BPE ids the captions use (any English prompt tokenises; pieces the world never used
   read as padding, and the CLI and the explorer say which words those were). Embedding {mc["embed_dim"]}.
-- {card["parameters"]:,} parameters; `{path.name}` {path.stat().st_size / 1e6:.1f} MB (half precision on
-  disk, float32 in memory); weights hash `{bundle.weights_hash}`.
+- {_size(card, path, bundle)}
 
 ## Training
 
@@ -128,8 +127,7 @@ OpenAI's or LAION's models.
 - Vision: ViT, {mc["image_size"]} px input, patch {mc["patch_size"]}, width {mc["width"]}, {mc["vision_layers"]}
   layers. Text: {mc["text_layers"]} layers, width {mc["width"]}, context {mc["context_length"]}, the
   {mc["vocab_size"]:,} BPE ids of the emoji world's tokenizer. Embedding {mc["embed_dim"]}.
-- {card["parameters"]:,} parameters; `{path.name}` {path.stat().st_size / 1e6:.1f} MB (half precision on
-  disk, float32 in memory); weights hash `{bundle.weights_hash}`.
+- {_size(card, path, bundle)}
 
 ## Training
 
@@ -146,6 +144,14 @@ caption preferred over the same words with the sizes swapped: **{size.share}**; 
 **{role.share}** (chance 50%). The true scene's caption first among all {r["candidates"]:,} scenes of the
 {len(things)} things: **{top1.share}** (95% Wilson intervals).
 """
+
+
+def _size(card: dict, path: Path, bundle) -> str:
+    """A model card's line on its size and the hash that pins its weights."""
+    return (
+        f"{card['parameters']:,} parameters; `{path.name}` {path.stat().st_size / 1e6:.1f} MB (half precision on\n"
+        f"  disk, float32 in memory); weights hash `{bundle.weights_hash}`."
+    )
 
 
 def _relations(scenes: dict) -> str:

@@ -243,12 +243,8 @@ def swap_pairs(judge_sims: torch.Tensor, inverted_sims: torch.Tensor, prompts: l
                     "inverted model's gap": prose.mean(stats.mean_ci(gap)),
                 }
             )
-    w = torch.cat(wins)
-    hits, n = int(w.sum()), w.numel()
     summary = {
-        "hits": hits,
-        "n": n,
-        "rate": prose.rate(hits, n),
+        **_hits(torch.cat(wins)),
         "chance": 0.5,
         "model_gap": stats.mean_ci(torch.cat(gaps)),
         "by_kind": {kind: _hits(torch.cat(ws)) for kind, ws in kinds.items()},
@@ -261,14 +257,16 @@ def _hits(w: torch.Tensor) -> dict:
     return {"hits": hits, "n": n, "rate": prose.rate(hits, n)}
 
 
-def swap_phrase(swap: dict) -> str:
+SWAP_WORDS = {"roles swapped": "role swaps", "attributes swapped": "attribute swaps"}
+
+
+def swap_phrase(swap: dict, counts: bool = True) -> str:
     """How often the judge tells inversions from their swaps, per kind: 'from role swaps 12/24, 50% (31–69%),
-    from attribute swaps 21/24, 88% (69–96%)' (`swap_pairs`'s summary)."""
-    said = {"roles swapped": "role swaps", "attributes swapped": "attribute swaps"}
+    from attribute swaps 21/24, 88% (69–96%)' (`swap_pairs`'s summary; without `counts`, the rates only)."""
     return ", ".join(
-        f"from {said[kind]} {prose.count(r['hits'], r['n'])}, {r['rate']}"
-        for kind in said
-        for r in [swap["by_kind"].get(kind)]
+        f"from {said} {prose.count(r['hits'], r['n']) + ', ' if counts else ''}{r['rate']}"
+        for kind, said in SWAP_WORDS.items()
+        for r in [swap.get("by_kind", {}).get(kind)]
         if r
     )
 
@@ -282,12 +280,7 @@ def headline(text: dict, choice: dict | None, spec: str, swap: dict) -> str:
         told = f"true caption vs role swap {NOT_MEASURED}"
     else:
         told = f"true caption over role swap {prose.rate_of(choice[(spec, 'roles swapped')])}"
-    by_kind = ", ".join(
-        f"from {said} {r['rate']}"
-        for kind, said in (("roles swapped", "role swaps"), ("attributes swapped", "attribute swaps"))
-        for r in [swap.get("by_kind", {}).get(kind)]
-        if r
-    )
+    by_kind = swap_phrase(swap, counts=False)
     return (
         f"text cosine to shuffled words {shuffled}, to a different caption {other}; {told}; "
         f"judge tells inversions {by_kind or 'from swaps ' + swap['rate']}, chance 50%"
