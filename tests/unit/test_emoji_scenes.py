@@ -61,6 +61,8 @@ def test_scenes_kept_apart_never_show_the_same_two_things_twice_in_a_batch():
     assert {s.left_big for s in apart} == {True, False} and len({s.left for s in apart}) == len(THINGS)
     mixed = draw_scenes(496, torch.Generator().manual_seed(0))
     assert len({frozenset((s.left, s.right)) for s in mixed}) < 496  # random draws repeat pairs
+    with pytest.raises(ValueError, match="3 things make 3 pairs: too few for 4 scenes"):
+        draw_scenes(4, g, things=("dog", "cat", "owl"), pairs_apart=True)
 
 
 def test_each_thing_stays_in_its_half_and_the_big_one_covers_more():

@@ -65,6 +65,8 @@ def draw_scenes(n: int, generator, things=THINGS, relations=LEFT_OF, pairs_apart
     """n scenes of two different things, which one is big and which of `relations` names them at random.
     `pairs_apart`: no two of the n show the same two things (n at most the number of pairs)."""
     k = len(things)
+    if pairs_apart and n > k * (k - 1) // 2:
+        raise ValueError(f"{k} things make {k * (k - 1) // 2} pairs: too few for {n} scenes kept apart")
     if pairs_apart:
         pairs = torch.combinations(torch.arange(k), 2)[torch.randperm(k * (k - 1) // 2, generator=generator)[:n]]
         flip = torch.rand(n, generator=generator) < 0.5
@@ -137,7 +139,7 @@ def scene_reading(
 ) -> dict:
     """n fresh scenes (a generator seeded `seed`, no training's): how often the model picks the true caption
     over the same words with the sizes swapped and with the roles swapped (chance 50% each), and how
-    often the true scene's caption is its first among every scene of `things` (chance 1 in 4 x 31 x 32)."""
+    often the true scene's caption is its first among every scene of `things` (chance 1 in 1,984 for 32)."""
     gen = torch.Generator().manual_seed(seed)
     scenes = draw_scenes(n, gen, things, relations)
     images = render_scenes(scenes, augment or Augment(), gen)
