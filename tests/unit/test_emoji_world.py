@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from clipinv.errors import ClipinvError
-from clipinv.worlds.emoji import EMOJI_MODELS, atlas, is_emoji_checkpoint, load_emoji
+from clipinv.worlds.emoji import EMOJI_MODELS, EMOJI_TRAINING, atlas, is_emoji_checkpoint, load_emoji, weights_path
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
-from clipinv.worlds.emoji.training import TrainConfig, train
+from clipinv.worlds.emoji.training import Pool, TrainConfig, captions_read, train
 from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant, article, caption, gendered, on_grey, render
 
 
@@ -66,6 +66,45 @@ def test_any_english_prompt_tokenises_and_the_unknown_words_are_named(tokenizer)
     assert tokenizer.unknown_words("an emoji of a red apple") == []
     assert tokenizer.decode(tokenizer(["a picture of a woman health worker"])[0][1:-1]).strip() != ""
     assert "woman health worker" in tokenizer.decode(tokenizer(["a woman health worker"])[0])
+
+
+def test_a_model_notes_the_words_its_own_training_captions_never_held(world):
+    """The scene models read scene captions only, a data-ladder model the names its pool drew; the ladders
+    that skew or plant caption every name of the world, as emoji's training does. All read the same ids."""
+    models = ("emoji", "emoji-scenes", "emoji-scenes-judge", "emoji-data-2k", "emoji-skew-90", "emoji-plant-p20")
+    emoji, scenes, judge, pool, skew, plant = (load_emoji(name) for name in models)
+    scene = "a big dog to the left of a small cat"
+    assert scenes.unknown_words("a firefighter") == ["firefighter"] and scenes.unknown_words(scene) == []
+    assert scenes.unknown_words_note(["a firefighter", scene]) == (
+        "emoji-scenes never read 'firefighter' in training: it sees the prompt without them"
+    )
+    assert judge.unknown_words("a small cat to the right of a big dog") == ["right"]  # it reads "to the left of"
+    assert emoji.unknown_words_note(["a firefighter", scene]) is None
+    assert emoji.unknown_words("a zyxwv firefighter") == ["zyxwv"]
+    assert skew.tokenizer.read == plant.tokenizer.read == emoji.tokenizer.read
+    names = world[1]
+    drawn = {names[i] for i in Pool.glyphs_drawn(2000, len(names), torch.Generator().manual_seed(0)).tolist()}
+    assert "shamrock" not in drawn and "rocket" in drawn
+    assert pool.unknown_words("a shamrock rocket") == ["shamrock"] and emoji.unknown_words("a shamrock") == []
+    for other in (scenes, judge, pool):
+        assert torch.equal(other.tokenizer.map, emoji.tokenizer.map)
+        assert torch.equal(other.tokenize(["a firefighter", scene]), emoji.tokenize(["a firefighter", scene]))
+
+
+def test_a_card_records_its_training_config_and_a_continuation_also_read_its_start():
+    for name, config in EMOJI_TRAINING.items():
+        card = json.loads(weights_path(name).with_suffix(".json").read_text())
+        assert TrainConfig.from_card(card["train_config"]) == config, name
+    right = {"scenes": {"things": ["dog", "cat"], "relations": ["to the right of"]}}
+    assert captions_read({"train_config": right}) == [
+        "a small cat to the right of a big dog",
+        "a big cat to the right of a small dog",
+        "a small dog to the right of a big cat",
+        "a big dog to the right of a small cat",
+    ]
+    assert captions_read({"train_config": {**right, "init": "emoji"}}) is None  # emoji read every caption
+    after_judge = captions_read({"train_config": {**right, "init": "emoji-scenes-judge"}})
+    assert len(after_judge) == 4 + 32 * 31 * 2 and "a big owl to the left of a small cat" in after_judge
 
 
 def test_renders_are_reproducible_bounded_and_plain_means_grey(world):

@@ -90,6 +90,20 @@ def world_tokenizer() -> EmojiTokenizer:
     return EmojiTokenizer(atlas.load()[1])
 
 
+def tokenizer_of(card: dict) -> EmojiTokenizer:
+    """The world's tokenizer (every emoji model reads the same ids), its `unknown_words` naming the words the
+    captions of the model's training (its `card`) never held: a scene model never read 'firefighter'."""
+    from clipinv.worlds.emoji.training import captions_read  # training builds on this module
+
+    captions = captions_read(card)
+    return world_tokenizer() if captions is None else _reading(tuple(captions))
+
+
+@lru_cache(maxsize=8)
+def _reading(captions: tuple[str, ...]) -> EmojiTokenizer:
+    return world_tokenizer().reading(captions)
+
+
 def bundle(path: Path, spec: str, default_recipe=None) -> ModelBundle:
     """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it)."""
     path = Path(path)
@@ -97,7 +111,7 @@ def bundle(path: Path, spec: str, default_recipe=None) -> ModelBundle:
     model, mc = load(path, card)
     return ModelBundle(
         model=model,
-        tokenizer=world_tokenizer(),
+        tokenizer=tokenizer_of(card),
         spec=spec,
         image_size=mc.image_size,
         mean=tuple(card["mean"]),

@@ -132,6 +132,17 @@ class Scenes:
         wrong_labels = torch.tensor([s.label(self.things) for s in wrong], dtype=torch.long)
         return labels, images, [s.caption for s in scenes], [s.caption for s in wrong], wrong_labels
 
+    def captions(self) -> list[str]:
+        """Every caption a batch may hold, the wrong ones too (a swap names a scene of the same things)."""
+        return [
+            Scene(a, b, big, relation).caption
+            for a in self.things
+            for b in self.things
+            if a != b
+            for big in (True, False)
+            for relation in self.relations
+        ]
+
 
 @torch.no_grad()
 def scene_reading(

@@ -1,9 +1,11 @@
 """open_clip's BPE tokenizer, with its 49,408 ids mapped onto the few hundred the emoji world's
 captions use, so the models carry a compact embedding table. Any English prompt tokenises; pieces the
-world never used map to padding, and `unknown_words` says which words those were."""
+world never used map to padding. `unknown_words` names the words with a piece the model's training
+captions never held: all the world's captions, or for a model trained on fewer (`reading`), those."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 import torch
@@ -26,6 +28,7 @@ class EmojiTokenizer:
         self.bpe_ids = used  # compact id -> open_clip's id
         self.vocab_size = len(used)
         self.context_length = CONTEXT
+        self.read = frozenset(used) - {0}  # the BPE ids the training captions held (0: padding)
 
     def __call__(self, texts, context_length: int | None = None) -> torch.Tensor:
         texts = [texts] if isinstance(texts, str) else list(texts)
@@ -36,7 +39,14 @@ class EmojiTokenizer:
         """Compact ids -> text (padding dropped), through open_clip's BPE decoder."""
         return self.bpe.decode([self.bpe_ids[int(i)] for i in ids if int(i) != 0])
 
+    def reading(self, captions) -> EmojiTokenizer:
+        """This tokenizer, with the same ids, for a model whose training read only `captions` (tokenised as
+        its training tokenised them): its `unknown_words` names every word with a piece none of them held."""
+        twin = copy.copy(self)
+        twin.read = frozenset(self.bpe(list(captions)).flatten().tolist()) & self.read
+        return twin
+
     def unknown_words(self, text: str) -> list[str]:
-        """The words of `text` with a BPE piece no caption of the world used (the models never read them)."""
+        """The words of `text` with a BPE piece no training caption held (the model never read them)."""
         words = re.findall(r"[\w'-]+", text.lower())
-        return [w for w in words if any(self.map[int(i)] == 0 for i in self.bpe.encode(w))]
+        return [w for w in words if any(i not in self.read for i in self.bpe.encode(w))]

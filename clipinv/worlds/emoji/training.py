@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from clipinv.errors import ClipinvError
+from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
 from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, load, make_model, save
 from clipinv.worlds.emoji.scenes import Scenes, scene_reading
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
-from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant, article, caption, gendered, render
+from clipinv.worlds.emoji.world import TEMPLATES, Augment, GenderSkew, Plant, article, caption, gendered, render
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,23 @@ class TrainConfig:
     # pictures drawn once (glyphs at random, some never) and sampled from at every step
     scenes: Scenes | None = None  # two things side by side and their relation in place of single glyphs
     width: int = 128  # of both towers, and of the shared embedding
+
+    @classmethod
+    def from_card(cls, recorded: dict) -> TrainConfig:
+        """The config a card's `train_config` records (a knob an older card lacks at its default)."""
+
+        def tupled(value):
+            return tuple(tupled(v) for v in value) if isinstance(value, list) else value
+
+        parts = {"augment": Augment, "skew": GenderSkew, "plant": Plant, "scenes": Scenes}
+        knobs = {}
+        for f in fields(cls):
+            if f.name in recorded:
+                value = recorded[f.name]
+                if f.name in parts and value is not None:
+                    value = parts[f.name](**{k: tupled(v) for k, v in value.items()})
+                knobs[f.name] = tupled(value)
+        return cls(**knobs)
 
 
 class Pool:
@@ -132,15 +150,41 @@ def contrastive_loss(image_features, text_features, logit_scale, labels, wrong_l
     return (i2t + t2i) / 2
 
 
-def _weights_of(name: str) -> dict:
-    """The float32 state dict of a shipped base model ("emoji", "emoji-judge") or of a trained one's
-    .safetensors path (safetensors only: nothing is unpickled)."""
+def _start_of(name: str) -> Path:
+    """The weights a training's `init` names: a shipped base model ("emoji", "emoji-judge") or a trained
+    one's .safetensors path."""
     path = atlas.WEIGHTS / f"{name}.safetensors"
-    path = path if path.is_file() else Path(name)
+    return path if path.is_file() else Path(name)
+
+
+def _weights_of(name: str) -> dict:
+    """The float32 state dict of the model `name` a training starts from (`_start_of`; safetensors only:
+    nothing is unpickled)."""
+    path = _start_of(name)
     if not path.is_file() or not path.with_suffix(".json").is_file():
         raise ClipinvError(f"cannot start training from {name!r}: no weights and card at {path}")
     model, _ = load(path, json.loads(path.with_suffix(".json").read_text()))
     return {k: v.float() for k, v in model.state_dict().items()}
+
+
+def captions_read(card: dict) -> list[str] | None:
+    """The captions the model of `card` read in training, those of the model it started from (`init`)
+    included: every one its scenes may draw, or, trained on a pool, each of the world's templates around the
+    name of every picture the pool drew (a pool of thousands draws each template). None: every caption of
+    the world (a stream, a gender skew and a plant caption all the world's names)."""
+    config = TrainConfig.from_card(card.get("train_config", {}))
+    if config.scenes is not None:
+        own = config.scenes.captions()
+    elif config.pool:
+        names = atlas.load()[1]
+        drawn = Pool.glyphs_drawn(config.pool, len(names), torch.Generator().manual_seed(config.seed))
+        own = [t.format(article(names[i])) for i in drawn.unique().tolist() for t in TEMPLATES]
+    else:
+        return None
+    if config.init is None:
+        return own
+    before = captions_read(card_beside(_start_of(config.init)))  # no card: assume it read every caption
+    return None if before is None else own + before
 
 
 def _draw(config: TrainConfig, glyphs, names, people, gen) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
