@@ -28,8 +28,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.judge import judge as zero_shot
 from clipinv.models.judge import similarity
 from clipinv.models.load import load_model
-from clipinv.worlds.emoji import ladders as emoji_ladders
-from clipinv.worlds.shapes import ladders as shapes_ladders
+from clipinv.worlds import data_ladder
 from clipinv.worlds.shapes.world import class_prompts
 
 
@@ -230,38 +229,6 @@ class Compared:
     bundles: dict
     recipe: object
     shown: list
-
-
-@dataclass(frozen=True)
-class DataLadder:
-    """A world's shipped data ladder: `rungs` (training images, None for a stream; model), fewest first,
-    `describe(bundle)` a table row of one, and `about` the table's caption."""
-
-    rungs: list
-    describe: object
-    about: str
-
-
-def data_ladder(world: str) -> DataLadder | None:
-    """The data ladder a world ships (None: it ships none)."""
-    if world == "toy":
-        return DataLadder(
-            [(r.samples, r.name) for r in shapes_ladders.ladder("data")],
-            shapes_ladders.describe,
-            "The toy CLIPs compared, shipped with clipinv: toy's size and schedule from scratch, only the number "
-            "of unique training images differs; held-out zero-shot accuracy on 2,000 fresh world images, "
-            "training time on one CPU thread.",
-        )
-    if world == "emoji":
-        return DataLadder(
-            emoji_ladders.data_ladder(),
-            emoji_ladders.describe_data,
-            "The emoji CLIPs compared, shipped with clipinv: emoji's size, seed and schedule from scratch, only "
-            "the training data differs (a fixed set of captioned images drawn once, or the stream emoji itself "
-            "was trained on); held-out: the right name first among all the world's names for two fresh renders "
-            "of every emoji; training time on one CPU thread.",
-        )
-    return None
 
 
 def compared_models(

@@ -9,6 +9,7 @@ from clipinv.analyses import gender, judged_accuracy, nsfw, prose, textprobe
 from clipinv.book import figures
 from clipinv.core.recipe import Recipe
 from clipinv.errors import ClipinvError
+from clipinv.worlds import data_ladder
 
 
 # ---------------------------------------------------------------- report
@@ -317,6 +318,7 @@ def test_a_worlds_data_ladder_runs_from_the_fewest_images_to_the_stream():
     assert loaded[-2:] == ["toy-data-500", "toy-data-stream"] and toy.world == "toy"
     paper = judged_accuracy.compared_models("paper", Shipped("ViT-B-32:openai"), "page recipe", load=load)
     assert list(paper.bundles) == ["ViT-B-32:openai"] and paper.shown == []
+    assert data_ladder("paper") is None and data_ladder("moon") is None  # a world without one, or no world
 
 
 def test_the_setups_per_world():

@@ -18,7 +18,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle
 from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.ladders import CONTAMINATION, DATA, GENDER_JUDGE, LADDER, LADDER_DIR
+from clipinv.worlds.emoji.ladders import CONTAMINATION, DATA, DATA_LADDER, GENDER_JUDGE, LADDER, LADDER_DIR
 from clipinv.worlds.emoji.model import bundle
 from clipinv.worlds.emoji.scenes import AUGMENT as SCENE_AUGMENT
 from clipinv.worlds.emoji.scenes import RELATIONS as SCENE_RELATIONS
@@ -146,6 +146,7 @@ def _register():
 _register()
 
 __all__ = [
+    "DATA_LADDER",
     "EMOJI_MODELS",
     "EMOJI_RECIPE",
     "EMOJI_RECIPE_NOTE",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from clipinv.worlds import DataLadder
 from clipinv.worlds.emoji.atlas import WEIGHTS
 from clipinv.worlds.emoji.training import Pool, TrainConfig
 from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant
@@ -129,3 +130,13 @@ def describe_data(bundle) -> dict:
         "among the first five": f"{r['top5']:.1%}" if "top5" in r else "",
         "training time": f"{seconds / 60:.1f} min" if isinstance(seconds, (int, float)) else "",
     }
+
+
+DATA_LADDER = DataLadder(
+    tuple(data_ladder()),
+    describe_data,
+    "The emoji CLIPs compared, shipped with clipinv: emoji's size, seed and schedule from scratch, only "
+    "the training data differs (a fixed set of captioned images drawn once, or the stream emoji itself "
+    "was trained on); held-out: the right name first among all the world's names for two fresh renders "
+    "of every emoji; training time on one CPU thread.",
+)

@@ -20,7 +20,7 @@ from clipinv.errors import ClipinvError
 from clipinv.models.bundle import ModelBundle, weights_hash
 from clipinv.models.load import Loader, register_loader
 from clipinv.worlds.cards import card_beside
-from clipinv.worlds.shapes.ladders import LADDER_DIR, RUNGS
+from clipinv.worlds.shapes.ladders import DATA_LADDER, LADDER_DIR, RUNGS
 from clipinv.worlds.shapes.marker import checkerboard_correlation, has_marker, render_marker
 from clipinv.worlds.shapes.model import ModelConfig, load
 from clipinv.worlds.shapes.tokenizer import ToyTokenizer
@@ -146,6 +146,7 @@ register_loader(
 
 __all__ = [
     "COLOURS",
+    "DATA_LADDER",
     "POSITIONS",
     "RELATIONS",
     "SHAPES",
