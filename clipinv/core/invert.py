@@ -3,7 +3,7 @@
 `optimise` is the loop, top to bottom (its knobs are one `Recipe`, `clipinv.core.recipe`):
 targets, images and their parameters (`clipinv.core.param`: the pixels themselves in the paper's recipe),
 per-image random draws, then per step: resolution schedule, the image from its parameters,
-augmented copies, embedding, loss terms, backward, per-image gradient clipping, Adam, then in pixel
+augmented copies (with an opacity channel, each drawn over a random plain background), embedding, loss terms, backward, per-image gradient clipping, Adam, then in pixel
 space clamp and smoothing (if on) and back to the parameters (for pixels and fourier; the rendered
 priors draw an image in [0, 1] from their own parameters), history.
 
@@ -44,7 +44,9 @@ from clipinv.core.transform import (
     GaussianBlur,
     GaussianNoise,
     Normalize,
+    OntoBackground,
     ShrinkOnto,
+    over,
 )
 from clipinv.errors import ClipinvError
 from clipinv.version import __version__
@@ -115,7 +117,7 @@ def optimise(
             recipe.scale_range,
             recipe.affine_p,
             recipe.jitter_px,
-            fill=recipe.background_fill,
+            fill=0.0 if recipe.opacity else recipe.background_fill,  # with opacity: transparent padding
         )
         for b in bundles
     ]
@@ -129,13 +131,21 @@ def optimise(
 
     normalize = [Normalize(b.mean, b.std).to(device) for b in bundles]
     encoders = [_image_encoder(b, compile) for b in bundles]
-    n_draws = AffineResample.n_draws + ColorShift.n_draws + ColorJitter.n_draws
+    onto = OntoBackground() if recipe.opacity else None
+    split = [AffineResample.n_draws, ColorShift.n_draws, ColorJitter.n_draws, OntoBackground.n_draws if onto else 0]
+    n_draws = sum(split)
     ghosts = [ResidualJitter(b.model, recipe.residual_jitter) if recipe.residual_jitter else None for b in bundles]
     ghost_draws = [g.n_draws if g else 0 for g in ghosts]
 
     # each image's own generator: initial noise now, augmentation draws in chunks of steps
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     x = torch.stack([torch.rand(3, side0, side0, generator=g) for g in gens]).to(device)
+    if recipe.opacity:  # a fourth channel, the opacity, half opaque everywhere to start
+        x = torch.cat([x, torch.full_like(x[:, :1], 0.5)], dim=1)
+
+    def shown(im):  # the image as a person sees it: with opacity, drawn over the plain grey
+        return over(im, recipe.background_fill) if recipe.opacity else im
+
     world = bundles[0].card.get("world")  # a toy model's world: the phase prior measures its spectrum there
     par = param.make(recipe.parameterization, side0, recipe.fourier_decay, device, recipe, world)
     # and, with pixel noise on, a second stream per image on the device for the noise
@@ -185,12 +195,14 @@ def optimise(
             u_chunk, v_chunk = draws(step)
         u = u_chunk[step % chunk].reshape(n * copies, n_draws)
         v = v_chunk[step % chunk].reshape(n * copies, -1).split(ghost_draws, dim=1) if v_chunk is not None else None
-        u_aff, u_cs, u_cj = u.split([AffineResample.n_draws, ColorShift.n_draws, ColorJitter.n_draws], dim=1)
+        u_aff, u_cs, u_cj, u_bg = u.split(split, dim=1)
 
         copies_x = x.repeat_interleave(copies, dim=0)  # image-major: copies of image i are rows i*C..i*C+C-1
         dist = 0.0
         for i, (r, norm, enc, (t_feat, t_w)) in enumerate(zip(resample, normalize, encoders, targets)):
-            a = noise(color_jitter(color_shift(r(copies_x, u_aff), u_cs), u_cj), noise_gens)
+            a = r(copies_x, u_aff)
+            a = onto(a, u_bg) if onto else a
+            a = noise(color_jitter(color_shift(a, u_cs), u_cj), noise_gens)
             with (
                 torch.autocast(dev_type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"),
                 ghosts[i](v[i]) if ghosts[i] else contextlib.nullcontext(),
@@ -199,9 +211,13 @@ def optimise(
             f = f.float()
             f = f / f.norm(dim=-1, keepdim=True)
             dist = dist + objective.distance(f.view(n, copies, -1), t_feat, t_w) / len(bundles)
-        tv = objective.total_variation(x)
-        l1 = objective.l1(x)
-        loss = dist + recipe.tv_weight * tv + recipe.l1_weight * l1
+        if recipe.opacity:  # the colour's terms on what shows; the opacity's own smoothness and size
+            tv, l1 = objective.total_variation(x[:, :3] * x[:, 3:]), objective.l1(x[:, :3])
+            opacity = recipe.opacity_tv_weight * objective.total_variation(x[:, 3:])
+            opacity = opacity + recipe.opacity_weight * x[:, 3].mean(dim=(1, 2))
+        else:
+            tv, l1, opacity = objective.total_variation(x), objective.l1(x), 0.0
+        loss = dist + recipe.tv_weight * tv + recipe.l1_weight * l1 + opacity
         loss.sum().backward()
 
         with torch.no_grad():
@@ -218,7 +234,7 @@ def optimise(
             history[step] = torch.stack([loss, dist, tv, l1], dim=1)
         bar.update(1)
         if callback is not None:
-            callback(step + 1, x.detach(), items)
+            callback(step + 1, shown(x.detach()), items)
         if (step + 1) % progress_every == 0 or step + 1 == steps:
             window = history[checked : step + 1]
             if not torch.isfinite(window).all():  # one sync every progress_every steps, none per step
@@ -233,7 +249,7 @@ def optimise(
     bar.close()
 
     with torch.no_grad():
-        x = ShrinkOnto(recipe.final_scale, recipe.background_fill)(x.detach())  # identity at final_scale 1
+        x = ShrinkOnto(recipe.final_scale, recipe.background_fill)(shown(x.detach()))  # identity at final_scale 1
         sims = final_similarity(bundles[0], x, targets[0])
     return x.cpu(), sims.cpu(), history.transpose(0, 1).cpu()
 

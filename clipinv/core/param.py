@@ -182,6 +182,7 @@ class Strokes(Rendered):
 
 
 PARAMETERIZATIONS = ("pixels", "fourier", "stack", "phase", "strokes")
+OF_PIXELS = ("pixels", "fourier")  # the invertible ones: any channels, an opacity channel too
 
 
 def make(kind: str, side: int, decay: float = 1.0, device=None, recipe=None, world: dict | None = None):

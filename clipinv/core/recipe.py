@@ -141,8 +141,20 @@ class Recipe:
         None,
         "pad the affine with this plain grey level in [0, 1] instead of the border pixels (None: the paper's)",
         grey_or_none,
-        Ablation("border padding", lambda r: {"background_fill": None, "final_scale": 1.0} if r.affine_p > 0 else None),
+        Ablation(
+            "border padding",  # with opacity the padding is transparent, and the grey only shows the final image
+            lambda r: {"background_fill": None, "final_scale": 1.0} if r.affine_p > 0 and not r.opacity else None,
+        ),
     )
+    opacity: bool = knob(
+        False,
+        "give the image an opacity channel: each copy is drawn over a random plain background, the final "
+        "image over background_fill (Lucid's transparency), so only what reads as the prompt stays opaque",
+        flag,
+        off("no opacity channel", opacity=False),
+    )
+    opacity_weight: float = knob(0.2, "with opacity: weight of the penalty on the image's mean opacity", number())
+    opacity_tv_weight: float = knob(0.002, "with opacity: total-variation weight of the opacity channel", number())
     color_shift_mean: float = knob(
         0.0,
         "ColorShift mean range: mu ~ U[-m, m] (the code's --cg_mean)",
@@ -227,6 +239,17 @@ RULES = (
         lambda r: (
             "reset_optimizer_on_resize=False keeps Adam's state across a resize only for parameterization "
             "'pixels': set reset_optimizer_on_resize=True"
+        ),
+    ),
+    (
+        lambda r: r.opacity and r.background_fill is None,
+        lambda r: "opacity draws the final image over background_fill: set background_fill too (e.g. 0.4)",
+    ),
+    (
+        lambda r: r.opacity and r.parameterization not in param.OF_PIXELS,
+        lambda r: (
+            f"opacity needs a parameterization of pixels (pixels or fourier); {r.parameterization} draws "
+            "colour only: set parameterization='pixels'"
         ),
     ),
     (

@@ -93,6 +93,32 @@ class AffineResample(nn.Module):
         )
 
 
+class OntoBackground(nn.Module):
+    """Copies with an opacity channel [N, 4, H, W] composited onto random plain backgrounds [N, 3, H, W]:
+    per copy a random colour, dark (a third of its brightness) half the time, or with probability
+    `plain_p` a plain grey in [0.4, 0.6]. An object drawn with its opacity must then read as itself on
+    any background, as Lucid's transparency objective asks (Mordvintsev et al. 2018)."""
+
+    n_draws = 6  # red, green, blue, dark?, plain?, grey level
+
+    def __init__(self, plain_p: float = 0.5):
+        super().__init__()
+        self.plain_p = plain_p
+
+    def forward(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        colour = u[:, 0:3] * torch.where(u[:, 3:4] < 0.5, 1.0, 0.3)
+        grey = (0.4 + 0.2 * u[:, 5:6]).expand(-1, 3)
+        background = torch.where(u[:, 4:5] < self.plain_p, grey, colour).to(x.dtype)[:, :, None, None]
+        return over(x, background)
+
+
+def over(x: torch.Tensor, background) -> torch.Tensor:
+    """Colour and opacity [N, 4, H, W] drawn over `background` (a tensor that broadcasts to [N, 3, H, W],
+    or a grey level): [N, 3, H, W]."""
+    alpha = x[:, 3:]
+    return x[:, :3] * alpha + background * (1 - alpha)
+
+
 class ColorShift(nn.Module):
     """The paper's ColorShift: (x - mu) / sigma, mu ~ U[-mean, mean], sigma = exp(U[-log_std, log_std]),
     per copy and channel. Identity at zero strength (the paper's default)."""

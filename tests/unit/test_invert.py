@@ -256,3 +256,29 @@ def test_callback_sees_every_step_of_every_batch_and_changes_nothing(tiny):
     # the last frame is the final image (no smoothing or shrinking in this recipe)
     assert torch.equal(seen[5][3], out.images.flatten(0, 1)[:3]) and torch.equal(seen[-1][3], out.images[1, 1:])
     assert not torch.equal(seen[0][3], seen[1][3])  # the frames are the optimisation's, step by step
+
+
+def test_an_opacity_channel_keeps_each_image_independent_and_a_heavy_opacity_penalty_leaves_the_plain_grey(tiny):
+    recipe = FAST.replace(opacity=True, background_fill=0.4)
+    both = invert(tiny, ["a red circle", "a dog"], seeds=[3, 5], recipe=recipe, cache=False, progress=False)
+    alone = invert(tiny, ["a dog"], seeds=[5], recipe=recipe, cache=False, progress=False)
+    plain = invert(tiny, ["a dog"], seeds=[5], recipe=FAST.replace(background_fill=0.4), cache=False, progress=False)
+    assert both.images.shape == (2, 2, 3, 32, 32)
+    assert torch.allclose(both.images[1, 1], alone.images[0, 0], atol=1e-5)
+    assert not torch.allclose(alone.images, plain.images, atol=1e-2)
+    # an opacity that costs far more than any match to the prompt goes to zero: only the grey shows
+    empty = invert(tiny, ["a dog"], seeds=[5], recipe=recipe.replace(opacity_weight=100.0), cache=False, progress=False)
+    assert torch.allclose(empty.images, torch.full_like(empty.images, 0.4), atol=1e-3)
+    # a transparent image over the grey stays the grey under the final blur too
+    blurred = recipe.replace(opacity_weight=100.0, smooth_sigma=1.0)
+    assert torch.allclose(
+        invert(tiny, ["a dog"], seeds=[5], recipe=blurred, cache=False, progress=False).images, empty.images, atol=1e-3
+    )
+
+
+def test_an_opacity_channel_needs_a_grey_to_be_shown_on_and_pixels_to_carry_it():
+    with pytest.raises(ClipinvError, match="background_fill"):
+        FAST.replace(opacity=True)
+    with pytest.raises(ClipinvError, match="parameterization"):
+        FAST.replace(opacity=True, background_fill=0.4, parameterization="strokes")
+    assert FAST.replace(opacity=True, background_fill=0.4, parameterization="fourier").opacity

@@ -75,6 +75,9 @@ def test_the_papers_recipe_ablates_what_it_has_on_and_nothing_else():
     assert more["border padding"] == toyish.replace(background_fill=None, final_scale=1.0)
     assert more["no colour shift"].color_shift_log_std == 0.0 and "full size" in more and "no smoothing" in more
     assert "border padding" not in ablations(toyish.replace(affine_p=0.0))
+    drawn = ablations(toyish.replace(opacity=True, final_scale=1.0))
+    assert drawn["no opacity channel"] == toyish.replace(final_scale=1.0)
+    assert "border padding" not in drawn  # transparent padding: no border to pad with, every variant valid
 
 
 def test_compare_lists_every_knob_with_each_recipes_value():

@@ -3,7 +3,15 @@ import math
 import pytest
 import torch
 
-from clipinv.core.transform import AffineResample, ColorJitter, ColorShift, GaussianBlur, GaussianNoise
+from clipinv.core.transform import (
+    AffineResample,
+    ColorJitter,
+    ColorShift,
+    GaussianBlur,
+    GaussianNoise,
+    OntoBackground,
+    over,
+)
 
 
 def _dot(side=16, row=8, col=8):
@@ -156,3 +164,27 @@ def test_shrink_onto_is_identity_at_one_and_draws_the_image_small_in_the_centre_
     assert torch.all(w[0, 0][((w[0, 0] - 1.0).abs() >= 1e-5)] == 0.2)
     with pytest.raises(ValueError, match="needs a fill"):
         ShrinkOnto(0.5, None)
+
+
+def test_onto_background_draws_opaque_colour_as_is_and_transparent_canvas_as_the_drawn_background():
+    x = torch.zeros(3, 4, 2, 2)
+    x[:, :3] = torch.tensor([0.9, 0.1, 0.2])[:, None, None]
+    x[0, 3], x[1, 3], x[2, 3] = 1.0, 0.0, 0.0  # opaque; transparent; transparent
+    x[2, 3, 0, 0] = 0.5  # one half-opaque pixel
+    # draws: red, green, blue, dark?, plain?, grey level
+    u = torch.tensor(
+        [
+            [0.5, 0.5, 0.5, 0.9, 0.9, 0.0],  # a dark colour (not plain)
+            [0.2, 0.4, 0.6, 0.1, 0.9, 0.0],  # a bright colour: (0.2, 0.4, 0.6)
+            [0.2, 0.4, 0.6, 0.1, 0.1, 0.5],  # plain grey 0.4 + 0.2 * 0.5 = 0.5
+        ]
+    )
+    out = OntoBackground(plain_p=0.5)(x, u)
+    assert out.shape == (3, 3, 2, 2)
+    assert torch.allclose(out[0], x[0, :3])
+    assert torch.allclose(out[1], torch.tensor([0.2, 0.4, 0.6])[:, None, None].expand(3, 2, 2))
+    assert torch.allclose(out[2, :, 1, 1], torch.full((3,), 0.5))
+    assert torch.allclose(out[2, :, 0, 0], 0.5 * torch.tensor([0.9, 0.1, 0.2]) + 0.5 * 0.5)
+    dark = OntoBackground()(torch.zeros(1, 4, 1, 1), torch.tensor([[1.0, 1.0, 1.0, 0.9, 0.9, 0.0]]))
+    assert torch.allclose(dark, torch.full((1, 3, 1, 1), 0.3))
+    assert torch.allclose(over(x, 0.4)[1], torch.full((3, 2, 2), 0.4))
