@@ -1,6 +1,6 @@
-"""The live explorer of section 0: a prompt, the regularisers, the steps and copies, a model, *Invert*,
-a progress bar, and the image redrawn while it optimises, then its final similarity; under it, what CLIP
-reads in that image (`ReadingPanel`: its words, read back by the model that drew it, `clipinv.read`).
+"""The live explorer of section 0: a prompt, the regularisers, the steps and copies, the image prior and
+its opacity channel, a model, *Invert*, a progress bar, and the image redrawn while it optimises, then
+its final similarity; under it, what CLIP reads in that image (`ReadingPanel`: its words, read back by the model that drew it, `clipinv.read`).
 
     from clipinv.book import explorer
     explorer.app(model="emoji", prompt="a rocket")   # an ipywidgets box, for Jupyter or Voilà
@@ -103,13 +103,15 @@ class Explorer:
         self.steps = w.IntSlider(min=1, max=100, description="steps")
         self.copies = w.IntSlider(min=1, max=32, description="copies")
         self.prior = w.Dropdown(options=list(PARAMETERIZATIONS), description="prior")  # the image's parameterisation
+        self.opacity = w.Checkbox(description="opacity channel: the object drawn over random backgrounds", layout=wide)
         self.button = w.Button(description="Invert", button_style="primary")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="")
         self.image = w.Image(format="png")
         self._draw(torch.full((3, 32, 32), 0.5))  # a grey placeholder until the first run
         self.status = w.HTML(value="")
         self.box = w.VBox(
-            [self.model, self.prompt, self.tv, self.l1, self.steps, self.copies, self.prior, self.button, self.progress]
+            [self.model, self.prompt, self.tv, self.l1, self.steps, self.copies, self.prior, self.opacity]
+            + [self.button, self.progress]
             + [self.image, self.status]
         )
         self.start_steps = steps
@@ -144,15 +146,24 @@ class Explorer:
         self.tv.value, self.l1.value, self.copies.value = base.tv_weight, base.l1_weight, base.n_augments
         self.steps.value = self.start_steps or base.steps
         self.prior.value = base.parameterization
+        self.opacity.value = base.opacity
 
     def recipe(self, bundle) -> Recipe:
-        """The model's recipe with the sliders' values, its resolution schedule scaled to the steps."""
+        """The model's recipe with the sliders' values, its resolution schedule scaled to the steps. The opacity
+        box, ticked on a recipe without the channel, shows the image at full size over the recipe's grey (or
+        mid-grey where it pads with the border): the object already stands on it, as research/emoji_world.md
+        measured it."""
         base = self._base(bundle)
+        added = self.opacity.value and not base.opacity
+        grey = 0.5 if added and base.background_fill is None else base.background_fill
         return base.replace(
             tv_weight=self.tv.value,
             l1_weight=self.l1.value,
             n_augments=self.copies.value,
             parameterization=self.prior.value,
+            opacity=self.opacity.value,
+            background_fill=grey,
+            final_scale=1.0 if added else base.final_scale,
             **scaled_schedule(base, self.steps.value),
         )
 

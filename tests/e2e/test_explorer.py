@@ -89,6 +89,22 @@ def test_the_steps_slider_scales_the_schedule_and_a_model_choice_resets_the_slid
     assert ex.tv.value == TOY_RECIPE.tv_weight and ex.steps.value == 40 and ex.status.value == ""
 
 
+def test_the_opacity_box_draws_the_image_over_the_grey_and_a_model_choice_resets_it():
+    ex = explorer.Explorer(model="toy", prompt="a red circle", steps=3)
+    assert ex.opacity.value is False and ex.recipe(ex._bundle("toy")).opacity is False
+    ex.opacity.value = True
+    recipe = ex.recipe(ex._bundle("toy"))
+    assert recipe.opacity and recipe.background_fill == TOY_RECIPE.background_fill and recipe.final_scale == 1.0
+    assert TOY_RECIPE.final_scale < 1  # the box shows the object at full size: the grey is already around it
+    ex.button.click()
+    assert ex.progress.bar_style == "success", ex.status.value
+    ex.model.value = "toy-judge"
+    assert ex.opacity.value is False
+    border = explorer.Explorer(model="toy", recipe={"background_fill": None, "final_scale": 1.0})
+    border.opacity.value = True  # a recipe that pads with the border, as the paper's: the image needs a grey
+    assert border.recipe(border._bundle("toy")).background_fill == 0.5
+
+
 def test_a_pages_model_and_recipe_are_used_as_they_are():
     from clipinv import load_model
 
