@@ -31,12 +31,14 @@ def toy_config() -> dict:
 
 
 def arch(model: dict) -> str:
-    """What a figure is keyed by: the open_clip architecture, or the toy CLIP's size."""
+    """What a figure is keyed by: the open_clip architecture, or a world's CLIP by its world and size ("toy": the
+    shipped toy's)."""
     cfg = model.get("model_config")
     if cfg:
         if cfg == toy_config():
             return "toy"
-        return f"toy (width {cfg.get('vision_width')}, {cfg.get('vision_layers')} layers)"
+        width = cfg.get("vision_width", cfg.get("width"))  # the emoji world's towers share one width
+        return f"{model.get('world') or 'toy'} (width {width}, {cfg.get('vision_layers')} layers)"
     spec = model["spec"]
     return spec if spec.startswith("hf-hub:") else spec.split(":", 1)[0]
 

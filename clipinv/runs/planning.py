@@ -47,7 +47,13 @@ def _append(path, row: dict) -> None:
 
 def _models(bundles) -> list[dict]:
     return [
-        {"spec": b.spec, "weights": b.weights_hash, "model_config": (b.card or {}).get("model_config")} for b in bundles
+        {
+            "spec": b.spec,
+            "weights": b.weights_hash,
+            "model_config": (b.card or {}).get("model_config"),
+            "world": _world_name(b.card or {}),
+        }
+        for b in bundles
     ]
 
 
@@ -105,6 +111,12 @@ class PlaceholderBundle(ModelBundle):
                 tokens = self.tokenizer(["a"], context_length=self.context_length).to(self.device)
                 self.__dict__["_dim"] = int(self.model.encode_text(tokens).shape[-1])
         return self.__dict__["_dim"]
+
+
+def _world_name(card: dict) -> str | None:
+    """The world a card names ("emoji"; the toy's card holds its world's settings, not its name)."""
+    world = card.get("world")
+    return world if isinstance(world, str) else None
 
 
 class PlanningEngine:

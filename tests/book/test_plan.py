@@ -67,6 +67,8 @@ def test_the_toy_figures_are_for_the_shipped_toys_size():
     assert costs.arch({"spec": "toy-skew-50", "model_config": dataclasses.asdict(ModelConfig())}) == "toy"
     narrow = dataclasses.asdict(ModelConfig(vision_width=64, vision_layers=2))
     assert costs.arch({"spec": "x", "model_config": narrow}) == "toy (width 64, 2 layers)"
+    emoji = {"width": 128, "vision_layers": 4, "image_size": 48}
+    assert costs.arch({"spec": "emoji", "model_config": emoji, "world": "emoji"}) == "emoji (width 128, 4 layers)"
 
 
 def test_planning_returns_placeholders_writes_no_cache_and_counts_an_image_once(tiny, tmp_path):
