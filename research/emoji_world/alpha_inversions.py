@@ -33,10 +33,9 @@ from clipinv.analyses.stats import Rate
 from clipinv.worlds.emoji import EMOJI_RECIPE, article, atlas, on_grey
 from clipinv.worlds.emoji.training import name_features
 
-DEV = ["rocket", "red apple", "zebra", "jack-o-lantern", "microscope", "rainbow", "honeybee", "taco", "snowman",
-       "candle", "penguin"]  # fmt: skip
-HELDOUT = ["banana", "ghost", "anchor", "umbrella", "sailboat", "crab", "tulip", "hamburger", "light bulb", "bicycle",
-           "cactus", "cat face"]  # fmt: skip
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from judged_inversions import DEV, HELDOUT, sheet  # the first sessions' prompts and sheets
+
 RECIPES = {
     "shipped": {},
     # the penalty and TV weights chosen on DEV (one seed) among (0.1, 0), (0.2, 0.002), (0.3, 0.005)
@@ -67,18 +66,6 @@ def judge_reads(judge, text, names, images, truth, chosen_idx):
     top1_hits = sum(int(top5[i, 0] == t) for i, t in enumerate(truth))
     top5_hits = sum(int(t in top5[i].tolist()) for i, t in enumerate(truth))
     return own_hits, top1_hits, top5_hits, [[names[j] for j in top5[i].tolist()] for i in range(len(truth))]
-
-
-def sheet(path: Path, columns, cell: int = 96) -> None:
-    from PIL import Image
-
-    rows, cols = len(columns[0]), len(columns)
-    im = Image.new("RGB", (cols * cell, rows * cell), (255, 255, 255))
-    for c, col in enumerate(columns):
-        for r, t in enumerate(col):
-            a = (t.clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype("uint8")
-            im.paste(Image.fromarray(a).resize((cell, cell), Image.BICUBIC), (c * cell, r * cell))
-    im.save(path)
 
 
 def main():
@@ -114,7 +101,8 @@ def main():
               f"top5 {r['top5']}/{n}  {r['seconds']} s", flush=True)  # fmt: skip
         with open(out / "alpha.jsonl", "a") as fh:
             fh.write(json.dumps(r) + "\n")
-    sheet(out / f"{a.set}_{'_'.join(a.recipes)}.png", columns)
+    rows_of_tiles = [[column[r] for column in columns[1:]] for r in range(len(truth))]
+    sheet(out / f"{a.set}_{'_'.join(a.recipes)}.png", columns[0], rows_of_tiles)
 
 
 if __name__ == "__main__":
