@@ -40,15 +40,6 @@ RECIPES = {
     "shipped": {},
     # the penalty and TV weights chosen on DEV (one seed) among (0.1, 0), (0.2, 0.002), (0.3, 0.005)
     "opacity": {"opacity": True, "opacity_weight": 0.2, "opacity_tv_weight": 0.002, "final_scale": 1.0},
-    "opacity-shrunk": {"opacity": True, "opacity_weight": 0.2, "opacity_tv_weight": 0.002},
-    "opacity-untextured": {
-        "opacity": True,
-        "opacity_weight": 0.2,
-        "opacity_tv_weight": 0.002,
-        "final_scale": 1.0,
-        "color_shift_mean": 0.0,
-        "color_shift_log_std": 0.0,
-    },
     "ensemble": {},  # the shipped recipe on `emoji` and `emoji-data-16k` together (ENSEMBLES)
 }
 # recipes that invert more models than `emoji` at once (weight 1/N each); emoji-data-16k is trained from
