@@ -105,8 +105,10 @@ the final image (`smooth_sigma`), and the image shown at half its side on the gr
 five recipes inverted on 23 prompts fixed beforehand (the paper's scaled recipe, this one, each with the
 Fourier parameterisation, the Fourier parameterisation alone, and strokes), `emoji-judge`, trained apart,
 named this one's images right among all 1,637 names most often, and found their own prompt among the 23
-as often as any other's; a person still names few of the objects (`research/emoji_world.md` gives the
-figures and the sheets)."""
+as often as any other's; a person still names few of the objects. Tried since, each one change from this
+recipe: an opacity channel (`opacity`: only what reads as the prompt stays opaque, over random backgrounds)
+draws blobs on grey in the object's colours, which the judge reads less often; inverting two models at once
+keeps the textured squares (`research/emoji_world.md` gives the figures and the sheets)."""
 
 
 def is_emoji_checkpoint(path) -> bool:
