@@ -4,8 +4,7 @@ named things, `emoji`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from clipinv.worlds.data_ladder import DataLadder
 
 # the real CLIPs the paper inverts, the planted toy world of shapes, the world of emoji and their names
 WORLDS = ("paper", "toy", "emoji")
@@ -26,16 +25,6 @@ def world_of(spec: str) -> str:
     from clipinv.worlds.emoji import EMOJI_MODELS, is_emoji_checkpoint
 
     return "emoji" if spec in EMOJI_MODELS or is_emoji_checkpoint(spec) else "paper"
-
-
-@dataclass(frozen=True)
-class DataLadder:
-    """A world's shipped data ladder (section 5 compares its models): `rungs` (training images, None for a
-    stream; model), fewest first, `describe(bundle)` a table row of one, and `about` the table's caption."""
-
-    rungs: tuple
-    describe: Callable[..., dict]
-    about: str
 
 
 def data_ladder(world: str) -> DataLadder | None:

@@ -24,7 +24,7 @@ from clipinv.worlds.emoji.scenes import AUGMENT as SCENE_AUGMENT
 from clipinv.worlds.emoji.scenes import RELATIONS as SCENE_RELATIONS
 from clipinv.worlds.emoji.scenes import Scenes
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
-from clipinv.worlds.emoji.training import TrainConfig
+from clipinv.worlds.emoji.training import TrainConfig, tokenizer_of
 from clipinv.worlds.emoji.world import Augment, article, name_prompts, on_grey, render
 
 WEIGHTS = atlas.WEIGHTS
@@ -130,7 +130,7 @@ def load_emoji(name: str) -> ModelBundle:
         raise ClipinvError(
             f"no emoji model {name!r}: pick one of {', '.join(EMOJI_MODELS)} or a trained .safetensors path"
         )
-    return bundle(path, spec=str(name), default_recipe=EMOJI_RECIPE)
+    return bundle(path, spec=str(name), default_recipe=EMOJI_RECIPE, tokenizer=tokenizer_of(card_beside(path)))
 
 
 def _register():

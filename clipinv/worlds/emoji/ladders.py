@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from clipinv.worlds import DataLadder
+from clipinv.worlds.data_ladder import DataLadder
 from clipinv.worlds.emoji.atlas import WEIGHTS
 from clipinv.worlds.emoji.training import Pool, TrainConfig
 from clipinv.worlds.emoji.world import Augment, GenderSkew, Plant

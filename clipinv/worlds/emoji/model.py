@@ -90,28 +90,15 @@ def world_tokenizer() -> EmojiTokenizer:
     return EmojiTokenizer(atlas.load()[1])
 
 
-def tokenizer_of(card: dict) -> EmojiTokenizer:
-    """The world's tokenizer (every emoji model reads the same ids), its `unknown_words` naming the words the
-    captions of the model's training (its `card`) never held: a scene model never read 'firefighter'."""
-    from clipinv.worlds.emoji.training import captions_read  # training builds on this module
-
-    captions = captions_read(card)
-    return world_tokenizer() if captions is None else _reading(tuple(captions))
-
-
-@lru_cache(maxsize=8)
-def _reading(captions: tuple[str, ...]) -> EmojiTokenizer:
-    return world_tokenizer().reading(captions)
-
-
-def bundle(path: Path, spec: str, default_recipe=None) -> ModelBundle:
-    """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it)."""
+def bundle(path: Path, spec: str, default_recipe=None, tokenizer: EmojiTokenizer | None = None) -> ModelBundle:
+    """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it); `tokenizer`
+    (default: the world's) says which words the model never read (`training.tokenizer_of`)."""
     path = Path(path)
     card = json.loads(path.with_suffix(".json").read_text())
     model, mc = load(path, card)
     return ModelBundle(
         model=model,
-        tokenizer=tokenizer_of(card),
+        tokenizer=tokenizer or world_tokenizer(),
         spec=spec,
         image_size=mc.image_size,
         mean=tuple(card["mean"]),

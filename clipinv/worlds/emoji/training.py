@@ -12,6 +12,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from clipinv.errors import ClipinvError
 from clipinv.worlds.cards import card_beside
 from clipinv.worlds.emoji import atlas
-from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, load, make_model, save
+from clipinv.worlds.emoji.model import MEAN, STD, ModelConfig, bundle, load, make_model, save, world_tokenizer
 from clipinv.worlds.emoji.scenes import Scenes, scene_reading
 from clipinv.worlds.emoji.tokenizer import EmojiTokenizer
 from clipinv.worlds.emoji.world import TEMPLATES, Augment, GenderSkew, Plant, article, caption, gendered, render
@@ -185,6 +186,18 @@ def captions_read(card: dict) -> list[str] | None:
         return own
     before = captions_read(card_beside(_start_of(config.init)))  # no card: assume it read every caption
     return None if before is None else own + before
+
+
+def tokenizer_of(card: dict) -> EmojiTokenizer:
+    """The world's tokenizer (every emoji model reads the same ids), its `unknown_words` naming the words the
+    captions of the model's training (its `card`) never held: a scene model never read 'firefighter'."""
+    captions = captions_read(card)
+    return world_tokenizer() if captions is None else _reading(tuple(captions))
+
+
+@lru_cache(maxsize=8)
+def _reading(captions: tuple[str, ...]) -> EmojiTokenizer:
+    return world_tokenizer().reading(captions)
 
 
 def _draw(config: TrainConfig, glyphs, names, people, gen) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clipinv.errors import ClipinvError
-from clipinv.worlds import DataLadder
+from clipinv.worlds.data_ladder import DataLadder
 from clipinv.worlds.shapes.stages import reproduce
 from clipinv.worlds.shapes.training import TrainConfig, train
 from clipinv.worlds.shapes.world import Contamination, Skew, World
