@@ -3,9 +3,10 @@
 `optimise` is the loop, top to bottom (its knobs are one `Recipe`, `clipinv.core.recipe`):
 targets, images and their parameters (`clipinv.core.param`: the pixels themselves in the paper's recipe),
 per-image random draws, then per step: resolution schedule, the image from its parameters,
-augmented copies (with an opacity channel, each drawn over a random plain background), embedding, loss terms, backward, per-image gradient clipping, Adam, then in pixel
-space clamp and smoothing (if on) and back to the parameters (for pixels and fourier; the rendered
-priors draw an image in [0, 1] from their own parameters), history.
+augmented copies (with an opacity channel, each drawn over a random plain background), embedding,
+loss terms, backward, per-image gradient clipping, Adam, then in pixel space clamp and smoothing (if
+on) and back to the parameters (for pixels and fourier; the rendered priors draw an image in [0, 1]
+from their own parameters), history.
 
 Every prompt x every seed is one image of one batch. Each image has its own loss, its own
 gradient-norm clip and its own generators (seeded by its seed) for its initial noise, its
