@@ -86,6 +86,13 @@ def save(glyphs: np.ndarray, names: list[str], atlas: Path = ATLAS, names_path: 
 
 
 @lru_cache(maxsize=2)
+def names(names_path: Path = NAMES) -> tuple[str, ...]:
+    """The shipped glyphs' names alone (`load` without decoding the atlas image)."""
+    if not names_path.is_file():
+        raise ClipinvError(f"the emoji names {names_path} are missing: run `python tools/build_emoji_world.py atlas`")
+    return tuple(json.loads(names_path.read_text()))
+
+
 def load(atlas: Path = ATLAS, names_path: Path = NAMES) -> tuple[torch.Tensor, tuple[str, ...]]:
     """The shipped glyphs as float RGBA [N, 4, SIDE, SIDE] in [0, 1], and their names."""
     from PIL import Image

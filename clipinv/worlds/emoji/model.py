@@ -87,7 +87,7 @@ def load(path: Path, card: dict):
 @lru_cache(maxsize=1)
 def world_tokenizer() -> EmojiTokenizer:
     """The tokenizer of the shipped world's names, built once (it tokenises every caption to find its ids)."""
-    return EmojiTokenizer(atlas.load()[1])
+    return EmojiTokenizer(atlas.names())
 
 
 def bundle(path: Path, spec: str, default_recipe=None, tokenizer: EmojiTokenizer | None = None) -> ModelBundle:

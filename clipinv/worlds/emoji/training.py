@@ -177,7 +177,7 @@ def captions_read(card: dict) -> list[str] | None:
     if config.scenes is not None:
         own = config.scenes.captions()
     elif config.pool:
-        names = atlas.load()[1]
+        names = atlas.names()
         drawn = Pool.glyphs_drawn(config.pool, len(names), torch.Generator().manual_seed(config.seed))
         own = [t.format(article(names[i])) for i in drawn.unique().tolist() for t in TEMPLATES]
     else:

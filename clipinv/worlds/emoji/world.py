@@ -26,7 +26,7 @@ def article(name: str) -> str:
 def name_prompts() -> list[str]:
     """Every shipped glyph's name as a prompt ('a rocket'), in the atlas's order: what a judge picks among
     when it names an image among all of the world's names."""
-    return [article(name) for name in atlas.load()[1]]
+    return [article(name) for name in atlas.names()]
 
 
 @dataclass(frozen=True)
