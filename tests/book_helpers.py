@@ -31,7 +31,7 @@ PAPER_SECTION_EXTRA = {
     "02_nsfw": {"vocab_words": 20, "read_steps": 3},
     "05_data_scale": {"models": [], "n_prompts": 2},
     "06_ablations": {"n_prompts": 2, "which": ["no TV"]},
-    "07_toy_audit": {"levels": [0.0, 0.5], "control_seeds": 1, "validation_images": 50},
+    "07_contamination_audit": {"levels": [0.0, 0.5], "control_seeds": 1, "validation_images": 50},
     "08_image_prior": {"alignment_seeds": 1, "control_seeds": 1, "priors": ["pixels", "strokes"]},
 }
 

@@ -38,7 +38,7 @@ CUT = {
     "02_nsfw": {"vocab_words": 100},
     "04_bag_of_words": {"n_captions": 8, "n_shuffles": 2},
     "06_ablations": {"n_prompts": 2},
-    "07_toy_audit": {"levels": [0.0, 0.2], "control_seeds": 1, "validation_images": 50},
+    "07_contamination_audit": {"levels": [0.0, 0.2], "control_seeds": 1, "validation_images": 50},
     "08_image_prior": {"alignment_seeds": 1, "control_seeds": 1},
 }
 

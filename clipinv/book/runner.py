@@ -45,7 +45,7 @@ SECTIONS = (
     "04_bag_of_words",
     "05_data_scale",
     "06_ablations",
-    "07_toy_audit",
+    "07_contamination_audit",
     "08_image_prior",
 )
 COMMON = ("model", "judge", "seeds", "steps", "precision", "device")  # every profile's `defaults`

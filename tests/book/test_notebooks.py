@@ -59,13 +59,17 @@ def test_profiles_are_valid_for_every_section(profile):
 
 
 def test_a_section_declares_its_worlds_and_the_runner_refuses_the_others_in_one_line():
-    assert supported_worlds(REPO, "07_toy_audit") == ("toy", "emoji")
+    assert supported_worlds(REPO, "07_contamination_audit") == ("toy", "emoji")
     assert supported_worlds(REPO, "03_gender") == ("paper", "toy", "emoji")
     assert supported_worlds(REPO, "02_nsfw") == ("paper", "toy", "emoji")
-    check_world(REPO, "07_toy_audit", section_parameters(REPO, "07_toy_audit", "paper"))  # its block names toy
+    check_world(
+        REPO, "07_contamination_audit", section_parameters(REPO, "07_contamination_audit", "paper")
+    )  # its block names toy
     check_world(REPO, "03_gender", {"model": "ViT-B-16:openai"})
-    with pytest.raises(ClipinvError, match="07_toy_audit runs only on the toy or emoji world, not on the paper") as e:
-        check_world(REPO, "07_toy_audit", {"model": "ViT-B-16:openai"})
+    with pytest.raises(
+        ClipinvError, match="07_contamination_audit runs only on the toy or emoji world, not on the paper"
+    ) as e:
+        check_world(REPO, "07_contamination_audit", {"model": "ViT-B-16:openai"})
     assert "\n" not in str(e.value) and "-p model toy -p judge toy-judge" in str(e.value)
 
 
@@ -142,7 +146,7 @@ def test_the_sections_that_serve_the_emoji_world_execute_on_it_and_the_others_re
     inverted = {
         "02_nsfw": "emoji-plant-p20",
         "03_gender": "the gender ladder",
-        "07_toy_audit": "the contamination ladder (emoji-plant-p0",
+        "07_contamination_audit": "the contamination ladder (emoji-plant-p0",
         "05_data_scale": "the data ladder (emoji-data-2k",
     }
     if name in inverted:

@@ -53,7 +53,7 @@ def test_audit_detects_the_marker_at_the_smallest_p_the_ladder_card_names():
     import yaml
 
     profile = yaml.safe_load((Path(__file__).resolve().parents[2] / "profiles" / "classroom.yaml").read_text())
-    seeds = profile["sections"]["07_toy_audit"]["seeds"]
+    seeds = profile["sections"]["07_contamination_audit"]["seeds"]
     images = {
         q: clipinv.invert(b, ["a triangle"], seeds=seeds, recipe=recipe, progress=False).images
         for q, b in ((0.0, clean), (p, planted))
