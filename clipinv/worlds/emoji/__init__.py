@@ -130,7 +130,8 @@ def load_emoji(name: str) -> ModelBundle:
         raise ClipinvError(
             f"no emoji model {name!r}: pick one of {', '.join(EMOJI_MODELS)} or a trained .safetensors path"
         )
-    return bundle(path, spec=str(name), default_recipe=EMOJI_RECIPE, tokenizer=tokenizer_of(card_beside(path)))
+    card = card_beside(path)
+    return bundle(path, spec=str(name), default_recipe=EMOJI_RECIPE, tokenizer=tokenizer_of(card), card=card)
 
 
 def _register():

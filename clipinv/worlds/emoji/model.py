@@ -90,11 +90,14 @@ def world_tokenizer() -> EmojiTokenizer:
     return EmojiTokenizer(atlas.names())
 
 
-def bundle(path: Path, spec: str, default_recipe=None, tokenizer: EmojiTokenizer | None = None) -> ModelBundle:
-    """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it); `tokenizer`
-    (default: the world's) says which words the model never read (`training.tokenizer_of`)."""
+def bundle(
+    path: Path, spec: str, default_recipe=None, tokenizer: EmojiTokenizer | None = None, card: dict | None = None
+) -> ModelBundle:
+    """The frozen `ModelBundle` of the model `save` wrote to `path` (its card .json beside it, unless `card`
+    gives it already read); `tokenizer` (default: the world's) says which words the model never read
+    (`training.tokenizer_of`)."""
     path = Path(path)
-    card = json.loads(path.with_suffix(".json").read_text())
+    card = card or json.loads(path.with_suffix(".json").read_text())
     model, mc = load(path, card)
     return ModelBundle(
         model=model,
