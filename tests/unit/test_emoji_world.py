@@ -256,3 +256,14 @@ def test_the_loader_names_what_it_cannot_load(tmp_path, monkeypatch):
     scenes = {"emoji-scenes", "emoji-scenes-judge"}
     assert set(EMOJI_MODELS) == {"emoji", "emoji-judge", "emoji-gender-judge", *ladder, *plants, *data, *scenes}
     assert not is_emoji_checkpoint(Path(__file__))
+
+
+def test_the_patch_size_knob_cuts_each_picture_into_smaller_patches_and_loads_back(tmp_path):
+    from clipinv.worlds.emoji import load_emoji
+
+    card = train(TrainConfig(seed=5, steps=1, batch=8, patch_size=6), tmp_path / "p6.safetensors", progress=False)
+    assert card["model_config"]["patch_size"] == 6 and card["train_config"]["patch_size"] == 6
+    visual = load_emoji(str(tmp_path / "p6.safetensors")).model.visual
+    assert visual.conv1.kernel_size == (6, 6) and visual.positional_embedding.shape[0] == 8 * 8 + 1
+    shipped = load_emoji("emoji").model.visual
+    assert shipped.conv1.kernel_size == (8, 8) and shipped.positional_embedding.shape[0] == 6 * 6 + 1

@@ -45,6 +45,7 @@ class TrainConfig:
     # pictures drawn once (glyphs at random, some never) and sampled from at every step
     scenes: Scenes | None = None  # two things side by side and their relation in place of single glyphs
     width: int = 128  # of both towers, and of the shared embedding
+    patch_size: int = 8  # of the vision tower: 48 px / 8 = 36 patches a picture
 
     @classmethod
     def from_card(cls, recorded: dict) -> TrainConfig:
@@ -232,7 +233,9 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     try:
         torch.manual_seed(config.seed)
         gen = torch.Generator().manual_seed(config.seed)
-        mc = ModelConfig(vocab_size=tokenizer.vocab_size, width=config.width, embed_dim=config.width)
+        mc = ModelConfig(
+            vocab_size=tokenizer.vocab_size, width=config.width, embed_dim=config.width, patch_size=config.patch_size
+        )
         model = make_model(mc)
         if config.init:
             model.load_state_dict(_weights_of(config.init))
