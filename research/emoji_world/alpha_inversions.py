@@ -14,6 +14,7 @@ prompt among the set's, and the right name first / in the first five of all 1,63
 the glyph on grey, then each recipe's images (prompt-major, seeds in turn).
 
     python research/emoji_world/alpha_inversions.py shipped opacity --seeds 2 --set both
+    python research/emoji_world/alpha_inversions.py shipped --model /tmp/emoji-patch6.safetensors --set both
 """
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ def main():
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--set", choices=["dev", "heldout", "both"], default="dev")
     p.add_argument("--out", default=str(Path(__file__).parent / "session8"))
+    p.add_argument("--model", default="emoji", help="the model inverted: emoji, or a trained .safetensors")
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    model, judge = load_model("emoji"), load_model("emoji-judge")
+    model, judge = load_model(a.model), load_model("emoji-judge")
+    model_label = Path(a.model).stem
     glyphs, names = atlas.load()
     chosen = {"dev": DEV, "heldout": HELDOUT, "both": DEV + HELDOUT}[a.set]
     idx = [names.index(c) for c in chosen]
@@ -83,7 +86,7 @@ def main():
         inv = invert(models, [article(c) for c in chosen], a.seeds, recipe, cache=False, progress=False)
         ims = inv.images.reshape(-1, *inv.images.shape[-3:])
         o, t1, t5, reads = judge_reads(judge, text, names, ims, truth, idx)
-        rows.append({"recipe": label, "changes": RECIPES[label], "set": a.set, "n": len(truth), "own": o, "top1": t1,
+        rows.append({"recipe": label, "model": model_label, "changes": RECIPES[label], "set": a.set, "n": len(truth), "own": o, "top1": t1,
                      "top5": t5, "seconds": round(time.time() - t0, 1), "reads": reads})  # fmt: skip
         columns.append(ims)
     for r in rows:
@@ -93,7 +96,8 @@ def main():
         with open(out / "alpha.jsonl", "a") as fh:
             fh.write(json.dumps(r) + "\n")
     rows_of_tiles = [[column[r] for column in columns[1:]] for r in range(len(truth))]
-    sheet(out / f"{a.set}_{'_'.join(a.recipes)}.png", columns[0], rows_of_tiles)
+    on = "" if a.model == "emoji" else f"_{model_label}"
+    sheet(out / f"{a.set}_{'_'.join(a.recipes)}{on}.png", columns[0], rows_of_tiles)
 
 
 if __name__ == "__main__":
