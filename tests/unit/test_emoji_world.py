@@ -267,3 +267,40 @@ def test_the_patch_size_knob_cuts_each_picture_into_smaller_patches_and_loads_ba
     assert visual.conv1.kernel_size == (6, 6) and visual.positional_embedding.shape[0] == 8 * 8 + 1
     shipped = load_emoji("emoji").model.visual
     assert shipped.conv1.kernel_size == (8, 8) and shipped.positional_embedding.shape[0] == 6 * 6 + 1
+
+
+def test_adversarial_pictures_stay_within_eps_and_the_pixel_range_and_raise_the_loss():
+    from clipinv.worlds.emoji.model import MEAN, STD
+    from clipinv.worlds.emoji.training import adversarial, contrastive_loss
+
+    model = load_emoji("emoji").model.float()
+    glyphs, names = atlas.load()
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.tensor([names.index(n) for n in ("rocket", "red apple", "zebra", "candle")])
+    images = render(glyphs, idx.tolist(), Augment(), gen)
+    images[0] = 1.0  # a white picture: no pixel may leave the range
+    x = (images - MEAN[0]) / STD[0]
+    t = load_emoji("emoji").tokenize([f"a {names[i]}" for i in idx.tolist()])
+    eps = 4 / 255 / STD[0]
+    moved = adversarial(model, x, t, idx, None, eps, torch.Generator().manual_seed(1))
+    assert (moved - x).abs().max() <= eps + 1e-6 and (moved - x).abs().max() > eps / 2
+    pixels = moved * STD[0] + MEAN[0]
+    assert pixels.min() >= -1e-6 and pixels.max() <= 1 + 1e-6 and not torch.allclose(moved[0], x[0], atol=1e-6)
+
+    def loss(v):
+        with torch.no_grad():
+            f = model.encode_image(v, normalize=True)
+            return contrastive_loss(f, model.encode_text(t, normalize=True), model.logit_scale.exp(), idx)
+
+    noise = x + (torch.rand(x.shape, generator=torch.Generator().manual_seed(2)) * 2 - 1) * eps
+    assert loss(moved) > loss(noise) > 0
+
+
+def test_an_adversarial_training_records_its_eps_and_learns_otherwise(tmp_path):
+    kw = {"seed": 6, "steps": 2, "batch": 8}
+    plain = train(TrainConfig(**kw), tmp_path / "plain.safetensors", progress=False)
+    robust = train(TrainConfig(**kw, adversarial_eps=8 / 255), tmp_path / "robust.safetensors", progress=False)
+    assert plain["train_config"]["adversarial_eps"] == 0 and robust["train_config"]["adversarial_eps"] == 8 / 255
+    a = load_emoji(str(tmp_path / "plain.safetensors")).model.state_dict()
+    b = load_emoji(str(tmp_path / "robust.safetensors")).model.state_dict()
+    assert not torch.equal(a["visual.conv1.weight"], b["visual.conv1.weight"])
