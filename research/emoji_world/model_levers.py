@@ -4,10 +4,11 @@ Each lever is `emoji`'s training config with the named knobs changed. Its invers
 shipped `emoji-judge` (patch 8, seed 1, never inverted) with `alpha_inversions.py --model PATH`.
 
 - `patch-6`: the same model, data, seed and steps, with 6 px patches (8 x 8 = 64 a picture, not 36).
-- `robust-4`, `robust-8`: `emoji` trained 1,000 steps further on adversarial pictures (each pixel moved at
-  most 4/255 or 8/255 against the loss, `TrainConfig.adversarial_eps`). Robust models' input gradients
-  are reported to look like images (Santurkar et al. 2019, "Image synthesis with a single robust
-  classifier"), and an inversion follows those gradients.
+- `robust-4`, `robust-8`, `robust-16`: `emoji` trained 1,000 steps further on adversarial pictures (each
+  pixel moved at most 4/255, 8/255 or 16/255 against the loss, `TrainConfig.adversarial_eps`). Robust
+  models' input gradients are reported to look like images (Santurkar et al. 2019, "Image synthesis with
+  a single robust classifier"), and an inversion follows those gradients.
+- `continued`: their control, the same 1,000 further steps on plain pictures.
 
     python research/emoji_world/model_levers.py patch-6 --out /tmp/emoji-patch6.safetensors
     python research/emoji_world/model_levers.py robust-8 --out /tmp/emoji-robust8.safetensors
@@ -30,6 +31,8 @@ LEVERS = {
     "patch-6": {"patch_size": 6},
     "robust-4": {**ROBUST, "adversarial_eps": 4 / 255},
     "robust-8": {**ROBUST, "adversarial_eps": 8 / 255},
+    "robust-16": {**ROBUST, "adversarial_eps": 16 / 255},
+    "continued": ROBUST,
 }
 
 
