@@ -62,9 +62,8 @@ def test_a_section_declares_its_worlds_and_the_runner_refuses_the_others_in_one_
     assert supported_worlds(REPO, "07_contamination_audit") == ("toy", "emoji")
     assert supported_worlds(REPO, "03_gender") == ("paper", "toy", "emoji")
     assert supported_worlds(REPO, "02_nsfw") == ("paper", "toy", "emoji")
-    check_world(
-        REPO, "07_contamination_audit", section_parameters(REPO, "07_contamination_audit", "paper")
-    )  # its block names toy
+    paper_block = section_parameters(REPO, "07_contamination_audit", "paper")  # it names an emoji model
+    check_world(REPO, "07_contamination_audit", paper_block)
     check_world(REPO, "03_gender", {"model": "ViT-B-16:openai"})
     with pytest.raises(
         ClipinvError, match="07_contamination_audit runs only on the toy or emoji world, not on the paper"

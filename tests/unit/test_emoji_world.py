@@ -273,14 +273,15 @@ def test_adversarial_pictures_stay_within_eps_and_the_pixel_range_and_raise_the_
     from clipinv.worlds.emoji.model import MEAN, STD
     from clipinv.worlds.emoji.training import adversarial, contrastive_loss
 
-    model = load_emoji("emoji").model.float()
+    emoji = load_emoji("emoji")
+    model = emoji.model.float()
     glyphs, names = atlas.load()
     gen = torch.Generator().manual_seed(0)
     idx = torch.tensor([names.index(n) for n in ("rocket", "red apple", "zebra", "candle")])
     images = render(glyphs, idx.tolist(), Augment(), gen)
     images[0] = 1.0  # a white picture: no pixel may leave the range
     x = (images - MEAN[0]) / STD[0]
-    t = load_emoji("emoji").tokenize([f"a {names[i]}" for i in idx.tolist()])
+    t = emoji.tokenize([f"a {names[i]}" for i in idx.tolist()])
     eps = 4 / 255 / STD[0]
     moved = adversarial(model, x, t, idx, None, eps, torch.Generator().manual_seed(1))
     assert (moved - x).abs().max() <= eps + 1e-6 and (moved - x).abs().max() > eps / 2
