@@ -305,3 +305,14 @@ def test_an_adversarial_training_records_its_eps_and_learns_otherwise(tmp_path):
     a = load_emoji(str(tmp_path / "plain.safetensors")).model.state_dict()
     b = load_emoji(str(tmp_path / "robust.safetensors")).model.state_dict()
     assert not torch.equal(a["visual.conv1.weight"], b["visual.conv1.weight"])
+
+
+def test_the_atlas_is_decoded_once_and_read_again_after_it_is_saved(world, tmp_path):
+    glyphs, names = world
+    assert atlas.load() is atlas.load() and atlas.names() == atlas.load()[1]
+    raw = (glyphs[:3].permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    atlas.save(raw, list(names[:3]), tmp_path / "a.png", tmp_path / "n.json")
+    first = atlas.load(tmp_path / "a.png", tmp_path / "n.json")
+    atlas.save(raw[:2], list(names[:2]), tmp_path / "a.png", tmp_path / "n.json")
+    again = atlas.load(tmp_path / "a.png", tmp_path / "n.json")
+    assert first[1] == names[:3] and again[1] == names[:2] and len(again[0]) == 2

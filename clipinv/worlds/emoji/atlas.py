@@ -67,8 +67,9 @@ def build(font: Path = FONT) -> tuple[np.ndarray, list[str]]:
     return np.stack(images), names
 
 
-def save(glyphs: np.ndarray, names: list[str], atlas: Path = ATLAS, names_path: Path = NAMES) -> None:
-    """The glyphs as one PNG sheet, COLUMNS a row, and the names as JSON (each written whole or not at all)."""
+def save(glyphs: np.ndarray, glyph_names: list[str], atlas: Path = ATLAS, names_path: Path = NAMES) -> None:
+    """The glyphs as one PNG sheet, COLUMNS a row, and their names as JSON (each written whole or not at all;
+    what `load` and `names` had read before is read again)."""
     from PIL import Image
 
     rows = -(-len(glyphs) // COLUMNS)
@@ -81,8 +82,10 @@ def save(glyphs: np.ndarray, names: list[str], atlas: Path = ATLAS, names_path: 
     Image.fromarray(sheet, "RGBA").save(tmp, optimize=True)
     tmp.replace(atlas)
     tmp = names_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(names, indent=0) + "\n")
+    tmp.write_text(json.dumps(glyph_names, indent=0) + "\n")
     tmp.replace(names_path)
+    load.cache_clear()
+    names.cache_clear()
 
 
 @lru_cache(maxsize=2)
@@ -93,14 +96,16 @@ def names(names_path: Path = NAMES) -> tuple[str, ...]:
     return tuple(json.loads(names_path.read_text()))
 
 
+@lru_cache(maxsize=2)
 def load(atlas: Path = ATLAS, names_path: Path = NAMES) -> tuple[torch.Tensor, tuple[str, ...]]:
-    """The shipped glyphs as float RGBA [N, 4, SIDE, SIDE] in [0, 1], and their names."""
+    """The shipped glyphs as float RGBA [N, 4, SIDE, SIDE] in [0, 1], and their names (decoded once a
+    process: treat the glyphs as read-only)."""
     from PIL import Image
 
-    if not atlas.is_file() or not names_path.is_file():
+    if not atlas.is_file():
         raise ClipinvError(f"the emoji atlas {atlas} is missing: run `python tools/build_emoji_world.py atlas`")
-    names = tuple(json.loads(names_path.read_text()))
+    glyph_names = names(names_path)
     sheet = np.asarray(Image.open(atlas).convert("RGBA"))
     cells = sheet.reshape(sheet.shape[0] // SIDE, SIDE, COLUMNS, SIDE, 4).transpose(0, 2, 4, 1, 3)
-    glyphs = torch.from_numpy(cells.reshape(-1, 4, SIDE, SIDE)[: len(names)].copy()).float() / 255
-    return glyphs, names
+    glyphs = torch.from_numpy(cells.reshape(-1, 4, SIDE, SIDE)[: len(glyph_names)].copy()).float() / 255
+    return glyphs, glyph_names

@@ -245,7 +245,7 @@ def train(config: TrainConfig, out, progress: bool = True, note: dict | None = N
     if out.suffix != ".safetensors":
         raise ClipinvError(f"--out {out} must end in .safetensors (its card is written beside it as .json)")
     glyphs, names = atlas.load()
-    tokenizer = EmojiTokenizer(names)
+    tokenizer = world_tokenizer()  # the ids every emoji model reads
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
